@@ -86,9 +86,20 @@ class Emulator:
         return emulator
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> tuple[Emulator, str]:
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        seed: int = 7,
+        flows: int = DEFAULT_FLOWS,
+        executions_per_flow: int = DEFAULT_EXECUTIONS_PER_FLOW,
+        steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION,
+    ) -> tuple[Emulator, str]:
         """A seeded emulator that accepts TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN when both
-        are set, the demo credentials otherwise, and a line saying which."""
+        are set, the demo credentials otherwise, and a line saying which.
+
+        The line never shows a real token; the demo token is public, so it is shown.
+        """
         account_sid = environ.get("TWILIO_ACCOUNT_SID", "").strip()
         auth_token = environ.get("TWILIO_AUTH_TOKEN", "").strip()
         if account_sid and auth_token:
@@ -97,7 +108,14 @@ class Emulator:
                     "TWILIO_ACCOUNT_SID must be 'AC' followed by 32 hex digits; "
                     "unset it to use the demo account"
                 )
-            emulator = cls.seeded(account_sid=account_sid, auth_token=auth_token)
+            emulator = cls.seeded(
+                seed,
+                flows,
+                executions_per_flow,
+                steps_per_execution,
+                account_sid=account_sid,
+                auth_token=auth_token,
+            )
             return emulator, (
                 f"Studio emulator accepts account {account_sid} "
                 "with the auth token from TWILIO_AUTH_TOKEN"
@@ -105,7 +123,7 @@ class Emulator:
         note = ""
         if account_sid or auth_token:
             note = " (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must both be set to use yours)"
-        emulator = cls.seeded()
+        emulator = cls.seeded(seed, flows, executions_per_flow, steps_per_execution)
         return emulator, (
             f"Studio emulator accepts the demo account {DEMO_ACCOUNT_SID} "
             f"with auth token {DEMO_AUTH_TOKEN}{note}"
@@ -148,6 +166,13 @@ class Emulator:
         self._api_keys[key_sid] = ApiKey(key_sid, secret, account_sid)
 
     @property
+    def account_sid(self) -> str:
+        """The first account's SID: the seeded one, for an emulator from `seeded()`."""
+        if self._primary is None:
+            raise LookupError("this emulator has no account yet; add one with add_account()")
+        return self._primary
+
+    @property
     def accounts(self) -> Mapping[str, AccountState]:
         return MappingProxyType(self._accounts)
 
@@ -163,7 +188,7 @@ class Emulator:
         account = self._accounts.get(self._primary or "")
         if account is None or account.handles is None:
             raise LookupError(
-                "seeded handles need a seeded account with flows >= 6, "
+                "seeded handles need a seeded account with flows >= 5, "
                 "executions_per_flow >= 3 and steps_per_execution >= 3"
             )
         return account.handles

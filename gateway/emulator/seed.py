@@ -1,7 +1,7 @@
 """Seeding an account with realistic, reproducible history.
 
-Flows come from the catalog in order (survey, IVR, reminder, order bot, the
-verification subflow, the Spanish survey, then again with numbered names).
+Flows come from the catalog in order (survey, IVR, reminder, the verification
+subflow, the Spanish survey, the order bot, then again with numbered names).
 Each gets several revisions spread over the last month, and executions spread
 over the last ~25 days, each run on the revision published at the time, by the
 same runner the REST API uses, with simulated contacts answering. Recent
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.emulator import sids
-from gateway.emulator.catalog import CATALOG, FlowTemplate, Refs
+from gateway.emulator.catalog import CATALOG, HANDLED_FLOWS, FlowTemplate, Refs
 from gateway.emulator.catalog.care import VERIFY
 from gateway.emulator.catalog.people import Channel, channel_for
 from gateway.emulator.context import base_context
@@ -51,7 +51,7 @@ class SeedSizes:
     def has_handles(self) -> bool:
         """Whether the account is big enough to hold every seeded handle."""
         return (
-            self.flows >= len(CATALOG)
+            self.flows >= HANDLED_FLOWS
             and self.executions_per_flow >= 3
             and self.steps_per_execution >= 3
         )
@@ -267,11 +267,11 @@ class _Seeder:
 
     def handles(self) -> SeededHandles | None:
         flows = [self.account.flows[sid] for sid in self.flow_sids]
-        survey, ivr, reminder, order_bot, verify, spanish = flows[: len(CATALOG)]
+        survey, ivr, reminder, verify, spanish = flows[:HANDLED_FLOWS]
         survey_runs = list(survey.executions.values())
         active = survey_runs[-1]
         missing = _step_with_missing_widget(survey, survey_runs[0])
-        without_steps = next(iter(order_bot.executions.values()))
+        without_steps = next(iter(ivr.executions.values()))
         without_steps.steps = []
         without_steps.status = "ended"
         without_steps.date_updated = None
@@ -279,19 +279,18 @@ class _Seeder:
             (e for e in reminder.executions.values() if e.status == "ended"),
             next(e for f in flows for e in f.executions.values() if e.status == "ended"),
         )
-        subflow_step = _subflow_step([reminder, order_bot, *flows])
+        subflow_step = _subflow_step([reminder, *flows])
         if missing is None or subflow_step is None or active.status != "active":
             return None
         return SeededHandles(
             survey_flow_sid=survey.sid,
             ivr_flow_sid=ivr.sid,
             reminder_flow_sid=reminder.sid,
-            order_bot_flow_sid=order_bot.sid,
             subflow_flow_sid=verify.sid,
             non_ascii_flow_sid=spanish.sid,
             flow_with_many_revisions_sid=ivr.sid,
-            draft_pending_flow_sid=order_bot.sid,
-            execution_without_steps=ExecutionHandle(order_bot.sid, without_steps.sid),
+            draft_pending_flow_sid=ivr.sid,
+            execution_without_steps=ExecutionHandle(ivr.sid, without_steps.sid),
             subflow_step=subflow_step,
             step_with_missing_widget=missing,
             active_execution=ActiveExecutionHandle(

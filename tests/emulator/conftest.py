@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 
@@ -40,7 +40,9 @@ class LiveServer:
     """uvicorn serving an app on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets whose proto says TCP,
+        # and without that every keep-alive request waits ~40 ms for a delayed ACK.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
@@ -70,20 +72,41 @@ class LiveServer:
         self._socket.close()
 
 
+class SwitchableApp:
+    """One long-lived server, a different app per test: starting uvicorn per test
+    would cost more than the tests themselves."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("no app is being served")
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def _shared_server() -> Iterator[tuple[LiveServer, SwitchableApp]]:
+    switch = SwitchableApp()
+    server = LiveServer(switch)
+    server.start()
+    yield server, switch
+    server.stop()
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[[Emulator], LiveServer]]:
-    """Start a real server for an emulator; every server is stopped after the test."""
-    servers: list[LiveServer] = []
+def serve(
+    _shared_server: tuple[LiveServer, SwitchableApp],
+) -> Iterator[Callable[[Emulator], LiveServer]]:
+    """Serve an emulator on a real socket for the rest of the test."""
+    server, switch = _shared_server
 
     def start(emulator: Emulator) -> LiveServer:
-        server = LiveServer(create_app(emulator))
-        server.start()
-        servers.append(server)
+        switch.app = create_app(emulator)
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    switch.app = None
 
 
 @pytest.fixture

@@ -10,13 +10,15 @@ from gateway.emulator.catalog.template import FlowTemplate, Refs
 from gateway.emulator.catalog.voice import IVR
 
 # The order matters: seed.py names seeded handles by these positions.
+# The first five hold everything the seeded handles name; the order bot adds realism.
 CATALOG: Final[tuple[FlowTemplate, ...]] = (
     SURVEY,
     IVR,
     REMINDER,
-    ORDER_BOT,
     VERIFY,
     SPANISH_SURVEY,
+    ORDER_BOT,
 )
+HANDLED_FLOWS: Final = 5
 
-__all__ = ["CATALOG", "FlowTemplate", "Refs"]
+__all__ = ["CATALOG", "HANDLED_FLOWS", "FlowTemplate", "Refs"]

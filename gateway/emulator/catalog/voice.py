@@ -131,6 +131,8 @@ IVR: Final = FlowTemplate(
         "Holiday greeting",
         "Shorter prompts",
         "Revert greeting",
+        "WIP: new holiday hours",
     ),
     replies={"main_menu": ("1", "2", "3", "2", "1", "9", "4", "7")},
+    latest_is_draft=True,
 )

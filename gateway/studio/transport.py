@@ -1,0 +1,294 @@
+"""The HTTP layer under the client: pooling, bounds, deadlines, retries.
+
+One `Transport` is shared by the whole process: one `httpx.AsyncClient` with
+keep-alive connections, one bound on upstream calls in flight. Credentials are
+given per call, so one transport serves every account (pass-through mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.studio.config import ClientConfig
+from gateway.studio.errors import Reason, StudioError
+
+# Failures that prove the request never left: safe to retry whatever the method.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+
+Params = Mapping[str, str | int | None]
+Form = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What observers hear about each attempt of an upstream call."""
+
+    operation: str  # "GET /v2/Flows/{Sid}": the route template, never a raw URL
+    attempt: int  # 1 for the first try
+    status: int | None  # HTTP status, None when no answer came
+    outcome: str  # "ok", or a Reason value
+    duration: float  # seconds
+    will_retry: bool
+
+
+Observer = Callable[[Attempt], None]
+
+
+class Transport:
+    """Sends Studio requests with bounded concurrency, deadlines and safe retries."""
+
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.config = config or ClientConfig()
+        timeouts = self.config.timeouts
+        self._http = http or httpx.AsyncClient(
+            base_url=self.config.base_url,
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            limits=httpx.Limits(
+                max_connections=self.config.max_in_flight,
+                max_keepalive_connections=self.config.max_keepalive,
+            ),
+            headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
+            follow_redirects=False,
+        )
+        self._slots = asyncio.Semaphore(self.config.max_in_flight)
+        self.observers: list[Observer] = list(observers)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        route: str,
+        path: str,
+        *,
+        auth: tuple[str, str],
+        params: Params | None = None,
+        form: Form | None = None,
+    ) -> Any:
+        """Send one call; return its decoded JSON body (None for 204).
+
+        `route` is the spec's path template, used for errors and observers.
+        """
+        operation = f"{method} {route}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeouts.deadline
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        basic = httpx.BasicAuth(*auth)
+        attempt = 0
+        broke_before = False
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            status: int | None = None
+            not_sent = broken = False
+            try:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(remaining):
+                    status, headers, body = await self._send(method, path, basic, query, form)
+                result = _decode(status, headers, body, operation)
+            except StudioError as exc:
+                error = exc
+                error.operation = error.operation or operation
+            except TimeoutError:
+                error = StudioError(
+                    "Twilio did not answer within the call's deadline",
+                    reason=Reason.TIMEOUT,
+                    operation=operation,
+                )
+            except _NOT_SENT as exc:
+                error, not_sent = _network_error(exc, operation), True
+            except httpx.TransportError as exc:
+                error, broken = _network_error(exc, operation), True
+            else:
+                self._notify(operation, attempt, status, "ok", started, False)
+                return result
+
+            if method == "DELETE" and error.status == 404 and broke_before:
+                # An earlier attempt deleted it; only its answer was lost.
+                self._notify(operation, attempt, status, "ok", started, False)
+                return None
+            delay = None
+            if _retryable(method, error, not_sent, broken, self.config.retry.retry_statuses):
+                delay = self._backoff(error, attempt, deadline - loop.time())
+            self._notify(operation, attempt, status, error.reason.value, started, delay is not None)
+            if delay is None:
+                raise error
+            broke_before = broke_before or broken
+            await asyncio.sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        auth: httpx.BasicAuth,
+        query: dict[str, str],
+        form: Form | None,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        async with self._slots:
+            request = self._http.build_request(
+                method, path, params=query or None, data=_group(form) if form else None
+            )
+            response = await self._http.send(request, auth=auth, stream=True)
+            try:
+                body = await self._read_capped(response)
+            finally:
+                await response.aclose()
+            return response.status_code, response.headers, body
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self.config.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _too_large(response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _backoff(self, error: StudioError, attempt: int, remaining: float) -> float | None:
+        """Seconds to wait before the next attempt, or None when the call must fail now."""
+        retry = self.config.retry
+        if attempt >= retry.max_attempts:
+            return None
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            delay = random.uniform(0, min(retry.max_backoff, retry.backoff * 2 ** (attempt - 1)))
+        if delay >= remaining:
+            return None  # the wait alone would outlast the deadline: fail fast
+        return delay
+
+    def _notify(
+        self,
+        operation: str,
+        attempt: int,
+        status: int | None,
+        outcome: str,
+        started: float,
+        will_retry: bool,
+    ) -> None:
+        if not self.observers:
+            return
+        event = Attempt(
+            operation, attempt, status, outcome, time.perf_counter() - started, will_retry
+        )
+        for observer in self.observers:
+            observer(event)
+
+
+def _retryable(
+    method: str, error: StudioError, not_sent: bool, broken: bool, statuses: frozenset[int]
+) -> bool:
+    if error.status == 429 or not_sent:
+        return True  # Twilio processed nothing (20429), or the request never left
+    if method not in _IDEMPOTENT:
+        return False  # a POST may have been processed: never send it twice
+    return broken or (error.reason is Reason.RESPONSE and error.status in statuses)
+
+
+def _group(form: Form) -> dict[str, list[str]]:
+    # httpx sends a list value as repeated keys: TestUsers=a&TestUsers=b.
+    grouped: dict[str, list[str]] = {}
+    for key, value in form:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def _decode(status: int, headers: httpx.Headers, body: bytes, operation: str) -> Any:
+    if status == 204 or (200 <= status < 300 and not body):
+        return None
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        data = _UNREADABLE
+    if 200 <= status < 300:
+        if data is _UNREADABLE or not isinstance(data, dict):
+            raise StudioError(
+                f"Twilio answered HTTP {status} with a body that is not a JSON object",
+                reason=Reason.MALFORMED,
+                status=status,
+                operation=operation,
+            )
+        return data
+    error = _error_from(status, data, operation)
+    error.retry_after = _retry_after(headers.get("Retry-After"))
+    raise error
+
+
+_UNREADABLE = object()
+
+
+def _error_from(status: int, data: Any, operation: str) -> StudioError:
+    if isinstance(data, dict) and ("code" in data or "message" in data):
+        code = data.get("code")
+        details = data.get("details")
+        return StudioError(
+            str(data.get("message") or f"Twilio answered HTTP {status}"),
+            status=status,
+            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            more_info=data.get("more_info") if isinstance(data.get("more_info"), str) else None,
+            details=details if isinstance(details, dict) else None,
+            operation=operation,
+        )
+    # An HTML 502 from a proxy, a truncated body: still one clean error.
+    return StudioError(
+        f"Twilio answered HTTP {status} without a Twilio error body",
+        status=status,
+        operation=operation,
+    )
+
+
+def _network_error(exc: httpx.TransportError, operation: str) -> StudioError:
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    return StudioError(
+        f"the connection to Twilio {'timed out' if timed_out else 'failed'} ({type(exc).__name__})",
+        reason=Reason.TIMEOUT if timed_out else Reason.NETWORK,
+        operation=operation,
+    )
+
+
+def _too_large(status: int) -> StudioError:
+    return StudioError(
+        "Twilio's answer is larger than the gateway accepts",
+        reason=Reason.MALFORMED,
+        status=status,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

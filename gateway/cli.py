@@ -1,0 +1,197 @@
+"""`studio-gateway`: serve, demo, emulator, export-schema, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+EXAMPLE_QUERY = """{
+  flows(first: 3) {
+    nodes {
+      friendlyName
+      executions(first: 2) {
+        nodes { sid status steps(first: 3) { nodes { name transitionedTo } } }
+      }
+    }
+  }
+}"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the gateway against the configured upstream")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+
+    demo = commands.add_parser("demo", help="the gateway in front of a seeded emulator")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--emulator-port", type=int, default=8900)
+
+    emulator = commands.add_parser("emulator", help="serve the Studio v2 emulator alone")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8900)
+    emulator.add_argument("--seed", type=int, default=7)
+    emulator.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+
+    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser("check", help="check the configuration and the upstream credentials")
+
+    args = parser.parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args) or 0)
+    except _Fatal as error:
+        print(f"studio-gateway: {error}", file=sys.stderr)
+        return 2
+
+
+class _Fatal(Exception):
+    pass
+
+
+def _settings(**overrides: object) -> object:
+    from gateway.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as error:
+        raise _Fatal(str(error)) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.settings import Settings, SettingsError
+
+    settings = _settings(host=args.host, port=args.port, workers=args.workers)
+    assert isinstance(settings, Settings)
+    try:
+        settings.credentials()
+        settings.base_url()
+    except SettingsError as error:
+        raise _Fatal(str(error)) from None
+    # Workers re-read the environment; pass the command line on through it.
+    for name, value in (("HOST", args.host), ("PORT", args.port), ("WORKERS", args.workers)):
+        if value is not None:
+            os.environ[f"STUDIO_GATEWAY_{name}"] = str(value)
+    uvicorn.run(
+        "gateway.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.emulator import Emulator, create_app
+
+    emulator, message = Emulator.from_env(os.environ, seed=args.seed)
+    emulator.latency = args.latency
+    print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
+    uvicorn.run(create_app(emulator), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app as gateway_app
+    from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
+    from gateway.emulator import create_app as emulator_app
+    from gateway.settings import Settings
+
+    emulator = Emulator.seeded(seed=7)
+    upstream = f"http://127.0.0.1:{args.emulator_port}"
+    settings = Settings(
+        upstream_url=upstream,
+        twilio_account_sid=DEMO_ACCOUNT_SID,
+        twilio_auth_token=DEMO_AUTH_TOKEN,  # type: ignore[arg-type]
+        host=args.host,
+        port=args.port,
+    )
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                emulator_app(emulator),
+                host="127.0.0.1",
+                port=args.emulator_port,
+                log_level="warning",
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(gateway_app(settings), host=args.host, port=args.port, log_level="info")
+        ),
+    ]
+    print(
+        f"\nStudio emulator (seeded demo account) on {upstream}/v2\n"
+        f"GraphiQL: open http://{args.host}:{args.port}/graphql in a browser\n\n"
+        f"Try:\n{EXAMPLE_QUERY}\n",
+        flush=True,
+    )
+
+    async def run() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(run())
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from gateway.graphql import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from gateway.settings import Settings, SettingsError
+    from gateway.studio import StudioClient, StudioError, Transport
+
+    settings = _settings()
+    assert isinstance(settings, Settings)
+    try:
+        credentials = settings.credentials()
+        config = settings.client_config()
+    except SettingsError as error:
+        raise _Fatal(str(error)) from None
+    print(f"upstream: {config.base_url}")
+    print(f"account:  {credentials.account_sid}")
+
+    async def probe() -> int:
+        client = StudioClient(Transport(config), credentials)
+        try:
+            await client.list_flows(page_size=1)
+        except StudioError as error:
+            if error.status in (401, 403):
+                print("reachable: yes\ncredentials: REJECTED by Twilio (check the token or key)")
+            elif error.status is not None:
+                print(f"reachable: yes\ncredentials: unknown (Twilio answered HTTP {error.status})")
+            else:
+                print(f"reachable: NO ({error.message})")
+            return 1
+        finally:
+            await client.aclose()
+        print("reachable: yes\ncredentials: accepted")
+        return 0
+
+    return asyncio.run(probe())
+
+
+_COMMANDS = {
+    "serve": _serve,
+    "demo": _demo,
+    "emulator": _emulator,
+    "export-schema": _export_schema,
+    "check": _check,
+}

@@ -1,0 +1,28 @@
+"""The request context every resolver receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gateway.loaders import Loaders
+
+if TYPE_CHECKING:
+    from strawberry.types import Info as _Info
+
+    Info = _Info["Context", None]
+
+
+@dataclass
+class Context:
+    """Per request. `loaders` is replaced for each operation (see `FreshLoaders`):
+    over a WebSocket the context outlives many operations, and loaders must not."""
+
+    new_loaders: Callable[[], Loaders]
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = self.new_loaders()

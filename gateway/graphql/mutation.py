@@ -1,0 +1,118 @@
+"""Mutations: start, end and delete executions; create, change and delete flows.
+
+Each returns the changed object (or the deleted object's id), and clears what
+the request had cached for it, so fields read after it see the change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.graphql import ids
+from gateway.graphql.errors import bad_input
+from gateway.graphql.scalars import JSON, FlowStatus
+from gateway.graphql.types import Execution, Flow, load
+from gateway.studio import UNSET
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Start an execution of a published flow for one contact. Fails with CONFLICT, "
+            "naming the active execution in `conflictingExecutionSid`, when that contact "
+            "already has one."
+        )
+    )
+    async def create_execution(
+        self,
+        info: Info,
+        flow_sid: strawberry.ID,
+        to: str,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        parameters: JSON | None = None,
+    ) -> Execution | None:
+        if parameters is not None and not isinstance(parameters, dict):
+            raise bad_input("parameters must be a JSON object")
+        record = await load(
+            info.context.loaders.create_execution(flow_sid, to, from_, parameters),
+            f"flow {flow_sid}",
+        )
+        return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
+
+    @strawberry.mutation(description="End an active execution.")
+    async def end_execution(
+        self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
+    ) -> Execution | None:
+        record = await load(info.context.loaders.end_execution(flow_sid, sid), f"execution {sid}")
+        return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
+
+    @strawberry.mutation(description="Delete an execution and its steps. Returns its id.")
+    async def delete_execution(
+        self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
+    ) -> strawberry.ID | None:
+        await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
+        return strawberry.ID(ids.encode("Execution", flow_sid, sid))
+
+    @strawberry.mutation(description="Create a flow from a definition.")
+    async def create_flow(
+        self,
+        info: Info,
+        friendly_name: str,
+        status: FlowStatus,
+        definition: JSON,
+        commit_message: str | None = None,
+    ) -> Flow | None:
+        if not isinstance(definition, dict):
+            raise bad_input("definition must be a JSON object")
+        record = await load(
+            info.context.loaders.create_flow(
+                friendly_name=friendly_name,
+                status=status.value,
+                definition=definition,
+                commit_message=commit_message,
+            ),
+            "the new flow",
+        )
+        return Flow(flow_sid=record.sid, record=record)
+
+    @strawberry.mutation(
+        description="Change a flow. A new definition, or a status change, adds a revision."
+    )
+    async def update_flow(
+        self,
+        info: Info,
+        sid: strawberry.ID,
+        status: FlowStatus,
+        friendly_name: str | None = None,
+        definition: JSON | None = None,
+        commit_message: str | None = None,
+    ) -> Flow | None:
+        if definition is not None and not isinstance(definition, dict):
+            raise bad_input("definition must be a JSON object")
+        record = await load(
+            info.context.loaders.update_flow(
+                sid,
+                status=status.value,
+                friendly_name=friendly_name if friendly_name is not None else UNSET,
+                definition=definition if definition is not None else UNSET,
+                commit_message=commit_message if commit_message is not None else UNSET,
+            ),
+            f"flow {sid}",
+        )
+        return Flow(flow_sid=record.sid, record=record)
+
+    @strawberry.mutation(description="Delete a flow with its revisions and executions.")
+    async def delete_flow(self, info: Info, sid: strawberry.ID) -> strawberry.ID | None:
+        await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
+        return strawberry.ID(ids.encode("Flow", sid))
+
+    @strawberry.mutation(description="Replace who may test a flow's draft revision.")
+    async def update_flow_test_users(
+        self, info: Info, sid: strawberry.ID, test_users: list[str]
+    ) -> Flow | None:
+        await load(info.context.loaders.update_test_users(sid, test_users), f"flow {sid}")
+        return Flow(flow_sid=sid)

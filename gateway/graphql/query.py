@@ -1,0 +1,127 @@
+"""The root query: flows, one flow, execution or step by its SIDs, any node by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.graphql import ids
+from gateway.graphql.connections import Connection, paginate
+from gateway.graphql.errors import from_studio
+from gateway.graphql.scalars import JSON, FlowStatus
+from gateway.graphql.types import (
+    Execution,
+    ExecutionStep,
+    Flow,
+    FlowRevision,
+    FlowValidation,
+    Node,
+    load,
+)
+from gateway.loaders import PageKey
+from gateway.studio import StudioError
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The account's flows.")
+    async def flows(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Flow]:
+        loaders = info.context.loaders
+
+        def page(params: dict[str, str]) -> Any:
+            return load(loaders.flows_page.load(PageKey.of((), params)), "flows")
+
+        return await paginate(
+            page,
+            lambda f: Flow(flow_sid=f.sid, record=f),
+            list_id="flows",
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(description="One flow by its SID.")
+    async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
+        record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
+        return Flow(flow_sid=record.sid, record=record)
+
+    @strawberry.field(description="One execution by its flow's SID and its own.")
+    async def execution(
+        self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
+    ) -> Execution | None:
+        record = await load(
+            info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
+        )
+        return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
+
+    @strawberry.field(description="One execution step by its flow's, execution's and own SIDs.")
+    async def execution_step(
+        self,
+        info: Info,
+        flow_sid: strawberry.ID,
+        execution_sid: strawberry.ID,
+        sid: strawberry.ID,
+    ) -> ExecutionStep | None:
+        record = await load(
+            info.context.loaders.step.load((flow_sid, execution_sid, sid)), f"step {sid}"
+        )
+        return ExecutionStep(
+            flow_sid=record.flow_sid,
+            execution_sid=record.execution_sid,
+            step_sid=record.sid,
+            record=record,
+        )
+
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, path = ids.decode(id)
+        loaders = info.context.loaders
+        if type_name == "Flow":
+            flow = await load(loaders.flow.load(path[0]), f"flow {path[0]}")
+            return Flow(flow_sid=flow.sid, record=flow)
+        if type_name == "FlowRevision":
+            revision = await load(
+                loaders.flow_revision.load((path[0], path[1])),
+                f"revision {path[1]} of flow {path[0]}",
+            )
+            return FlowRevision(flow_sid=path[0], number=revision.revision, record=revision)
+        if type_name == "Execution":
+            execution = await load(
+                loaders.execution.load((path[0], path[1])), f"execution {path[1]}"
+            )
+            return Execution(flow_sid=path[0], execution_sid=execution.sid, record=execution)
+        step = await load(loaders.step.load((path[0], path[1], path[2])), f"step {path[2]}")
+        return ExecutionStep(
+            flow_sid=path[0], execution_sid=path[1], step_sid=step.sid, record=step
+        )
+
+    @strawberry.field(
+        description=(
+            "Ask Twilio whether a flow definition is valid, without saving anything. "
+            "An invalid definition answers valid: false with Twilio's list of errors."
+        )
+    )
+    async def validate_flow(
+        self,
+        info: Info,
+        friendly_name: str,
+        status: FlowStatus,
+        definition: JSON,
+        commit_message: str | None = None,
+    ) -> FlowValidation:
+        try:
+            result = await info.context.loaders.validate_flow(
+                friendly_name=friendly_name,
+                status=status.value,
+                definition=definition,
+                commit_message=commit_message,
+            )
+        except StudioError as error:
+            if error.code == 81022:
+                failures = (error.details or {}).get("errors", error.details)
+                return FlowValidation(valid=False, errors=failures)
+            raise from_studio(error, "the flow definition") from None
+        return FlowValidation(valid=bool(result.valid), errors=None)

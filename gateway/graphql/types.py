@@ -1,0 +1,659 @@
+"""The object types: Flow, FlowRevision, Execution, ExecutionStep, Widget.
+
+Each object wraps the upstream record it came from, or, where a parent only
+knows its SIDs (`execution.flow`, `step.execution`), nothing yet: its fields
+then load the record through the request's loaders, once, on first need. A
+field that its object already holds (`sid`, `flowSid`) never costs a call.
+Resolvers only ask loaders; they never call the client or build URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from gateway import studio
+from gateway.graphql import ids
+from gateway.graphql.connections import Connection, paginate
+from gateway.graphql.errors import bad_input, from_studio
+from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
+from gateway.loaders import PageKey
+from gateway.studio import StudioError
+
+V = TypeVar("V")
+
+_CREATED = "The date and time in GMT when the resource was created specified in ISO 8601 format."
+_UPDATED = (
+    "The date and time in GMT when the resource was last updated specified in ISO 8601 format."
+)
+_CONTEXT = (
+    "The current state of the Flow's Execution. As a flow executes, we save its state in "
+    "this context. We save data that your widgets can access as variables in configuration "
+    "fields or in text areas as variable substitution."
+)
+
+
+async def load(awaitable: Awaitable[V], what: str) -> V:
+    """Await a loader; an upstream failure becomes the client-facing error for `what`."""
+    try:
+        return await awaitable
+    except StudioError as error:
+        raise from_studio(error, what) from None
+
+
+def _loaders(info: Info) -> Any:
+    return info.context.loaders
+
+
+@strawberry.interface(description="An object with a global id that `node(id:)` can fetch.")
+class Node:
+    @strawberry.field(description="A global id that encodes the object's parent path.")
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError
+
+
+# -- widgets ------------------------------------------------------------------
+
+
+@strawberry.type(description="Where a widget goes next on an event.")
+class WidgetTransition:
+    event: str = strawberry.field(description="The event, e.g. `incomingMessage` or `noMatch`.")
+    next: str | None = strawberry.field(
+        description="The widget it leads to; null when the execution ends there."
+    )
+    conditions: JSON | None = strawberry.field(
+        description="For `split-based-on` matches: the conditions that pick this transition."
+    )
+
+
+@strawberry.type(description="One state of a flow definition: a widget and its transitions.")
+class Widget:
+    name: str = strawberry.field(description="The widget's name, unique in its definition.")
+    type: str = strawberry.field(description="The widget type, e.g. `send-and-wait-for-reply`.")
+    properties: JSON = strawberry.field(description="The widget's configuration.")
+    transitions: list[WidgetTransition]
+
+
+def widgets_of(definition: Any) -> list[Widget]:
+    """The states of a definition; whatever is not shaped like one is skipped, never fatal."""
+    states = definition.get("states") if isinstance(definition, dict) else None
+    widgets = []
+    for state in states if isinstance(states, list) else []:
+        if not isinstance(state, dict) or not isinstance(state.get("name"), str):
+            continue
+        transitions = state.get("transitions")
+        widgets.append(
+            Widget(
+                name=state["name"],
+                type=str(state.get("type") or ""),
+                properties=state.get("properties")
+                if isinstance(state.get("properties"), dict)
+                else {},
+                transitions=[
+                    WidgetTransition(
+                        event=str(t.get("event") or ""),
+                        next=t.get("next") if isinstance(t.get("next"), str) else None,
+                        conditions=t.get("conditions"),
+                    )
+                    for t in (transitions if isinstance(transitions, list) else [])
+                    if isinstance(t, dict)
+                ],
+            )
+        )
+    return widgets
+
+
+def widget_named(definition: Any, name: str | None) -> Widget | None:
+    if not name:
+        return None
+    return next((w for w in widgets_of(definition) if w.name == name), None)
+
+
+# -- flows --------------------------------------------------------------------
+
+
+@strawberry.type(description="A validation answer for a flow definition.")
+class FlowValidation:
+    valid: bool = strawberry.field(description="Boolean if the flow definition is valid.")
+    errors: JSON | None = strawberry.field(
+        description="When invalid: Twilio's list of what is wrong (error 81022's details)."
+    )
+
+
+@strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
+class Flow(Node):
+    flow_sid: strawberry.Private[str]
+    record: strawberry.Private[studio.Flow | None] = None
+
+    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+        # Sync when the record is here, so long lists stay cheap; else one load.
+        record = self.record
+        if record is not None and not (whole and record.partial):
+            return getattr(record, attr)
+        return self._load_attr(info, attr, whole)
+
+    async def _load_attr(self, info: Info, attr: str, whole: bool) -> Any:
+        loaders = _loaders(info)
+        what = f"flow {self.flow_sid}"
+        if whole:
+            record = await load(loaders.flow.load(self.flow_sid), what)
+        else:
+            record = await load(loaders.flow_summary(self.flow_sid), what)
+        return getattr(record, attr)
+
+    @strawberry.field(description="A global id that encodes the object's parent path.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.encode("Flow", self.flow_sid))
+
+    @strawberry.field(
+        description="The unique string that we created to identify the Flow resource."
+    )
+    def sid(self) -> str:
+        return self.flow_sid
+
+    @strawberry.field(description="The SID of the Account that created the Flow resource.")
+    def account_sid(self, info: Info) -> str | None:
+        return self._get(info, "account_sid")
+
+    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
+    def author_sid(self, info: Info) -> str | None:
+        return self._get(info, "author_sid")
+
+    @strawberry.field(description="The string that you assigned to describe the Flow.")
+    def friendly_name(self, info: Info) -> str | None:
+        return self._get(info, "friendly_name")
+
+    @strawberry.field(description="JSON representation of flow definition.")
+    def definition(self, info: Info) -> JSON | None:
+        return self._get(info, "definition", whole=True)
+
+    @strawberry.field(description="Whether the flow is a draft or published.")
+    def status(self, info: Info) -> FlowStatus:
+        return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
+
+    @strawberry.field(description="The latest revision number of the Flow's definition.")
+    def revision(self, info: Info) -> int | None:
+        return self._get(info, "revision")
+
+    @strawberry.field(description="Description of change made in the revision.")
+    def commit_message(self, info: Info) -> str | None:
+        return self._get(info, "commit_message", whole=True)
+
+    @strawberry.field(description="Boolean if the flow definition is valid.")
+    def valid(self, info: Info) -> bool | None:
+        return self._get(info, "valid", whole=True)
+
+    @strawberry.field(description="List of error in the flow definition.")
+    def errors(self, info: Info) -> JSON | None:
+        return self._get(info, "errors", whole=True)
+
+    @strawberry.field(description="List of warnings in the flow definition.")
+    def warnings(self, info: Info) -> JSON | None:
+        return self._get(info, "warnings", whole=True)
+
+    @strawberry.field(description="The URL Twilio posts to for this flow's webhook trigger.")
+    def webhook_url(self, info: Info) -> str | None:
+        return self._get(info, "webhook_url")
+
+    @strawberry.field(description=_CREATED)
+    def date_created(self, info: Info) -> datetime | None:
+        return self._get(info, "date_created")
+
+    @strawberry.field(description=_UPDATED)
+    def date_updated(self, info: Info) -> datetime | None:
+        return self._get(info, "date_updated")
+
+    @strawberry.field(description="The absolute URL of the resource.")
+    def url(self, info: Info) -> str | None:
+        return self._get(info, "url")
+
+    @strawberry.field(description="The widgets of the flow's current definition.")
+    async def widgets(self, info: Info) -> list[Widget]:
+        return widgets_of(await _value(self._get(info, "definition", whole=True)))
+
+    @strawberry.field(description="Identities allowed to test the flow's draft revision.")
+    async def test_users(self, info: Info) -> list[str]:
+        users = await load(_loaders(info).test_users.load(self.flow_sid), "test users")
+        return list(users.test_users)
+
+    @strawberry.field(description="The flow's revisions, newest first.")
+    async def revisions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[FlowRevision]:
+        loaders = _loaders(info)
+
+        def page(params: dict[str, str]) -> Any:
+            return load(
+                loaders.revisions_page.load(PageKey.of((self.flow_sid,), params)), "revisions"
+            )
+
+        return await paginate(
+            page,
+            lambda r: FlowRevision(flow_sid=self.flow_sid, number=r.revision, record=r),
+            list_id=f"revisions:{self.flow_sid}",
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description=(
+            "One revision of the flow: by `number`, or by `latest` (LATEST_PUBLISHED, "
+            "LATEST_REVISION). Give exactly one."
+        )
+    )
+    async def flow_revision(
+        self, info: Info, number: int | None = None, latest: RevisionAlias | None = None
+    ) -> FlowRevision | None:
+        if (number is None) == (latest is None):
+            raise bad_input("give exactly one of number and latest")
+        if number is not None and number < 1:
+            raise bad_input("revision numbers start at 1")
+        ref = str(number) if number is not None else latest.value  # type: ignore[union-attr]
+        record = await load(
+            _loaders(info).flow_revision.load((self.flow_sid, ref)),
+            f"revision {ref} of flow {self.flow_sid}",
+        )
+        return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
+
+    @strawberry.field(description="The flow's executions, most recent first.")
+    async def executions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ExecutionStatus | None = None,
+        date_created_from: datetime | None = None,
+        date_created_to: datetime | None = None,
+    ) -> Connection[Execution]:
+        loaders = _loaders(info)
+        filters = {}
+        if status is not None:
+            filters["status"] = status.value  # Twilio's quirk: lowercase
+        for name, value in (
+            ("DateCreatedFrom", date_created_from),
+            ("DateCreatedTo", date_created_to),
+        ):
+            if value is not None:
+                if value.tzinfo is None:
+                    raise bad_input(f"{name} needs a timezone, e.g. 2024-05-01T00:00:00Z")
+                filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def page(params: dict[str, str]) -> Any:
+            return load(
+                loaders.executions_page.load(PageKey.of((self.flow_sid,), params)), "executions"
+            )
+
+        return await paginate(
+            page,
+            lambda e: Execution(flow_sid=self.flow_sid, execution_sid=e.sid, record=e),
+            list_id="executions:"
+            + ":".join([self.flow_sid, *(f"{k}={v}" for k, v in sorted(filters.items()))]),
+            first=first,
+            after=after,
+            filters=filters,
+        )
+
+
+async def _value(value: Any) -> Any:
+    # `_get` answers with the value, or with an awaitable that loads it.
+    if isinstance(value, Awaitable):
+        return await value
+    return value
+
+
+def _then(value: Any, convert: Callable[[Any], V]) -> V | Awaitable[V]:
+    """`convert(value)`, now when the value is here, else once it has loaded."""
+    if isinstance(value, Awaitable):
+
+        async def later() -> V:
+            return convert(await value)
+
+        return later()
+    return convert(value)
+
+
+@strawberry.type(description="A revision of a flow: its definition as it was at that number.")
+class FlowRevision(Node):
+    flow_sid: strawberry.Private[str]
+    number: strawberry.Private[int]
+    record: strawberry.Private[studio.FlowRevision]
+
+    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+        if not (whole and self.record.partial):
+            return getattr(self.record, attr)
+        return self._load_attr(info, attr)
+
+    async def _load_attr(self, info: Info, attr: str) -> Any:
+        record = await load(
+            _loaders(info).flow_revision.load((self.flow_sid, str(self.number))),
+            f"revision {self.number} of flow {self.flow_sid}",
+        )
+        return getattr(record, attr)
+
+    @strawberry.field(description="A global id that encodes the object's parent path.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.encode("FlowRevision", self.flow_sid, self.number))
+
+    @strawberry.field(
+        description="The unique string that we created to identify the Flow resource."
+    )
+    def sid(self) -> str:
+        return self.record.sid
+
+    @strawberry.field(description="The SID of the Account that created the Flow resource.")
+    def account_sid(self) -> str | None:
+        return self.record.account_sid
+
+    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
+    def author_sid(self) -> str | None:
+        return self.record.author_sid
+
+    @strawberry.field(description="The string that you assigned to describe the Flow.")
+    def friendly_name(self) -> str | None:
+        return self.record.friendly_name
+
+    @strawberry.field(description="JSON representation of flow definition.")
+    def definition(self, info: Info) -> JSON | None:
+        return self._get(info, "definition", whole=True)
+
+    @strawberry.field(description="Whether this revision was a draft or published.")
+    def status(self) -> FlowStatus:
+        return FlowStatus(self.record.status.value)
+
+    @strawberry.field(description="The revision number of the Flow's definition.")
+    def revision(self) -> int:
+        return self.record.revision
+
+    @strawberry.field(description="Description of change made in the revision.")
+    def commit_message(self, info: Info) -> str | None:
+        return self._get(info, "commit_message", whole=True)
+
+    @strawberry.field(description="Boolean if the flow definition is valid.")
+    def valid(self, info: Info) -> bool | None:
+        return self._get(info, "valid", whole=True)
+
+    @strawberry.field(description="List of error in the flow definition.")
+    def errors(self, info: Info) -> JSON | None:
+        return self._get(info, "errors", whole=True)
+
+    @strawberry.field(description=_CREATED)
+    def date_created(self) -> datetime | None:
+        return self.record.date_created
+
+    @strawberry.field(description=_UPDATED)
+    def date_updated(self) -> datetime | None:
+        return self.record.date_updated
+
+    @strawberry.field(description="The absolute URL of the resource.")
+    def url(self) -> str | None:
+        return self.record.url
+
+    @strawberry.field(description="The flow this is a revision of.")
+    def flow(self) -> Flow:
+        return Flow(flow_sid=self.flow_sid)
+
+    @strawberry.field(description="The widgets of this revision's definition.")
+    async def widgets(self, info: Info) -> list[Widget]:
+        return widgets_of(await _value(self._get(info, "definition", whole=True)))
+
+
+# -- executions ---------------------------------------------------------------
+
+
+@strawberry.type(description="One run of a flow for one contact.")
+class Execution(Node):
+    flow_sid: strawberry.Private[str]
+    execution_sid: strawberry.Private[str]
+    record: strawberry.Private[studio.Execution | None] = None
+
+    def _get(self, info: Info, attr: str) -> Any:
+        if self.record is not None:
+            return getattr(self.record, attr)
+        return self._load_attr(info, attr)
+
+    async def _load_attr(self, info: Info, attr: str) -> Any:
+        return getattr(await self.load_record(info), attr)
+
+    async def load_record(self, info: Info) -> studio.Execution:
+        if self.record is not None:
+            return self.record
+        return await load(
+            _loaders(info).execution.load((self.flow_sid, self.execution_sid)),
+            f"execution {self.execution_sid}",
+        )
+
+    @strawberry.field(description="A global id that encodes the object's parent path.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.encode("Execution", self.flow_sid, self.execution_sid))
+
+    @strawberry.field(
+        description="The unique string that we created to identify the Execution resource."
+    )
+    def sid(self) -> str:
+        return self.execution_sid
+
+    @strawberry.field(description="The SID of the Account that created the Execution resource.")
+    def account_sid(self, info: Info) -> str | None:
+        return self._get(info, "account_sid")
+
+    @strawberry.field(name="flowSid", description="The SID of the Flow.")
+    def flow_sid_field(self) -> str:
+        return self.flow_sid
+
+    @strawberry.field(
+        description=(
+            "The phone number, SIP address or Client identifier that triggered the Execution. "
+            "Phone numbers are in E.164 format (e.g. +16175551212). SIP addresses are formatted "
+            "as `name@company.com`. Client identifiers are formatted `client:name`."
+        )
+    )
+    def contact_channel_address(self, info: Info) -> str | None:
+        return self._get(info, "contact_channel_address")
+
+    @strawberry.field(description="The SID of the Contact.")
+    def contact_sid(self, info: Info) -> str | None:
+        return self._get(info, "contact_sid")
+
+    @strawberry.field(description="The Flow version number at the time of Execution creation.")
+    def flow_version(self, info: Info) -> int | None:
+        return self._get(info, "flow_version")
+
+    @strawberry.field(description="Whether the execution is still running.")
+    def status(self, info: Info) -> ExecutionStatus:
+        return _then(self._get(info, "status"), lambda s: ExecutionStatus(s.value))  # type: ignore[return-value]
+
+    @strawberry.field(
+        description=(
+            "The SID or identifier that triggered this Execution. For example, a Call SID if "
+            "triggered by an incoming call, a Message SID if triggered by an incoming message, "
+            "a Request SID if triggered by a REST API request, and so on."
+        )
+    )
+    def initiated_by(self, info: Info) -> str | None:
+        return self._get(info, "initiated_by")
+
+    @strawberry.field(description=_CREATED)
+    def date_created(self, info: Info) -> datetime | None:
+        return self._get(info, "date_created")
+
+    @strawberry.field(description=_UPDATED)
+    def date_updated(self, info: Info) -> datetime | None:
+        return self._get(info, "date_updated")
+
+    @strawberry.field(description="The absolute URL of the resource.")
+    def url(self, info: Info) -> str | None:
+        return self._get(info, "url")
+
+    @strawberry.field(description=_CONTEXT + " Read from the execution's Context resource.")
+    async def context(self, info: Info) -> JSON | None:
+        context = await load(
+            _loaders(info).execution_context.load((self.flow_sid, self.execution_sid)),
+            f"the context of execution {self.execution_sid}",
+        )
+        return context.context
+
+    @strawberry.field(description="The flow this execution runs.")
+    def flow(self) -> Flow:
+        return Flow(flow_sid=self.flow_sid)
+
+    @strawberry.field(description="The revision of the flow this execution ran on.")
+    async def flow_revision(self, info: Info) -> FlowRevision | None:
+        version = (await self.load_record(info)).flow_version
+        if version is None:
+            return None
+        record = await load(
+            _loaders(info).flow_revision.load((self.flow_sid, str(version))),
+            f"revision {version} of flow {self.flow_sid}",
+        )
+        return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
+
+    @strawberry.field(description="The execution's steps, most recent first.")
+    async def steps(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ExecutionStep]:
+        loaders = _loaders(info)
+        parent = (self.flow_sid, self.execution_sid)
+
+        def page(params: dict[str, str]) -> Any:
+            return load(loaders.steps_page.load(PageKey.of(parent, params)), "steps")
+
+        return await paginate(
+            page,
+            lambda s: ExecutionStep(
+                flow_sid=self.flow_sid, execution_sid=self.execution_sid, step_sid=s.sid, record=s
+            ),
+            list_id=f"steps:{self.flow_sid}:{self.execution_sid}",
+            first=first,
+            after=after,
+        )
+
+
+@strawberry.type(description="One widget an execution ran through.")
+class ExecutionStep(Node):
+    flow_sid: strawberry.Private[str]
+    execution_sid: strawberry.Private[str]
+    step_sid: strawberry.Private[str]
+    record: strawberry.Private[studio.ExecutionStep]
+
+    @strawberry.field(description="A global id that encodes the object's parent path.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(
+            ids.encode("ExecutionStep", self.flow_sid, self.execution_sid, self.step_sid)
+        )
+
+    @strawberry.field(
+        description="The unique string that we created to identify the ExecutionStep resource."
+    )
+    def sid(self) -> str:
+        return self.step_sid
+
+    @strawberry.field(description="The SID of the Account that created the ExecutionStep resource.")
+    def account_sid(self) -> str | None:
+        return self.record.account_sid
+
+    @strawberry.field(name="flowSid", description="The SID of the Flow.")
+    def flow_sid_field(self) -> str:
+        return self.flow_sid
+
+    @strawberry.field(name="executionSid", description="The SID of the Step's Execution resource.")
+    def execution_sid_field(self) -> str:
+        return self.execution_sid
+
+    @strawberry.field(description="The SID of the parent Step.")
+    def parent_step_sid(self) -> str | None:
+        return self.record.parent_step_sid
+
+    @strawberry.field(description="The event that caused the Flow to transition to the Step.")
+    def name(self) -> str | None:
+        return self.record.name
+
+    @strawberry.field(description="The Widget that preceded the Widget for the Step.")
+    def transitioned_from(self) -> str | None:
+        return self.record.transitioned_from
+
+    @strawberry.field(description="The Widget that will follow the Widget for the Step.")
+    def transitioned_to(self) -> str | None:
+        return self.record.transitioned_to
+
+    @strawberry.field(description="The type of the widget that was executed.")
+    def type(self) -> str | None:
+        return self.record.type
+
+    @strawberry.field(description=_CREATED)
+    def date_created(self) -> datetime | None:
+        return self.record.date_created
+
+    @strawberry.field(description=_UPDATED)
+    def date_updated(self) -> datetime | None:
+        return self.record.date_updated
+
+    @strawberry.field(description="The absolute URL of the resource.")
+    def url(self) -> str | None:
+        return self.record.url
+
+    @strawberry.field(description=_CONTEXT + " Read from the step's Context resource.")
+    async def context(self, info: Info) -> JSON | None:
+        context = await load(
+            _loaders(info).step_context.load((self.flow_sid, self.execution_sid, self.step_sid)),
+            f"the context of step {self.step_sid}",
+        )
+        return context.context
+
+    @strawberry.field(description="The execution this step belongs to.")
+    def execution(self) -> Execution:
+        return Execution(flow_sid=self.flow_sid, execution_sid=self.execution_sid)
+
+    @strawberry.field(description="The flow this step's execution runs.")
+    def flow(self) -> Flow:
+        return Flow(flow_sid=self.flow_sid)
+
+    @strawberry.field(
+        description="The step that started this one's subflow; null for a top-level step."
+    )
+    async def parent_step(self, info: Info) -> ExecutionStep | None:
+        parent = self.record.parent_step_sid
+        if not parent or not studio.is_sid("FT", parent):
+            return None
+        record = await load(
+            _loaders(info).step.load((self.flow_sid, self.execution_sid, parent)),
+            f"step {parent}",
+        )
+        return ExecutionStep(
+            flow_sid=self.flow_sid,
+            execution_sid=self.execution_sid,
+            step_sid=record.sid,
+            record=record,
+        )
+
+    @strawberry.field(
+        description=(
+            "The widget the execution moved from, as the revision it ran on defines it; "
+            "null when that revision has no widget of that name."
+        )
+    )
+    async def from_widget(self, info: Info) -> Widget | None:
+        return widget_named(await self._definition(info), self.record.transitioned_from)
+
+    @strawberry.field(
+        description=(
+            "The widget the execution moved to, as the revision it ran on defines it; "
+            "null when that revision has no widget of that name (or the execution ended)."
+        )
+    )
+    async def to_widget(self, info: Info) -> Widget | None:
+        return widget_named(await self._definition(info), self.record.transitioned_to)
+
+    async def _definition(self, info: Info) -> Any:
+        execution = Execution(flow_sid=self.flow_sid, execution_sid=self.execution_sid)
+        version = (await execution.load_record(info)).flow_version
+        if version is None:
+            return None
+        revision = await load(
+            _loaders(info).flow_revision.load((self.flow_sid, str(version))),
+            f"revision {version} of flow {self.flow_sid}",
+        )
+        return revision.definition

@@ -1,0 +1,325 @@
+"""Per-request DataLoaders over the Studio client and the shared cache.
+
+One loader per way of reading a resource, keyed by its full parent path.
+A `Loaders` lives for one GraphQL operation and is never shared: it is the
+request's memory of what it has already fetched. A list page primes the
+per-item loaders, so nothing a page returned is fetched again; abridged list
+records (the Flows and Revisions lists leave out the definition) are kept
+apart, so a missing field is never mistaken for a null one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from gateway.cache import IMMUTABLE_TTL, Cache, decode, encode
+from gateway.studio import (
+    Execution,
+    ExecutionContext,
+    ExecutionStatus,
+    ExecutionStep,
+    Flow,
+    FlowRevision,
+    FlowValidation,
+    Page,
+    PageRef,
+    StepContext,
+    StudioClient,
+    TestUsers,
+)
+from gateway.studio.records import PageMeta
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+FlowKey = str
+RevisionKey = tuple[str, str]  # (flow_sid, number or alias)
+ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
+StepKey = tuple[str, str, str]  # (flow_sid, execution_sid, step_sid)
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """One upstream page: whose list it is, and the query that names the page."""
+
+    parent: tuple[str, ...]
+    params: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, parent: Iterable[str], params: dict[str, str]) -> PageKey:
+        return cls(tuple(parent), tuple(sorted(params.items())))
+
+    @property
+    def ref(self) -> PageRef:
+        return PageRef(dict(self.params))
+
+
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose batch runs every distinct key's fetch concurrently.
+
+    Studio has no batch endpoint, so a batch is de-duplicated single fetches
+    side by side. A failed key gets its own exception; the others still resolve.
+    `futures` is the loader's memory of this request, open to inspection.
+    """
+
+    def __init__(self, fetch: Callable[[K], Awaitable[V]]) -> None:
+        self.futures: dict[K, asyncio.Future[V]] = {}
+
+        async def batch(keys: list[K]) -> list[V | BaseException]:
+            return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+
+        super().__init__(batch, cache_map=self.futures)  # type: ignore[arg-type]
+
+
+class Loaders:
+    """Every loader one GraphQL operation uses."""
+
+    def __init__(
+        self,
+        client: StudioClient,
+        cache: Cache | None = None,
+        *,
+        cache_ttl: float = IMMUTABLE_TTL,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.cache_ttl = cache_ttl
+        self._scope = client.account_sid
+        self.flow: Loader[FlowKey, Flow] = Loader(self._fetch_flow)
+        self.flow_revision: Loader[RevisionKey, FlowRevision] = Loader(self._fetch_revision)
+        self.test_users: Loader[FlowKey, TestUsers] = Loader(client.fetch_test_users)
+        self.execution: Loader[ExecutionKey, Execution] = Loader(self._fetch_execution)
+        self.execution_context: Loader[ExecutionKey, ExecutionContext] = Loader(
+            self._fetch_execution_context
+        )
+        self.step: Loader[StepKey, ExecutionStep] = Loader(self._fetch_step)
+        self.step_context: Loader[StepKey, StepContext] = Loader(self._fetch_step_context)
+        self.flows_page: Loader[PageKey, Page[Flow]] = Loader(self._fetch_flows_page)
+        self.revisions_page: Loader[PageKey, Page[FlowRevision]] = Loader(
+            self._fetch_revisions_page
+        )
+        self.executions_page: Loader[PageKey, Page[Execution]] = Loader(self._fetch_executions_page)
+        self.steps_page: Loader[PageKey, Page[ExecutionStep]] = Loader(self._fetch_steps_page)
+        #: Abridged records seen in list pages, by key. Never in the loaders above.
+        self.listed_flows: dict[FlowKey, Flow] = {}
+        self.listed_revisions: dict[RevisionKey, FlowRevision] = {}
+
+    # -- reads that accept an abridged record ---------------------------------
+
+    async def flow_summary(self, sid: str) -> Flow:
+        """The flow, abridged when a list already returned it, else fetched whole."""
+        listed = self.listed_flows.get(sid)
+        return listed if listed is not None else await self.flow.load(sid)
+
+    # -- fetches --------------------------------------------------------------
+
+    async def _fetch_flow(self, sid: str) -> Flow:
+        return await self.client.fetch_flow(sid)
+
+    async def _fetch_revision(self, key: RevisionKey) -> FlowRevision:
+        flow_sid, ref = key
+        if not ref.isdigit():
+            # An alias moves as the flow changes: never cached across requests,
+            # but once resolved, the numbered revision is this request's too.
+            revision = await self.client.fetch_flow_revision(flow_sid, ref)
+            self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
+            await self._store(f"rev:{flow_sid}:{revision.revision}", revision)
+            return revision
+        return await self._cached(
+            f"rev:{flow_sid}:{ref}",
+            FlowRevision.from_json,
+            lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
+            keep=lambda _: True,
+        )
+
+    async def _fetch_execution(self, key: ExecutionKey) -> Execution:
+        flow_sid, sid = key
+        return await self._cached(
+            f"exec:{flow_sid}:{sid}",
+            Execution.from_json,
+            lambda: self.client.fetch_execution(flow_sid, sid),
+            keep=lambda execution: execution.status is ExecutionStatus.ENDED,
+        )
+
+    async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
+        flow_sid, sid = key
+        return await self._cached(
+            f"ctx:{flow_sid}:{sid}",
+            ExecutionContext.from_json,
+            lambda: self.client.fetch_execution_context(flow_sid, sid),
+            keep=lambda _: self._known_ended(flow_sid, sid),
+        )
+
+    async def _fetch_step(self, key: StepKey) -> ExecutionStep:
+        flow_sid, execution_sid, sid = key
+        return await self._cached(
+            f"step:{flow_sid}:{execution_sid}:{sid}",
+            ExecutionStep.from_json,
+            lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
+            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+        )
+
+    async def _fetch_step_context(self, key: StepKey) -> StepContext:
+        flow_sid, execution_sid, sid = key
+        return await self._cached(
+            f"stepctx:{flow_sid}:{execution_sid}:{sid}",
+            StepContext.from_json,
+            lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
+            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+        )
+
+    async def _fetch_flows_page(self, key: PageKey) -> Page[Flow]:
+        page = await self.client.list_flows(page=key.ref)
+        for flow in page.items:
+            self.listed_flows.setdefault(flow.sid, flow)
+        return page
+
+    async def _fetch_revisions_page(self, key: PageKey) -> Page[FlowRevision]:
+        (flow_sid,) = key.parent
+        page = await self.client.list_flow_revisions(flow_sid, page=key.ref)
+        for revision in page.items:
+            self.listed_revisions.setdefault((flow_sid, str(revision.revision)), revision)
+        return page
+
+    async def _fetch_executions_page(self, key: PageKey) -> Page[Execution]:
+        (flow_sid,) = key.parent
+        page = await self.client.list_executions(flow_sid, page=key.ref)
+        for execution in page.items:
+            self.execution.prime((flow_sid, execution.sid), execution)
+        return page
+
+    async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
+        flow_sid, execution_sid = key.parent
+        cache_key = "steps:" + ":".join(key.parent) + ":" + _query(key.params)
+        cached = await self._load_cached(cache_key)
+        if cached is not None:
+            page = Page(
+                [ExecutionStep.from_json(row) for row in cached["items"]],
+                PageMeta(**cached["meta"]),
+            )
+        else:
+            page = await self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref)
+            if self._known_ended(flow_sid, execution_sid):
+                await self._store(cache_key, page)
+        for step in page.items:
+            self.step.prime((flow_sid, execution_sid, step.sid), step)
+        return page
+
+    # -- the shared cache -----------------------------------------------------
+
+    def _known_ended(self, flow_sid: str, execution_sid: str) -> bool:
+        """True when this request has seen the execution ended, so its data is final."""
+        future = self.execution.futures.get((flow_sid, execution_sid))
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return False
+        return bool(future.result().status is ExecutionStatus.ENDED)
+
+    async def _cached(
+        self,
+        key: str,
+        parse: Callable[[dict[str, Any]], V],
+        fetch: Callable[[], Awaitable[V]],
+        *,
+        keep: Callable[[V], bool],
+    ) -> V:
+        cached = await self._load_cached(key)
+        if cached is not None:
+            return parse(cached)
+        value = await fetch()
+        if keep(value):
+            await self._store(key, value)
+        return value
+
+    async def _load_cached(self, key: str) -> Any:
+        if self.cache is None:
+            return None
+        data = await self.cache.get(f"{self._scope}:{key}")
+        return decode(data) if data is not None else None
+
+    async def _store(self, key: str, value: Any) -> None:
+        if self.cache is not None:
+            await self.cache.set(f"{self._scope}:{key}", encode(value), self.cache_ttl)
+
+    # -- writes: the request's one way to change anything upstream --------------
+
+    async def validate_flow(self, **fields: Any) -> FlowValidation:
+        return await self.client.validate_flow(**fields)
+
+    async def create_flow(self, **fields: Any) -> Flow:
+        flow = await self.client.create_flow(**fields)
+        self.flows_page.clear_all()
+        self.flow.prime(flow.sid, flow)
+        return flow
+
+    async def update_flow(self, sid: str, **fields: Any) -> Flow:
+        flow = await self.client.update_flow(sid, **fields)
+        await self.forget_flow(sid)
+        self.flow.prime(sid, flow)
+        return flow
+
+    async def delete_flow(self, sid: str) -> None:
+        await self.client.delete_flow(sid)
+        await self.forget_flow(sid)
+
+    async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
+        result = await self.client.update_test_users(sid, users)
+        self.test_users.clear(sid).prime(sid, result)
+        return result
+
+    async def create_execution(
+        self, flow_sid: str, to: str, from_: str, parameters: dict[str, Any] | None
+    ) -> Execution:
+        execution = await self.client.create_execution(flow_sid, to, from_, parameters)
+        _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
+        self.execution.prime((flow_sid, execution.sid), execution)
+        return execution
+
+    async def end_execution(self, flow_sid: str, sid: str) -> Execution:
+        execution = await self.client.update_execution(flow_sid, sid, ExecutionStatus.ENDED)
+        await self.forget_execution(flow_sid, sid)
+        self.execution.prime((flow_sid, sid), execution)
+        return execution
+
+    async def delete_execution(self, flow_sid: str, sid: str) -> None:
+        await self.client.delete_execution(flow_sid, sid)
+        await self.forget_execution(flow_sid, sid)
+
+    # -- after a mutation -----------------------------------------------------
+
+    async def forget_flow(self, sid: str) -> None:
+        """Drop what this request holds for a flow that changed or went away."""
+        self.flow.clear(sid)
+        self.test_users.clear(sid)
+        self.listed_flows.pop(sid, None)
+        self.flows_page.clear_all()
+        _clear_where(self.revisions_page, lambda k: k.parent == (sid,))
+        _clear_where(self.flow_revision, lambda k: k[0] == sid and not k[1].isdigit())
+        _clear_where(self.executions_page, lambda k: k.parent == (sid,))
+
+    async def forget_execution(self, flow_sid: str, sid: str) -> None:
+        """Drop what this request and the shared cache hold for one execution."""
+        key = (flow_sid, sid)
+        self.execution.clear(key)
+        self.execution_context.clear(key)
+        _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
+        _clear_where(self.steps_page, lambda k: k.parent == key)
+        _clear_where(self.step, lambda k: k[:2] == key)
+        _clear_where(self.step_context, lambda k: k[:2] == key)
+        if self.cache is not None:
+            await self.cache.delete(
+                f"{self._scope}:exec:{flow_sid}:{sid}", f"{self._scope}:ctx:{flow_sid}:{sid}"
+            )
+
+
+def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:
+    for key in [k for k in loader.futures if match(k)]:
+        loader.clear(key)
+
+
+def _query(params: tuple[tuple[str, str], ...]) -> str:
+    return "&".join(f"{k}={v}" for k, v in params)

@@ -1,0 +1,253 @@
+"""The measure of the gateway: exactly the upstream calls a query needs, no more.
+
+Each test runs one query against the emulator and compares the emulator's
+request counters with the minimum the Studio API allows for that query.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from gateway.emulator import Emulator
+from tests.graphql.conftest import Gateway
+
+FLOWS = "GET /v2/Flows"
+FLOW = "GET /v2/Flows/{Sid}"
+REVISION = "GET /v2/Flows/{Sid}/Revisions/{Revision}"
+REVISIONS = "GET /v2/Flows/{Sid}/Revisions"
+EXECUTIONS = "GET /v2/Flows/{FlowSid}/Executions"
+EXECUTION = "GET /v2/Flows/{FlowSid}/Executions/{Sid}"
+EXECUTION_CONTEXT = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context"
+STEPS = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
+STEP = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}"
+STEP_CONTEXT = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context"
+TEST_USERS = "GET /v2/Flows/{Sid}/TestUsers"
+
+
+async def some_execution(gateway: Gateway, with_steps: bool = True) -> tuple[str, str]:
+    data = await gateway.data(
+        "{ flows { nodes { sid executions(first: 20) { nodes { sid steps(first: 1) { nodes { sid } } } } } } }"
+    )
+    for flow in data["flows"]["nodes"]:
+        for execution in flow["executions"]["nodes"]:
+            if bool(execution["steps"]["nodes"]) == with_steps:
+                return flow["sid"], execution["sid"]
+    raise AssertionError("the seeded account has no such execution")
+
+
+async def test_a_flows_page_with_list_fields_is_one_call(gateway: Gateway) -> None:
+    data = await gateway.data(
+        "{ flows(first: 50) { nodes { id sid friendlyName status revision dateCreated } } }"
+    )
+    assert len(data["flows"]["nodes"]) >= 3
+    assert gateway.calls == Counter({FLOWS: 1})
+
+
+async def test_a_definition_after_the_list_fetches_each_flow_once(gateway: Gateway) -> None:
+    data = await gateway.data(
+        """{ flows { nodes { sid friendlyName definition widgets { name } commitMessage } } }"""
+    )
+    flows = data["flows"]["nodes"]
+    assert all(f["definition"] is not None for f in flows)
+    assert all(f["widgets"] for f in flows)
+    assert gateway.calls == Counter({FLOWS: 1, FLOW: len(flows)})
+
+
+async def test_flows_executions_steps_contexts_cost_one_call_per_distinct_thing(
+    gateway: Gateway,
+) -> None:
+    data = await gateway.data(
+        """{ flows { nodes { sid executions(first: 2) { nodes { sid
+               steps(first: 3) { nodes { sid name context } } } } } } }"""
+    )
+    flows = data["flows"]["nodes"]
+    executions = [e for f in flows for e in f["executions"]["nodes"]]
+    steps = [s for e in executions for s in e["steps"]["nodes"]]
+    assert steps and all(s["context"] is not None for s in steps)
+    assert gateway.calls == Counter(
+        {
+            FLOWS: 1,
+            EXECUTIONS: len(flows),
+            STEPS: len(executions),
+            STEP_CONTEXT: len(steps),
+        }
+    )
+
+
+async def test_fields_the_parent_holds_cost_nothing(gateway: Gateway) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+               sid flowSid status flow { sid id } } }""",
+        {"f": flow_sid, "e": execution_sid},
+    )
+    assert data["execution"]["flow"]["sid"] == flow_sid == data["execution"]["flowSid"]
+    assert gateway.calls == Counter({EXECUTION: 1})
+
+
+async def test_the_same_execution_by_two_paths_is_fetched_once(gateway: Gateway) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+               status contactSid
+               steps { nodes { sid execution { sid status flowVersion } parentStep { sid } } } } }""",
+        {"f": flow_sid, "e": execution_sid},
+    )
+    steps = data["execution"]["steps"]["nodes"]
+    assert steps and all(s["execution"]["status"] == data["execution"]["status"] for s in steps)
+    assert gateway.calls == Counter({EXECUTION: 1, STEPS: 1})
+
+
+async def test_an_item_a_page_returned_is_never_fetched_again(gateway: Gateway) -> None:
+    flow_sid, _ = await some_execution(gateway)
+    data = await gateway.data(
+        """query($f: ID!) { flow(sid: $f) { executions(first: 50) { nodes { sid
+               steps { nodes { sid execution { contactSid initiatedBy } } } } } } }""",
+        {"f": flow_sid},
+    )
+    executions = data["flow"]["executions"]["nodes"]
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 1, STEPS: len(executions)})
+
+
+async def test_the_same_flow_asked_for_from_many_steps_is_fetched_once(gateway: Gateway) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+               steps { nodes { flow { friendlyName definition } } } } }""",
+        {"f": flow_sid, "e": execution_sid},
+    )
+    names = {s["flow"]["friendlyName"] for s in data["execution"]["steps"]["nodes"]}
+    assert len(names) == 1
+    assert gateway.calls == Counter({EXECUTION: 1, STEPS: 1, FLOW: 1})
+
+
+async def test_twenty_executions_with_their_steps(gateway: Gateway, emulator: Emulator) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    data = await gateway.data(
+        """query($f: ID!) { flow(sid: $f) { executions(first: 20) { nodes { sid status
+               steps(first: 50) { nodes { sid name transitionedFrom transitionedTo } } } } } }""",
+        {"f": flow_sid},
+    )
+    executions = data["flow"]["executions"]["nodes"]
+    assert len(executions) == min(
+        20, len(emulator.account(emulator.account_sid).flows[flow_sid].executions)
+    )
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 1, STEPS: len(executions)})
+
+
+async def test_step_widgets_fetch_each_revision_once(gateway: Gateway) -> None:
+    data = await gateway.data(
+        """{ flows { nodes { sid executions(first: 10) { nodes { flowVersion
+               steps { nodes { fromWidget { name type } toWidget { name transitions { event next } } } }
+           } } } } }"""
+    )
+    flows = data["flows"]["nodes"]
+    executions = [(f["sid"], e) for f in flows for e in f["executions"]["nodes"]]
+    with_steps = [(sid, e) for sid, e in executions if e["steps"]["nodes"]]
+    revisions = {(sid, e["flowVersion"]) for sid, e in with_steps}
+    assert len({v for _, v in revisions}) > 1, "the seed should spread runs across revisions"
+    widgets = [s["fromWidget"] for _, e in with_steps for s in e["steps"]["nodes"]]
+    assert any(w is not None for w in widgets)
+    assert gateway.calls == Counter(
+        {FLOWS: 1, EXECUTIONS: len(flows), STEPS: len(executions), REVISION: len(revisions)}
+    )
+
+
+async def test_the_revision_an_execution_ran_on_and_the_flow_revision_by_number_share_a_fetch(
+    gateway: Gateway,
+) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    version = (
+        await gateway.data(
+            "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { flowVersion } }",
+            {"f": flow_sid, "e": execution_sid},
+        )
+    )["execution"]["flowVersion"]
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!, $n: Int!) {
+             execution(flowSid: $f, sid: $e) { flowRevision { revision definition } }
+             flow(sid: $f) { flowRevision(number: $n) { revision widgets { name } } } }""",
+        {"f": flow_sid, "e": execution_sid, "n": version},
+    )
+    assert data["execution"]["flowRevision"]["revision"] == version
+    assert data["flow"]["flowRevision"]["revision"] == version
+    assert gateway.calls == Counter({EXECUTION: 1, FLOW: 1, REVISION: 1})
+
+
+async def test_first_beyond_a_page_keeps_following_the_upstream_pages(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    query = """query($f: ID!, $n: Int!, $a: String) { flow(sid: $f) {
+                 executions(first: $n, after: $a) {
+                   pageInfo { hasNextPage endCursor } nodes { sid } } } }"""
+    everything = (await gateway.data(query, {"f": flow_sid, "n": 1000}))["flow"]["executions"]
+    all_sids = [n["sid"] for n in everything["nodes"]]
+    assert len(all_sids) >= 8 and not everything["pageInfo"]["hasNextPage"]
+
+    start = (await gateway.data(query, {"f": flow_sid, "n": 2}))["flow"]["executions"]
+    assert start["pageInfo"]["hasNextPage"]
+    rest = (
+        await gateway.data(query, {"f": flow_sid, "n": 5, "a": start["pageInfo"]["endCursor"]})
+    )["flow"]["executions"]
+
+    assert [n["sid"] for n in start["nodes"] + rest["nodes"]] == all_sids[:7]
+    # Upstream pages of 2 (the size the first request chose): 2 + 2 + 1 of the next.
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 3})
+
+
+async def test_node_by_id_costs_one_call_for_every_type(gateway: Gateway) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    ids = (
+        await gateway.data(
+            """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             id flow { id } flowRevision { id } steps(first: 1) { nodes { id } } } }""",
+            {"f": flow_sid, "e": execution_sid},
+        )
+    )["execution"]
+    expected = {
+        ids["flow"]["id"]: ("Flow", FLOW),
+        ids["flowRevision"]["id"]: ("FlowRevision", REVISION),
+        ids["id"]: ("Execution", EXECUTION),
+        ids["steps"]["nodes"][0]["id"]: ("ExecutionStep", STEP),
+    }
+    for global_id, (type_name, route) in expected.items():
+        data = await gateway.data(
+            "query($id: ID!) { node(id: $id) { __typename id } }", {"id": global_id}
+        )
+        assert data["node"] == {"__typename": type_name, "id": global_id}
+        assert gateway.calls == Counter({route: 1})
+
+
+async def test_context_and_test_users_are_one_call_each(gateway: Gateway) -> None:
+    flow_sid, execution_sid = await some_execution(gateway)
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!) {
+             execution(flowSid: $f, sid: $e) { context }
+             flow(sid: $f) { testUsers } }""",
+        {"f": flow_sid, "e": execution_sid},
+    )
+    assert isinstance(data["execution"]["context"], dict)
+    assert isinstance(data["flow"]["testUsers"], list)
+    assert gateway.calls == Counter({EXECUTION: 1, EXECUTION_CONTEXT: 1, FLOW: 1, TEST_USERS: 1})
+
+
+async def test_the_same_list_asked_for_twice_is_one_page_call(gateway: Gateway) -> None:
+    data = await gateway.data(
+        "{ a: flows(first: 5) { nodes { sid } } b: flows(first: 5) { nodes { friendlyName } } }"
+    )
+    assert len(data["a"]["nodes"]) == len(data["b"]["nodes"])
+    assert gateway.calls == Counter({FLOWS: 1})
+
+
+async def test_revisions_list_then_definitions_fetch_each_revision_once(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    flow_sid = emulator.seeded_handles.flow_with_many_revisions_sid
+    data = await gateway.data(
+        """query($f: ID!) { flow(sid: $f) { revisions { nodes { revision status definition } } } }""",
+        {"f": flow_sid},
+    )
+    revisions = data["flow"]["revisions"]["nodes"]
+    assert len(revisions) >= 2 and all(r["definition"] for r in revisions)
+    assert gateway.calls == Counter({FLOW: 1, REVISIONS: 1, REVISION: len(revisions)})

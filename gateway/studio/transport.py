@@ -68,6 +68,8 @@ class Transport:
         )
         self._slots = asyncio.Semaphore(self.config.max_in_flight)
         self.observers: list[Observer] = list(observers)
+        #: Attempts on the wire right now (a gauge for metrics).
+        self.in_flight = 0
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -147,11 +149,15 @@ class Transport:
             request = self._http.build_request(
                 method, path, params=query or None, data=_group(form) if form else None
             )
-            response = await self._http.send(request, auth=auth, stream=True)
+            self.in_flight += 1
             try:
-                body = await self._read_capped(response)
+                response = await self._http.send(request, auth=auth, stream=True)
+                try:
+                    body = await self._read_capped(response)
+                finally:
+                    await response.aclose()
             finally:
-                await response.aclose()
+                self.in_flight -= 1
             return response.status_code, response.headers, body
 
     async def _read_capped(self, response: httpx.Response) -> bytes:

@@ -47,7 +47,10 @@ def create_app(emulator: Emulator, base_url: str | None = None) -> Starlette:
         Route(template, endpoint=_endpoint(emulator, template, base), methods=_ALL_METHODS)
         for template in paths.ROUTE_TEMPLATES
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
     # Twilio has no trailing-slash redirects: "/v2/Flows/" is simply not found.
     app.router.redirect_slashes = False
     return app
@@ -59,6 +62,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = TwilioError(exc.status_code, 20000 + exc.status_code, str(exc.detail))
         return error.response()
     return not_found(request.url.path).response()
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """An emulator bug still answers like Twilio; the exception is re-raised to the server."""
+    return TwilioError(500, 20500, "Internal Server Error").response()
 
 
 def _endpoint(emulator: Emulator, template: str, base_url: str | None) -> Endpoint:

@@ -117,16 +117,14 @@ class Emulator:
                 auth_token=auth_token,
             )
             return emulator, (
-                f"Studio emulator accepts account {account_sid} "
-                "with the auth token from TWILIO_AUTH_TOKEN"
+                f"accepting account {account_sid} with the auth token from TWILIO_AUTH_TOKEN"
             )
         note = ""
         if account_sid or auth_token:
             note = " (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must both be set to use yours)"
         emulator = cls.seeded(seed, flows, executions_per_flow, steps_per_execution)
         return emulator, (
-            f"Studio emulator accepts the demo account {DEMO_ACCOUNT_SID} "
-            f"with auth token {DEMO_AUTH_TOKEN}{note}"
+            f"accepting the demo account {DEMO_ACCOUNT_SID} with auth token {DEMO_AUTH_TOKEN}{note}"
         )
 
     def add_account(

@@ -72,7 +72,8 @@ class Faults:
     Attributes:
         rate_429, rate_500, rate_503, rate_malformed, rate_drop: the chance, 0..1,
             that a request gets that fault (checked in this order).
-        retry_after: the Retry-After seconds sent with a random 429 (None: no header).
+        retry_after: the Retry-After seconds sent with a 429 that names none itself
+            (None: no header).
         hang_seconds: how long a "hang" waits before answering.
     """
 
@@ -140,7 +141,10 @@ class Faults:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._scripted.remove(fault)
-                    return FaultPlan(fault.kind, fault.processed, fault.retry_after)
+                    retry_after = fault.retry_after
+                    if retry_after is None and fault.kind == "429":
+                        retry_after = self.retry_after
+                    return FaultPlan(fault.kind, fault.processed, retry_after)
         roll = self._rng.random()
         for kind, rate in (
             ("429", self.rate_429),
@@ -161,7 +165,7 @@ def fault_response(plan: FaultPlan, real: Response | None) -> Response:
     if kind == "429":
         headers = {}
         if plan.retry_after is not None:
-            headers["Retry-After"] = f"{plan.retry_after:g}"
+            headers["Retry-After"] = _seconds(plan.retry_after)
         return TwilioError(429, 20429, "Too Many Requests", headers=headers).response()
     if kind == "502":
         return Response(_BAD_GATEWAY_PAGE, status_code=502, media_type="text/html")
@@ -172,13 +176,20 @@ def fault_response(plan: FaultPlan, real: Response | None) -> Response:
     if kind == "html":
         return Response(_HTML_PAGE, status_code=200, media_type="text/html")
     has_body = real is not None and bool(real.body)
-    body = real.body if real is not None and has_body else _STAND_IN_BODY
+    body = bytes(real.body) if real is not None and has_body else _STAND_IN_BODY
     if kind == "malformed":
         return Response(body[: len(body) // 2], status_code=200, media_type="application/json")
     if kind == "drop":
         status = real.status_code if real is not None and has_body else 200
         return DroppedResponse(body, status_code=status)
     raise ValueError(f"fault kind {kind!r} has no response of its own")
+
+
+def _seconds(value: float) -> str:
+    """Whole seconds as an integer, as HTTP writes them; fractions kept for fast tests."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 class DroppedResponse(Response):

@@ -63,8 +63,8 @@ def _pick(widget: Widget, rng: random.Random, weights: Sequence[tuple[str, float
     present = [(event, weight) for event, weight in weights if widget.has_event(event)]
     if not present:
         return weights[0][0]
-    events, values = zip(*present, strict=True)
-    return rng.choices(events, weights=values)[0]
+    events = [event for event, _ in present]
+    return rng.choices(events, weights=[weight for _, weight in present])[0]
 
 
 def _prop(widget: Widget, env: WidgetEnv, key: str, default: str = "") -> str:

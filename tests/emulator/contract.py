@@ -44,7 +44,8 @@ TWILIO_ERROR_SCHEMA: dict[str, Any] = {
 
 @functools.cache
 def spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text())
+    loaded: dict[str, Any] = json.loads(SPEC_PATH.read_text())
+    return loaded
 
 
 @functools.cache
@@ -93,7 +94,8 @@ def _strict_schema(template: str, method: str, status: int) -> dict[str, Any] | 
     content = response.get("content")
     if content is None:
         return None
-    return _strict(_inline(content["application/json"]["schema"]))
+    schema: dict[str, Any] = _strict(_inline(content["application/json"]["schema"]))
+    return schema
 
 
 def check(response: httpx.Response) -> Any:
@@ -145,7 +147,7 @@ def _check_dates(node: Any) -> None:
 
 def check_error(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     OAS30Validator(TWILIO_ERROR_SCHEMA).validate(body)
     assert body["status"] == response.status_code
     assert body["more_info"].endswith(f"/{body['code']}")

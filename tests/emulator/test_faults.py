@@ -240,3 +240,17 @@ async def test_jitter_adds_at_most_its_bound(emulator: Emulator) -> None:
     delays = [emulator.request_delay() for _ in range(200)]
     assert all(0.01 <= d <= 0.03 for d in delays)
     assert len(set(delays)) > 100
+
+
+async def test_a_scripted_429_without_its_own_retry_after_uses_the_knob(
+    client: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    emulator.faults.retry_after = 30.0
+    emulator.faults.enqueue("429")
+    emulator.faults.enqueue("429", retry_after=0.25)
+
+    first = await client.get("/v2/Flows")
+    second = await client.get("/v2/Flows")
+
+    assert first.headers["retry-after"] == "30"
+    assert second.headers["retry-after"] == "0.25"

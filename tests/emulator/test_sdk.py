@@ -50,7 +50,7 @@ def twilio(live_server: LiveServer) -> Iterator[Client]:
     client = Client(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
     client.studio.base_url = live_server.url
     yield client
-    session = client.http_client.session  # type: ignore[attr-defined]
+    session = client.http_client.session
     if session is not None:
         session.close()
 

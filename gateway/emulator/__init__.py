@@ -6,6 +6,19 @@
 
 It shares no code with `gateway.studio`: a bug cannot hide by living on both
 sides of the wire.
+
+Where Twilio's behaviour is undocumented, the emulator chooses, and says so here:
+- Execution and step resources carry `context: {}`, as in the spec's examples;
+  the context itself is served by the /Context endpoints.
+- Revisions are listed newest first. An update saves a new revision only when the
+  definition, status or friendly name changes.
+- A REST-created execution has `initiated_by` = a Request SID ("RQ..."), runs the
+  latest published revision (the latest revision, draft or not, for a test user),
+  and is refused with 400/20001 on a flow that was never published.
+- 81022 carries `details: {"errors": [{"message", "property_path"}], "warnings": []}`.
+- A method a route does not support is 405/20004; injected 500/503/504 use codes
+  20500/20503/20504; an injected 502 is an HTML page, as a proxy would send.
+- Every response has a `Twilio-Concurrent-Requests` header.
 """
 
 from __future__ import annotations

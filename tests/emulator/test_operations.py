@@ -163,6 +163,7 @@ CASES = [
     Case("delete unknown flow", "DELETE", lambda h: f"/v2/Flows/{UNKNOWN_FLOW}", 404, 20404),
     Case("no DELETE on the flow list", "DELETE", lambda h: "/v2/Flows", 405, 20004),
     Case("unknown path", "GET", lambda h: "/v2/Flowz", 404, 20404),
+    Case("no trailing-slash redirect", "GET", lambda h: "/v2/Flows/", 404, 20404),
     # Revisions
     Case("list revisions", "GET", lambda h: f"{flow(h)}/Revisions", 200),
     Case(
@@ -201,6 +202,7 @@ CASES = [
         20001,
         data={"FriendlyName": "x", "Status": "draft"},
     ),
+    Case("Validate is not a flow SID", "GET", lambda h: "/v2/Flows/Validate", 405, 20004),
     # Test users
     Case("fetch test users", "GET", lambda h: f"{flow(h)}/TestUsers", 200),
     Case(

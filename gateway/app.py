@@ -1,27 +1,70 @@
-"""The Starlette application: `/graphql` (with GraphiQL), `/healthz`, `/readyz`.
+"""The Starlette application: `/graphql` (with GraphiQL), `/healthz`, `/readyz`, `/metrics`.
 
 The lifespan owns what the process shares: the upstream transport (one
-connection pool, one in-flight bound) and the cache.
+connection pool, one in-flight bound), the cache, metrics and tracing; it
+closes them on shutdown. On SIGTERM readiness turns 503 at once; after the
+drain delay the server stops accepting, lets in-flight requests finish
+(bounded by the grace period) and exits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
 from gateway.loaders import Loaders
+from gateway.observability import Metrics, RequestInfo, current_request
+from gateway.observability.logs import log
+from gateway.observability.tracing import Tracing
 from gateway.settings import Settings
-from gateway.studio import Credentials, StudioClient, Transport
+from gateway.studio import Attempt, Credentials, StudioClient, Transport
+
+logger = logging.getLogger("gateway.app")
+
+
+@dataclass
+class UpstreamState:
+    """What the last upstream answers said, for /readyz. Never causes a call."""
+
+    last_status: int | None = None
+    last_outcome: str | None = None
+    last_seen: float | None = None
+    credentials: str = "unknown"
+
+    def observe(self, attempt: Attempt) -> None:
+        self.last_status = attempt.status
+        self.last_outcome = attempt.outcome
+        self.last_seen = time.time()
+        if attempt.status in (401, 403):
+            self.credentials = "rejected"
+        elif attempt.status is not None and attempt.status < 400:
+            self.credentials = "accepted"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "last_status": self.last_status,
+            "last_outcome": self.last_outcome,
+            "seconds_since_last_answer": (
+                round(time.time() - self.last_seen, 1) if self.last_seen else None
+            ),
+            "credentials": self.credentials,
+        }
 
 
 @dataclass
@@ -31,9 +74,63 @@ class Gateway:
     settings: Settings
     client: StudioClient
     cache: Cache | None
+    metrics: Metrics
+    tracing: Tracing | None = None
+    upstream: UpstreamState = field(default_factory=UpstreamState)
+    draining: bool = False
 
     def loaders(self) -> Loaders:
-        return Loaders(self.client, self.cache, cache_ttl=self.settings.cache_ttl)
+        return Loaders(
+            self.client, self.cache, cache_ttl=self.settings.cache_ttl, observer=self.metrics
+        )
+
+    def context(self, request: Any, response: Any) -> Context:
+        return Context(
+            new_loaders=self.loaders,
+            request=request,
+            response=response,
+            metrics=self.metrics,
+            tracing=self.tracing,
+        )
+
+    def observe_attempt(self, attempt: Attempt) -> None:
+        """Every upstream attempt: metrics, the request's count, readiness, a log on failure."""
+        self.metrics.observe_attempt(attempt)
+        self.upstream.observe(attempt)
+        info = current_request()
+        if info is not None:
+            info.upstream_calls += 1
+        if self.tracing is not None:
+            self.tracing.observe_attempt(attempt)
+        if attempt.outcome != "ok":
+            log(
+                logging.WARNING,
+                "upstream call failed",
+                operation=attempt.operation,
+                status=attempt.status,
+                outcome=attempt.outcome,
+                attempt=attempt.attempt,
+                will_retry=attempt.will_retry,
+            )
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, str] = {"config": "ok", "draining": "yes" if self.draining else "no"}
+        ready = not self.draining
+        if isinstance(self.cache, RedisCache):
+            try:
+                await asyncio.wait_for(self.cache.ping(), 1.0)
+                checks["redis"] = "ok"
+            except Exception:  # any failure means "not reachable"
+                checks["redis"] = "unreachable"
+                ready = ready and not self.settings.redis_required
+        # Upstream trouble is reported, never fatal: a Twilio outage must not
+        # empty the load balancer's pool.
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "upstream": self.upstream.as_json(),
+        }
+        return ready, body
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -42,13 +139,39 @@ class Gateway:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    def __init__(self, gateway_ref: list[Gateway], **options: Any) -> None:
+    def __init__(self, holder: list[Gateway], **options: Any) -> None:
         super().__init__(build_schema(), **options)
-        self._gateway_ref = gateway_ref
+        self._holder = holder
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        gateway = self._gateway_ref[0]
-        return Context(new_loaders=gateway.loaders, request=request, response=response)
+        return self._holder[0].context(request, response)
+
+
+class RequestIds:
+    """Give every request an id (the client's `X-Request-ID`, or a new one) and echo it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                sent = value.decode("latin-1")
+                break
+        info = RequestInfo.begin(sent)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", info.request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def create_app(
@@ -57,17 +180,30 @@ def create_app(
     transport: Transport | None = None,
     credentials: Credentials | None = None,
     cache: Cache | None = None,
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
-    """The gateway app. Tests may hand in a transport (to the emulator) and a cache."""
+    """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics."""
     holder: list[Gateway] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gateway = build_gateway(settings, transport=transport, credentials=credentials, cache=cache)
+        gateway = build_gateway(
+            settings,
+            transport=transport,
+            credentials=credentials,
+            cache=cache,
+            metrics=metrics,
+            tracing=tracing if tracing is not None else Tracing.from_env(os.environ),
+        )
         holder.append(gateway)
+        restore = _drain_on_sigterm(gateway, settings.drain_seconds)
+        sampler = asyncio.create_task(_sample_in_flight(gateway))
         try:
             yield
         finally:
+            sampler.cancel()
+            restore()
             holder.clear()
             await gateway.aclose()
 
@@ -77,7 +213,14 @@ def create_app(
     async def readyz(request: Request) -> Response:
         if not holder:
             return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        ready, body = await holder[0].readiness()
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        if not holder:
+            return Response(status_code=503)
+        exported = holder[0].metrics
+        return Response(exported.render(), media_type=exported.content_type)
 
     graphql = GatewayGraphQL(
         holder,
@@ -85,14 +228,17 @@ def create_app(
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestIds)
+    return app
 
 
 def build_gateway(
@@ -101,16 +247,67 @@ def build_gateway(
     transport: Transport | None = None,
     credentials: Credentials | None = None,
     cache: Cache | None = None,
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> Gateway:
     transport = transport or Transport(settings.client_config())
     client = StudioClient(transport, credentials or settings.credentials())
     if cache is None and settings.cache_ttl > 0:
         cache = RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
-    return Gateway(settings=settings, client=client, cache=cache)
+    gateway = Gateway(
+        settings=settings,
+        client=client,
+        cache=cache,
+        metrics=metrics or Metrics(),
+        tracing=tracing,
+    )
+    transport.observers.append(gateway.observe_attempt)
+    return gateway
+
+
+def _drain_on_sigterm(gateway: Gateway, drain_seconds: float) -> Callable[[], None]:
+    """Chain onto the server's SIGTERM handler: mark draining now, stop after the drain.
+
+    Only possible on the main thread (a real server); elsewhere it does nothing.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        gateway.draining = True
+        log(logging.INFO, "draining", drain_seconds=drain_seconds)
+        if callable(previous):
+            # Signal handlers must not touch the loop directly; this call is safe.
+            loop.call_soon_threadsafe(loop.call_later, drain_seconds, previous, signum, frame)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+async def _sample_in_flight(gateway: Gateway) -> None:
+    # A gauge sampled each second works in every process of a multi-worker server.
+    transport = gateway.client.transport
+    while True:
+        gateway.metrics.upstream_in_flight.set(transport.in_flight)
+        await asyncio.sleep(1.0)
 
 
 def app_from_env() -> Starlette:
     """The app as `studio-gateway serve` runs it (a factory, for uvicorn's workers)."""
+    from gateway.observability import configure_logging
     from gateway.settings import load_settings
 
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 
 EXAMPLE_QUERY = """{
@@ -80,6 +82,11 @@ def _serve(args: argparse.Namespace) -> int:
     for name, value in (("HOST", args.host), ("PORT", args.port), ("WORKERS", args.workers)):
         if value is not None:
             os.environ[f"STUDIO_GATEWAY_{name}"] = str(value)
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here; /metrics sums them.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="studio-gateway-metrics-")
+    # uvicorn re-raises SIGTERM once it has shut down gracefully; exit 0 then.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
@@ -87,6 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)),
     )
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -59,6 +59,14 @@ class PageKey:
         return PageRef(dict(self.params))
 
 
+class LoaderObserver(Protocol):
+    """Told of each batch and each shared-cache look-up (metrics)."""
+
+    def observe_batch(self, loader: str, size: int) -> None: ...
+
+    def observe_cache(self, hit: bool) -> None: ...
+
+
 class Loader(DataLoader[K, V]):
     """A DataLoader whose batch runs every distinct key's fetch concurrently.
 
@@ -67,10 +75,17 @@ class Loader(DataLoader[K, V]):
     `futures` is the loader's memory of this request, open to inspection.
     """
 
-    def __init__(self, fetch: Callable[[K], Awaitable[V]]) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[K], Awaitable[V]],
+        name: str = "loader",
+        observer: LoaderObserver | None = None,
+    ) -> None:
         self.futures: dict[K, asyncio.Future[V]] = {}
 
         async def batch(keys: list[K]) -> list[V | BaseException]:
+            if observer is not None:
+                observer.observe_batch(name, len(keys))
             return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
 
         super().__init__(batch, cache_map=self.futures)  # type: ignore[arg-type]
@@ -85,26 +100,40 @@ class Loaders:
         cache: Cache | None = None,
         *,
         cache_ttl: float = IMMUTABLE_TTL,
+        observer: LoaderObserver | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
         self.cache_ttl = cache_ttl
+        self.observer = observer
         self._scope = client.account_sid
-        self.flow: Loader[FlowKey, Flow] = Loader(self._fetch_flow)
-        self.flow_revision: Loader[RevisionKey, FlowRevision] = Loader(self._fetch_revision)
-        self.test_users: Loader[FlowKey, TestUsers] = Loader(client.fetch_test_users)
-        self.execution: Loader[ExecutionKey, Execution] = Loader(self._fetch_execution)
-        self.execution_context: Loader[ExecutionKey, ExecutionContext] = Loader(
-            self._fetch_execution_context
+
+        def loader(fetch: Callable[[Any], Awaitable[Any]], name: str) -> Loader[Any, Any]:
+            return Loader(fetch, name, observer)
+
+        self.flow: Loader[FlowKey, Flow] = loader(self._fetch_flow, "flow")
+        self.flow_revision: Loader[RevisionKey, FlowRevision] = loader(
+            self._fetch_revision, "flow_revision"
         )
-        self.step: Loader[StepKey, ExecutionStep] = Loader(self._fetch_step)
-        self.step_context: Loader[StepKey, StepContext] = Loader(self._fetch_step_context)
-        self.flows_page: Loader[PageKey, Page[Flow]] = Loader(self._fetch_flows_page)
-        self.revisions_page: Loader[PageKey, Page[FlowRevision]] = Loader(
-            self._fetch_revisions_page
+        self.test_users: Loader[FlowKey, TestUsers] = loader(client.fetch_test_users, "test_users")
+        self.execution: Loader[ExecutionKey, Execution] = loader(self._fetch_execution, "execution")
+        self.execution_context: Loader[ExecutionKey, ExecutionContext] = loader(
+            self._fetch_execution_context, "execution_context"
         )
-        self.executions_page: Loader[PageKey, Page[Execution]] = Loader(self._fetch_executions_page)
-        self.steps_page: Loader[PageKey, Page[ExecutionStep]] = Loader(self._fetch_steps_page)
+        self.step: Loader[StepKey, ExecutionStep] = loader(self._fetch_step, "step")
+        self.step_context: Loader[StepKey, StepContext] = loader(
+            self._fetch_step_context, "step_context"
+        )
+        self.flows_page: Loader[PageKey, Page[Flow]] = loader(self._fetch_flows_page, "flows_page")
+        self.revisions_page: Loader[PageKey, Page[FlowRevision]] = loader(
+            self._fetch_revisions_page, "revisions_page"
+        )
+        self.executions_page: Loader[PageKey, Page[Execution]] = loader(
+            self._fetch_executions_page, "executions_page"
+        )
+        self.steps_page: Loader[PageKey, Page[ExecutionStep]] = loader(
+            self._fetch_steps_page, "steps_page"
+        )
         #: Abridged records seen in list pages, by key. Never in the loaders above.
         self.listed_flows: dict[FlowKey, Flow] = {}
         self.listed_revisions: dict[RevisionKey, FlowRevision] = {}
@@ -239,6 +268,8 @@ class Loaders:
         if self.cache is None:
             return None
         data = await self.cache.get(f"{self._scope}:{key}")
+        if self.observer is not None:
+            self.observer.observe_cache(data is not None)
         return decode(data) if data is not None else None
 
     async def _store(self, key: str, value: Any) -> None:

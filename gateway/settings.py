@@ -62,12 +62,28 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
     workers: int = Field(1, ge=1, description="Worker processes.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="`debug`, `info`, `warning` or `error`."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`json` (one object per line) or `text`."
+    )
     graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="After SIGTERM, seconds to keep serving with /readyz at 503 before stopping.",
+    )
+    shutdown_grace: float = Field(
+        30.0, gt=0, description="Seconds in-flight requests get to finish when stopping."
+    )
 
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(
         None, description="Redis for the shared cache; unset keeps the cache in-process."
+    )
+    redis_required: bool = Field(
+        False, description="Report not ready while the configured Redis is unreachable."
     )
     cache_ttl: float = Field(
         3600.0, ge=0, description="Seconds to keep immutable upstream data; 0 turns caching off."

@@ -22,6 +22,11 @@ class Context:
     new_loaders: Callable[[], Loaders]
     request: Any = None
     response: Any = None
+    #: Observability hooks (gateway.observability); None in bare tests.
+    metrics: Any = None
+    tracing: Any = None
+    #: Seconds the whole operation may take; None for no deadline.
+    request_deadline: float | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

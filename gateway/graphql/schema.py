@@ -15,6 +15,7 @@ from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
 from gateway.graphql.types import Execution, ExecutionStep, Flow, FlowRevision
+from gateway.observability.extension import Observe
 from gateway.studio import StudioError
 
 logger = logging.getLogger("gateway.graphql")
@@ -72,7 +73,7 @@ def build_schema(extensions: list[Any] | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Flow, FlowRevision, Execution, ExecutionStep],
-        extensions=[FreshLoaders, *(extensions or [])],
+        extensions=[FreshLoaders, Observe, *(extensions or [])],
     )
 
 

@@ -1,0 +1,59 @@
+"""Structured logs: one JSON object per line.
+
+Callers pass only what is safe to keep: ids, names, codes, durations. The
+formatter adds nothing from the request (no headers, no variables).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, Literal
+
+from gateway.observability.requests import current_request
+
+LOGGER = "gateway"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        info = current_request()
+        if info is not None:
+            entry["request_id"] = info.request_id
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(
+    level: str = "info", fmt: Literal["json", "text"] = "json", stream: Any = None
+) -> None:
+    """Send the gateway's logs to stderr, as JSON lines or plain text."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
+    logger = logging.getLogger(LOGGER)
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def log(level: int, message: str, **fields: Any) -> None:
+    """Log `message` with structured `fields` (which must be safe to keep)."""
+    logging.getLogger(f"{LOGGER}.requests").log(level, message, extra={"fields": fields})

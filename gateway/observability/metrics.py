@@ -1,0 +1,132 @@
+"""Prometheus metrics, with label values kept bounded.
+
+Operations are labelled by name (an unnamed one is `anonymous`, never its
+text), upstream calls by route template (never a URL with SIDs). With several
+worker processes, set `PROMETHEUS_MULTIPROC_DIR` (the CLI does) and every
+worker's numbers are summed at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Final
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+from gateway.studio import Attempt
+
+#: A GraphQL operation name as a label: the name when it is one, else a bucket.
+_NAME: Final = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+#: Distinct operation names labelled before the rest become "other".
+MAX_OPERATION_NAMES: Final = 200
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """Every metric the gateway exports, in one registry of its own."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self._names: set[str] = set()
+        self.multiprocess = multiprocess_dir() is not None
+        r = self.registry
+        self.graphql_requests = Counter(
+            "studio_gateway_graphql_requests",
+            "GraphQL operations by name, type and outcome",
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
+        self.graphql_seconds = Histogram(
+            "studio_gateway_graphql_request_seconds",
+            "GraphQL operation latency",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_calls = Counter(
+            "studio_gateway_upstream_calls",
+            "Attempts of upstream calls by operation, HTTP status and whether it was a retry",
+            ["operation", "status", "retry"],
+            registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "studio_gateway_upstream_call_seconds",
+            "Upstream attempt latency by operation",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_in_flight = Gauge(
+            "studio_gateway_upstream_in_flight",
+            "Upstream calls on the wire",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.loader_batch = Histogram(
+            "studio_gateway_dataloader_batch_size",
+            "Keys per DataLoader batch",
+            ["loader"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.cache_requests = Counter(
+            "studio_gateway_cache_requests",
+            "Shared cache look-ups by result",
+            ["result"],
+            registry=r,
+        )
+
+    # -- hooks ------------------------------------------------------------------
+
+    def observe_attempt(self, attempt: Attempt) -> None:
+        status = str(attempt.status) if attempt.status is not None else attempt.outcome
+        self.upstream_calls.labels(
+            attempt.operation, status, "true" if attempt.attempt > 1 else "false"
+        ).inc()
+        self.upstream_seconds.labels(attempt.operation).observe(attempt.duration)
+
+    def observe_operation(self, name: str | None, kind: str, outcome: str, seconds: float) -> None:
+        self.graphql_requests.labels(self._label(name), kind, outcome).inc()
+        self.graphql_seconds.labels(kind).observe(seconds)
+
+    def _label(self, name: str | None) -> str:
+        # Clients choose operation names: keep the label set bounded.
+        if not name:
+            return "anonymous"
+        if name in self._names:
+            return name
+        if _NAME.fullmatch(name) and len(self._names) < MAX_OPERATION_NAMES:
+            self._names.add(name)
+            return name
+        return "other"
+
+    def observe_batch(self, loader: str, size: int) -> None:
+        self.loader_batch.labels(loader).observe(size)
+
+    def observe_cache(self, hit: bool) -> None:
+        self.cache_requests.labels("hit" if hit else "miss").inc()
+
+    # -- exposition -------------------------------------------------------------
+
+    def render(self) -> bytes:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            _multiprocess.MultiProcessCollector(registry)
+            return bytes(generate_latest(registry))
+        return bytes(generate_latest(self.registry))

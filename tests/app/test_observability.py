@@ -1,0 +1,197 @@
+"""Request ids, metrics, logs and traces: what an operator sees, and what never shows."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from gateway.app import create_app
+from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
+from gateway.observability import Metrics, configure_logging
+from gateway.observability.tracing import Tracing
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+
+PII_QUERY = """query Detail($f: ID!) { flow(sid: $f) { friendlyName
+  executions(first: 5) { nodes { sid contactChannelAddress context
+    steps(first: 3) { nodes { name context } } } } } }"""
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    yield stream
+    logging.getLogger("gateway").handlers.clear()
+
+
+@pytest.fixture
+async def http(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(gateway_settings(), transport=asgi_transport(emulator), metrics=Metrics())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+            yield client
+
+
+def seeded_pii(emulator: Emulator, *responses: dict) -> set[str]:
+    """Every contact address the seeded account holds, and every context value served."""
+    values: set[str] = set()
+    for flow in emulator.account(emulator.account_sid).flows.values():
+        for execution in flow.executions.values():
+            values.add(execution.contact_channel_address)
+            values.update(_leaves(execution.base_context))
+    for response in responses:
+        for flow in [response["data"]["flow"]]:
+            for execution in flow["executions"]["nodes"]:
+                values.update(_leaves(execution["context"]))
+                for step in execution["steps"]["nodes"]:
+                    values.update(_leaves(step["context"]))
+    # Short strings ("sent", "yes") are widget words, not personal data.
+    return {v for v in values if isinstance(v, str) and len(v) >= 8}
+
+
+def _leaves(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return {leaf for v in value.values() for leaf in _leaves(v)}
+    if isinstance(value, list):
+        return {leaf for v in value for leaf in _leaves(v)}
+    return {value} if isinstance(value, str) else set()
+
+
+async def test_every_response_carries_a_request_id_and_keeps_the_clients(
+    http: httpx.AsyncClient,
+) -> None:
+    mine = await http.get("/healthz", headers={"X-Request-ID": "trace-me-123"})
+    assert mine.headers["x-request-id"] == "trace-me-123"
+    generated = await http.post("/graphql", json={"query": "{ flows { nodes { sid } } }"})
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    hostile = await http.get("/healthz", headers={"X-Request-ID": "x" * 500})
+    assert len(hostile.headers["x-request-id"]) == 32
+
+
+async def test_metrics_count_operations_and_upstream_calls_with_bounded_labels(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    served = await http.post("/graphql", json={"query": PII_QUERY, "variables": {"f": flow_sid}})
+    await http.post("/graphql", json={"query": "{ flows { nodes { sid } } }"})
+    text = (await http.get("/metrics")).text
+
+    assert (
+        'studio_gateway_graphql_requests_total{operation="Detail",outcome="ok",type="query"} 1.0'
+        in text
+    )
+    assert 'operation="anonymous"' in text
+    assert (
+        'studio_gateway_upstream_calls_total{operation="GET /v2/Flows/{Sid}",retry="false",status="200"} 1.0'
+        in text
+    )
+    assert "studio_gateway_dataloader_batch_size_bucket" in text
+    assert "studio_gateway_upstream_in_flight" in text
+    assert not re.search(r"(FW|FN|FT)[0-9a-f]{32}", text), "no SID may become a label"
+    pii = seeded_pii(emulator, served.json())
+    assert pii
+    for secret in pii:
+        assert secret not in text
+
+
+async def test_logs_are_json_lines_per_operation_without_pii_or_secrets(
+    http: httpx.AsyncClient, emulator: Emulator, captured_logs: io.StringIO
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    served = await http.post("/graphql", json={"query": PII_QUERY, "variables": {"f": flow_sid}})
+    emulator.faults.enqueue("500", route="/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps")
+    response = await http.post(
+        "/graphql",
+        json={"query": PII_QUERY, "variables": {"f": flow_sid}},
+        headers={"X-Request-ID": "req-42"},
+    )
+    assert response.status_code == 200
+
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    operation = next(
+        line
+        for line in lines
+        if line["msg"] == "graphql operation" and line.get("request_id") == "req-42"
+    )
+    assert operation["operation"] == "Detail" and operation["type"] == "query"
+    assert operation["upstream_calls"] >= 3
+    assert isinstance(operation["duration_ms"], float)
+    text = captured_logs.getvalue()
+    assert DEMO_AUTH_TOKEN not in text and "Authorization" not in text
+    assert flow_sid not in json.dumps(operation), "variables are never logged"
+    failure = next(line for line in lines if line["msg"] == "upstream call failed")
+    assert failure["request_id"] == "req-42" and failure["status"] == 500
+    assert failure["operation"] == "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
+    assert operation["error_codes"] == ["UPSTREAM_UNAVAILABLE"] * len(operation["error_codes"])
+    assert operation["outcome"] == "partial"
+    pii = seeded_pii(emulator, served.json())
+    assert pii
+    for secret in pii:
+        assert secret not in text
+
+
+async def test_probes_never_call_upstream_and_readiness_reports_the_upstream(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    await http.post("/graphql", json={"query": "{ flows { nodes { sid } } }"})
+    emulator.reset_counters()
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["upstream"]["credentials"] == "accepted"
+    assert body["upstream"]["last_status"] == 200
+    assert emulator.total_requests == 0
+
+
+async def test_a_twilio_outage_is_reported_but_keeps_the_replica_ready(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("503", count=5, route="/v2/Flows")
+    await http.post("/graphql", json={"query": "{ flows { nodes { sid } } }"})
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["upstream"]["last_status"] == 503
+
+
+async def test_a_span_per_operation_with_a_child_per_upstream_call(emulator: Emulator) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = create_app(
+        gateway_settings(),
+        transport=asgi_transport(emulator),
+        tracing=Tracing(provider.get_tracer("test")),
+    )
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
+        ) as http:
+            await http.post(
+                "/graphql",
+                json={"query": "query Two { flows(first: 2) { nodes { definition } } }"},
+            )
+    spans = exporter.get_finished_spans()
+    (operation,) = [s for s in spans if s.name.startswith("graphql")]
+    assert operation.name == "graphql query Two"
+    children = [
+        s for s in spans if s.parent is not None and s.parent.span_id == operation.context.span_id
+    ]
+    assert sorted(s.name for s in children) == [
+        "GET /v2/Flows",
+        "GET /v2/Flows/{Sid}",
+        "GET /v2/Flows/{Sid}",
+    ]
+    assert all(s.attributes["http.response.status_code"] == 200 for s in children)

@@ -1,9 +1,18 @@
 """The Twilio Studio v2 upstream, and nothing else: SIDs, records, the client."""
 
+from gateway.studio.budget import RetryBudget, RetryBudgetStats
+from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
 from gateway.studio.client import REVISION_ALIASES, UNSET, PageRef, StudioClient, revision_ref
-from gateway.studio.config import ClientConfig, RetryPolicy, Timeouts
+from gateway.studio.config import (
+    CircuitPolicy,
+    ClientConfig,
+    RetryBudgetPolicy,
+    RetryPolicy,
+    Timeouts,
+)
 from gateway.studio.credentials import Credentials, base_url_from_env, studio_base_url
 from gateway.studio.errors import InvalidArgument, InvalidSid, Reason, StudioError
+from gateway.studio.flight import SingleFlight, SingleFlightStats
 from gateway.studio.records import (
     Execution,
     ExecutionContext,
@@ -18,6 +27,7 @@ from gateway.studio.records import (
     StepContext,
     TestUsers,
 )
+from gateway.studio.scope import CallScope, call_scope, current_scope
 from gateway.studio.sids import (
     AccountSid,
     ContactSid,
@@ -36,6 +46,11 @@ __all__ = [
     "UNSET",
     "AccountSid",
     "Attempt",
+    "CallScope",
+    "CircuitBreaker",
+    "CircuitPolicy",
+    "CircuitState",
+    "CircuitStats",
     "ClientConfig",
     "ContactSid",
     "Credentials",
@@ -55,8 +70,13 @@ __all__ = [
     "PageMeta",
     "PageRef",
     "Reason",
+    "RetryBudget",
+    "RetryBudgetPolicy",
+    "RetryBudgetStats",
     "RetryPolicy",
     "Sid",
+    "SingleFlight",
+    "SingleFlightStats",
     "StepContext",
     "StepSid",
     "StudioClient",
@@ -66,6 +86,8 @@ __all__ = [
     "Transport",
     "UserSid",
     "base_url_from_env",
+    "call_scope",
+    "current_scope",
     "is_sid",
     "revision_ref",
     "studio_base_url",

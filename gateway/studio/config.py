@@ -32,10 +32,53 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryBudgetPolicy:
+    """How much retries may add to upstream traffic, across the whole process.
+
+    Over the last `window` seconds, retries may number at most `ratio` times
+    the calls (first attempts), plus `min_retries` so a quiet process can still
+    retry. When the budget is spent a failed call fails at once with its error:
+    in an outage, retries would only multiply the load on an upstream that is
+    already failing. `enabled=False` lifts the cap (per-call limits still hold).
+    """
+
+    ratio: float = 0.2
+    min_retries: int = 10
+    window: float = 10.0
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitPolicy:
+    """When to stop calling an upstream that keeps failing, and when to try again.
+
+    The circuit opens when, over the last `window` seconds, at least `min_calls`
+    attempts were made and `failure_ratio` of them failed (5xx, timeouts,
+    network errors, malformed answers; never a 4xx or 429, which a healthy
+    upstream sends). While open, calls fail at once without touching the
+    network. After `cooldown` seconds, `trial_calls` calls go through
+    (half-open): all succeeding closes the circuit, any failing re-opens it.
+    `enabled=False` never opens it but still counts, for metrics.
+    """
+
+    failure_ratio: float = 0.5
+    min_calls: int = 20
+    window: float = 10.0
+    cooldown: float = 5.0
+    trial_calls: int = 3
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ClientConfig:
     base_url: str = "https://studio.twilio.com"
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry_budget: RetryBudgetPolicy = field(default_factory=RetryBudgetPolicy)
+    circuit: CircuitPolicy = field(default_factory=CircuitPolicy)
+    #: Identical GETs in flight at once (same credentials, path and query) share
+    #: one upstream call.
+    single_flight: bool = True
     #: Upstream calls in flight at once, across everything sharing the client.
     max_in_flight: int = 50
     #: Keep-alive connections kept open in the pool.

@@ -1,8 +1,15 @@
 """The HTTP layer under the client: pooling, bounds, deadlines, retries.
 
 One `Transport` is shared by the whole process: one `httpx.AsyncClient` with
-keep-alive connections, one bound on upstream calls in flight. Credentials are
-given per call, so one transport serves every account (pass-through mode).
+keep-alive connections, one bound on upstream calls in flight, one circuit
+breaker, one retry budget, one table of shared reads. Credentials are given
+per call, so one transport serves every account (pass-through mode).
+
+A call goes through, in order: the circuit (open: fail at once), single
+flight (an identical GET already in flight: wait for its answer), then
+attempts, each bounded by the call's deadline and the caller's `call_scope`,
+with retries that the policy allows, the deadline leaves time for, and the
+retry budget can pay for.
 """
 
 from __future__ import annotations
@@ -13,13 +20,18 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from gateway.studio.budget import RetryBudget
+from gateway.studio.circuit import CircuitBreaker
 from gateway.studio.config import ClientConfig
 from gateway.studio.errors import Reason, StudioError
+from gateway.studio.flight import SingleFlight
+from gateway.studio.scope import CallScope, current_scope
 
 # Failures that prove the request never left: safe to retry whatever the method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -70,6 +82,10 @@ class Transport:
         self.observers: list[Observer] = list(observers)
         #: Attempts on the wire right now (a gauge for metrics).
         self.in_flight = 0
+        #: Process-wide guards, each with a `stats` snapshot for /readyz and metrics.
+        self.circuit = CircuitBreaker(self.config.circuit)
+        self.retry_budget = RetryBudget(self.config.retry_budget)
+        self.single_flight = SingleFlight()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -87,42 +103,80 @@ class Transport:
         """Send one call; return its decoded JSON body (None for 204).
 
         `route` is the spec's path template, used for errors and observers.
+        Inside a `call_scope`, the call also ends by the scope's deadline.
         """
         operation = f"{method} {route}"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.timeouts.deadline
+        if self.circuit.rejects():
+            raise self.circuit.refusal(operation)  # fail fast: no task, no socket
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        if method == "GET" and self.config.single_flight:
+            # The password is part of the key: a wrong token must never share
+            # the answer a right one got.
+            key = (auth, path, tuple(sorted(query.items())))
+            return await self.single_flight.run(
+                key,
+                lambda: self._call(method, operation, path, auth, query, None),
+                on_timeout=lambda: _scope_ended(operation),
+            )
+        return await self._call(method, operation, path, auth, query, form)
+
+    async def _call(
+        self,
+        method: str,
+        operation: str,
+        path: str,
+        auth: tuple[str, str],
+        query: dict[str, str],
+        form: Form | None,
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        scope = current_scope()
+        own_deadline = loop.time() + self.config.timeouts.deadline
         basic = httpx.BasicAuth(*auth)
+        self.retry_budget.deposit()
         attempt = 0
         broke_before = False
+        error: StudioError | None = None
         while True:
+            deadline = _earliest(own_deadline, scope)
+            if deadline - loop.time() <= 0:
+                raise error or _timed_out(operation, own_deadline <= deadline)
+            try:
+                trial = self.circuit.admit(operation)
+            except StudioError as refusal:
+                raise error or refusal from None  # opened while this call was retrying
             attempt += 1
             started = time.perf_counter()
             status: int | None = None
             not_sent = broken = False
             try:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError
-                async with asyncio.timeout(remaining):
+                async with _bounded(scope, own_deadline):
                     status, headers, body = await self._send(method, path, basic, query, form)
                 result = _decode(status, headers, body, operation)
             except StudioError as exc:
                 error = exc
                 error.operation = error.operation or operation
             except TimeoutError:
-                error = StudioError(
-                    "Twilio did not answer within the call's deadline",
-                    reason=Reason.TIMEOUT,
-                    operation=operation,
-                )
+                # Only the call's own deadline says something about the upstream;
+                # a request's deadline or cancellation may fall at any moment.
+                own = own_deadline <= _earliest(own_deadline, scope)
+                error = _timed_out(operation, own)
+                if not own:
+                    self.circuit.abandon(trial=trial)
+                    self._notify(operation, attempt, status, error.reason.value, started, False)
+                    raise error from None
             except _NOT_SENT as exc:
                 error, not_sent = _network_error(exc, operation), True
             except httpx.TransportError as exc:
                 error, broken = _network_error(exc, operation), True
+            except BaseException:
+                self.circuit.abandon(trial=trial)
+                raise
             else:
+                self.circuit.record(False, trial=trial)
                 self._notify(operation, attempt, status, "ok", started, False)
                 return result
+            self.circuit.record(_upstream_failed(error), trial=trial)
 
             if method == "DELETE" and error.status == 404 and broke_before:
                 # An earlier attempt deleted it; only its answer was lost.
@@ -131,11 +185,17 @@ class Transport:
             delay = None
             if _retryable(method, error, not_sent, broken, self.config.retry.retry_statuses):
                 delay = self._backoff(error, attempt, deadline - loop.time())
+                if delay is not None and not self.retry_budget.spend():
+                    delay = None  # retries are already adding all the load they may
             self._notify(operation, attempt, status, error.reason.value, started, delay is not None)
             if delay is None:
                 raise error
             broke_before = broke_before or broken
-            await asyncio.sleep(delay)
+            try:
+                async with _bounded(scope, own_deadline):
+                    await asyncio.sleep(delay)
+            except TimeoutError:
+                raise error from None
 
     async def _send(
         self,
@@ -203,6 +263,37 @@ class Transport:
         )
         for observer in self.observers:
             observer(event)
+
+
+def _earliest(deadline: float, scope: CallScope | None) -> float:
+    other = scope.deadline if scope is not None else None
+    return deadline if other is None else min(deadline, other)
+
+
+def _bounded(scope: CallScope | None, deadline: float) -> AbstractAsyncContextManager[Any]:
+    return scope.bound(deadline) if scope is not None else asyncio.timeout_at(deadline)
+
+
+def _timed_out(operation: str, own: bool) -> StudioError:
+    if own:
+        message = "Twilio did not answer within the call's deadline"
+    else:
+        message = "the request's time ran out before Twilio answered"
+    return StudioError(message, reason=Reason.TIMEOUT, operation=operation)
+
+
+def _scope_ended(operation: str) -> StudioError:
+    return _timed_out(operation, own=False)
+
+
+def _upstream_failed(error: StudioError) -> bool:
+    """Whether an attempt's error says the upstream is in trouble (for the breaker).
+
+    A 4xx, 429 included, is a healthy upstream answering as designed.
+    """
+    if error.reason is Reason.RESPONSE:
+        return error.status is None or error.status >= 500
+    return error.reason in (Reason.TIMEOUT, Reason.NETWORK, Reason.MALFORMED)
 
 
 def _retryable(

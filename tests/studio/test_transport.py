@@ -199,7 +199,8 @@ async def test_a_refused_connection_is_retried_for_any_method_then_reported(
 async def test_in_flight_calls_never_exceed_the_bound(
     emulator: Emulator, credentials: Credentials
 ) -> None:
-    studio = client_for(emulator, credentials, max_in_flight=4)
+    # Identical reads would share one call (single flight): send 20 real ones.
+    studio = client_for(emulator, credentials, max_in_flight=4, single_flight=False)
     flow_sid = await a_flow(emulator, studio)
     emulator.latency = 0.03
 

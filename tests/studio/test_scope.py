@@ -1,0 +1,166 @@
+"""Call scopes: a request's deadline and cancellation reach every upstream call it makes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from gateway.emulator import Emulator
+from gateway.studio import (
+    ClientConfig,
+    Credentials,
+    Reason,
+    StudioClient,
+    StudioError,
+    Timeouts,
+    Transport,
+    call_scope,
+    current_scope,
+)
+from tests.conftest import FAST_RETRY
+
+FETCH_FLOW = "GET /v2/Flows/{Sid}"
+LIST_FLOWS = "GET /v2/Flows"
+
+
+@pytest.fixture
+async def studio(emulator_url: str, credentials: Credentials) -> AsyncIterator[StudioClient]:
+    """Over a real socket, so a hung upstream really hangs; a long call deadline of its own."""
+    config = ClientConfig(
+        base_url=emulator_url, retry=FAST_RETRY, timeouts=Timeouts(read=30, deadline=30)
+    )
+    client = StudioClient(Transport(config), credentials)
+    yield client
+    await client.aclose()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition did not come true within 3 s")
+
+
+async def test_a_call_ends_at_its_scopes_deadline_not_its_own(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("hang", route="/v2/Flows/{Sid}")
+    started = time.monotonic()
+    with call_scope(0.3), pytest.raises(StudioError) as caught:
+        await studio.fetch_flow(emulator.seeded_handles.survey_flow_sid)
+
+    assert caught.value.reason is Reason.TIMEOUT
+    assert 0.25 < time.monotonic() - started < 1.0
+    await until(lambda: emulator.in_flight == 0)
+    assert studio.transport.circuit.stats.calls == 0, "the request's deadline blames no one"
+
+
+async def test_cancelling_a_scope_ends_its_calls_now_and_refuses_new_ones(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("hang", count=3, route="/v2/Flows")
+    with call_scope() as scope:
+        calls = [asyncio.create_task(studio.list_flows(page_size=size)) for size in (1, 2, 3)]
+        await until(lambda: emulator.in_flight == 3)
+        scope.cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(r, StudioError) and r.reason is Reason.TIMEOUT for r in results)
+
+        emulator.reset_counters()
+        with pytest.raises(StudioError):
+            await studio.list_flows()
+        assert emulator.total_requests == 0
+
+    await until(lambda: emulator.in_flight == 0)
+    assert studio.transport.in_flight == 0
+
+
+async def test_cancelling_a_parent_scope_ends_the_calls_of_its_children(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("hang", route="/v2/Flows")
+    with call_scope() as parent:
+        with call_scope(60) as child:
+            assert current_scope() is child and child.parent is parent
+            call = asyncio.create_task(studio.list_flows())
+            await until(lambda: emulator.in_flight == 1)
+            parent.cancel()
+            with pytest.raises(StudioError) as caught:
+                await call
+        assert current_scope() is parent
+    assert current_scope() is None
+    assert caught.value.reason is Reason.TIMEOUT
+
+
+async def test_a_retry_after_beyond_the_scopes_deadline_fails_fast_with_the_wait(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=5)
+    started = time.monotonic()
+    with call_scope(2.0), pytest.raises(StudioError) as caught:
+        await studio.list_flows()
+
+    assert time.monotonic() - started < 0.5
+    assert caught.value.status == 429 and caught.value.retry_after == 5
+    assert emulator.requests[LIST_FLOWS] == 1
+
+
+async def test_a_shared_read_ends_for_each_waiter_at_its_own_deadline(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.latency = 0.4
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+
+    async def in_a_hurry() -> object:
+        with call_scope(0.1):
+            return await studio.fetch_flow(flow_sid)
+
+    patient = asyncio.create_task(studio.fetch_flow(flow_sid))
+    await asyncio.sleep(0.02)
+    hurried = await asyncio.gather(in_a_hurry(), return_exceptions=True)
+
+    assert isinstance(hurried[0], StudioError) and hurried[0].reason is Reason.TIMEOUT
+    assert (await patient).sid == flow_sid
+    assert emulator.requests[FETCH_FLOW] == 1
+
+
+async def test_cancelling_a_scope_also_ends_the_wait_before_a_retry(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    route = "/v2/Flows/{FlowSid}/Executions"
+    emulator.faults.enqueue("429", count=3, method="POST", route=route, retry_after=2)
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    started = time.monotonic()
+    with call_scope() as scope:
+        call = asyncio.create_task(
+            studio.create_execution(flow_sid, "+15005550777", "+15005550001")
+        )
+        await until(lambda: emulator.requests[f"POST {route}"] == 1)
+        await asyncio.sleep(0.05)
+        scope.cancel()
+        with pytest.raises(StudioError) as caught:
+            await call
+
+    assert time.monotonic() - started < 1.0
+    assert caught.value.status == 429, "the call fails with the error it was waiting out"
+    assert emulator.requests[f"POST {route}"] == 1
+
+
+async def test_a_shared_read_whose_waiters_all_left_stops_retrying(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=2)
+    with call_scope() as scope:
+        call = asyncio.create_task(studio.list_flows())
+        await until(lambda: emulator.requests[LIST_FLOWS] == 1)
+        scope.cancel()
+        with pytest.raises(StudioError) as caught:
+            await call
+
+    assert caught.value.reason is Reason.TIMEOUT
+    await until(lambda: studio.transport.single_flight.stats.in_flight == 0)
+    assert emulator.requests[LIST_FLOWS] == 1

@@ -17,9 +17,11 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -28,10 +30,21 @@ from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
+from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestInfo, current_request
 from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
+from gateway.security.auth import (
+    ApiKeyAuthentication,
+    Authenticator,
+    JwtAuthentication,
+    NoAuthentication,
+    parse_api_keys,
+)
+from gateway.security.gate import GraphQLGate
+from gateway.security.persisted import PersistedQueries, load_safelist
+from gateway.security.principal import EVERYONE
 from gateway.settings import Settings
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 
@@ -79,18 +92,33 @@ class Gateway:
     upstream: UpstreamState = field(default_factory=UpstreamState)
     draining: bool = False
 
-    def loaders(self) -> Loaders:
-        return Loaders(
-            self.client, self.cache, cache_ttl=self.settings.cache_ttl, observer=self.metrics
-        )
+    def loaders(self, credentials: Credentials | None = None) -> Loaders:
+        client = self.client if credentials is None else self.client.with_credentials(credentials)
+        return Loaders(client, self.cache, cache_ttl=self.settings.cache_ttl, observer=self.metrics)
 
     def context(self, request: Any, response: Any) -> Context:
+        state = request.scope.get("state", {}) if request is not None else {}
+        credentials = state.get("credentials")
         return Context(
-            new_loaders=self.loaders,
+            new_loaders=lambda: self.loaders(credentials),
             request=request,
             response=response,
             metrics=self.metrics,
             tracing=self.tracing,
+            principal=state.get("principal", EVERYONE),
+            limits=self.limits,
+        )
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(
+            max_depth=s.max_depth,
+            max_aliases=s.max_aliases,
+            max_root_fields=s.max_root_fields,
+            max_tokens=s.max_tokens,
+            max_directives=s.max_directives,
+            max_cost=s.max_cost,
         )
 
     def observe_attempt(self, attempt: Attempt) -> None:
@@ -139,8 +167,13 @@ class Gateway:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    def __init__(self, holder: list[Gateway], **options: Any) -> None:
-        super().__init__(build_schema(), **options)
+    def __init__(self, holder: list[Gateway], settings: Settings, **options: Any) -> None:
+        schema = build_schema(
+            introspection=settings.feature("introspection"),
+            suggestions=settings.feature("suggestions"),
+            max_batch=settings.max_batch,
+        )
+        super().__init__(schema, **options)
         self._holder = holder
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -224,7 +257,8 @@ def create_app(
 
     graphql = GatewayGraphQL(
         holder,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        settings,
+        graphql_ide="graphiql" if settings.feature("graphiql") else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
@@ -237,8 +271,57 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    persisted_store = cache if cache is not None else _persisted_store(settings)
+    app.add_middleware(
+        GraphQLGate,
+        authenticator=authenticator(settings),
+        persisted=PersistedQueries(
+            persisted_store,
+            apq=settings.persisted_queries,
+            safelist=load_safelist(settings.safelist_file) if settings.safelist_file else None,
+        ),
+        passthrough=settings.upstream_credentials == "passthrough",
+        max_body_bytes=settings.max_body_bytes,
+        max_batch=settings.max_batch,
+    )
     app.add_middleware(RequestIds)
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     return app
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    if settings.auth == "api_keys":
+        text = settings.api_keys
+        if settings.api_keys_file:
+            text = Path(settings.api_keys_file).read_text(encoding="utf-8")
+        return ApiKeyAuthentication(
+            parse_api_keys(text or "[]"),
+            bearer=settings.upstream_credentials != "passthrough",
+        )
+    if settings.auth == "jwt":
+        return JwtAuthentication(
+            algorithms=settings.jwt_algorithm_list(),
+            key=settings.jwt_key.get_secret_value() if settings.jwt_key else None,
+            jwks_url=settings.jwt_jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway,
+        )
+    return NoAuthentication()
+
+
+def _persisted_store(settings: Settings) -> Cache:
+    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(10_000)
 
 
 def build_gateway(

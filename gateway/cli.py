@@ -43,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
+    hash_key.add_argument("name", help="who the key is for, e.g. ios-app")
+    hash_key.add_argument(
+        "--scopes",
+        default="flows:read,executions:read",
+        help="comma-separated, from: flows:read flows:write executions:read "
+        "executions:write pii:read",
+    )
     commands.add_parser("check", help="check the configuration and the upstream credentials")
 
     args = parser.parse_args(argv)
@@ -74,10 +82,21 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(host=args.host, port=args.port, workers=args.workers)
     assert isinstance(settings, Settings)
     try:
-        settings.credentials()
+        if settings.upstream_credentials == "server":
+            settings.credentials()
         settings.base_url()
     except SettingsError as error:
         raise _Fatal(str(error)) from None
+    if (
+        settings.auth == "none"
+        and not _loopback(settings.host)
+        and not settings.allow_unauthenticated
+    ):
+        raise _Fatal(
+            f"refusing to serve {settings.host} without client authentication: set "
+            "STUDIO_GATEWAY_AUTH (api_keys or jwt), or STUDIO_GATEWAY_ALLOW_UNAUTHENTICATED=true "
+            "for a private network"
+        )
     # Workers re-read the environment; pass the command line on through it.
     for name, value in (("HOST", args.host), ("PORT", args.port), ("WORKERS", args.workers)):
         if value is not None:
@@ -97,6 +116,17 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)),
     )
     return 0
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -127,7 +157,11 @@ def _demo(args: argparse.Namespace) -> int:
         twilio_auth_token=DEMO_AUTH_TOKEN,  # type: ignore[arg-type]
         host=args.host,
         port=args.port,
+        environment="development",
+        log_format="text",
     )
+    if not _loopback(args.host):
+        raise _Fatal("the demo has no client authentication: serve it on a loopback address")
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -159,6 +193,23 @@ def _export_schema(args: argparse.Namespace) -> int:
     from gateway.graphql import export_sdl
 
     sys.stdout.write(export_sdl())
+    return 0
+
+
+def _hash_key(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.security.auth import new_key
+    from gateway.security.principal import SCOPES
+
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = set(scopes) - SCOPES
+    if unknown:
+        raise _Fatal(f"unknown scopes: {', '.join(sorted(unknown))}")
+    key, digest = new_key()
+    print(f"key (give it to the client; it is not stored anywhere): {key}")
+    print("entry for STUDIO_GATEWAY_API_KEYS:")
+    print(json.dumps({"name": args.name, "sha256": digest, "scopes": scopes}))
     return 0
 
 
@@ -201,5 +252,6 @@ _COMMANDS = {
     "demo": _demo,
     "emulator": _emulator,
     "export-schema": _export_schema,
+    "hash-key": _hash_key,
     "check": _check,
 }

@@ -106,7 +106,7 @@ class Loaders:
         self.cache = cache
         self.cache_ttl = cache_ttl
         self.observer = observer
-        self._scope = client.account_sid
+        self._scope = client.credentials.scope
 
         def loader(fetch: Callable[[Any], Awaitable[Any]], name: str) -> Loader[Any, Any]:
             return Loader(fetch, name, observer)

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.studio import (
@@ -68,7 +75,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="`json` (one object per line) or `text`."
     )
-    graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
+    graphiql: bool | None = Field(
+        None, description="Serve GraphiQL to browsers at /graphql; default by environment."
+    )
     drain_seconds: float = Field(
         0.0,
         ge=0,
@@ -89,12 +98,113 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="Seconds to keep immutable upstream data; 0 turns caching off."
     )
 
+    # -- security ---------------------------------------------------------------
+    environment: Literal["development", "production"] = Field(
+        "production",
+        description=(
+            "`development` turns on introspection, GraphiQL and field suggestions "
+            "(each can still be set alone)."
+        ),
+    )
+    introspection: bool | None = Field(
+        None, description="Allow introspection; default by environment."
+    )
+    suggestions: bool | None = Field(
+        None, description='"Did you mean …" in validation errors; default by environment.'
+    )
+    auth: Literal["none", "api_keys", "jwt"] = Field(
+        "none", description="How callers authenticate: `none`, `api_keys` or `jwt`."
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Allow auth `none` on a non-loopback address (never for production)."
+    )
+    api_keys: str | None = Field(
+        None,
+        description=(
+            "API keys as JSON: a list of {name, sha256, scopes}; see `studio-gateway hash-key`."
+        ),
+    )
+    api_keys_file: str | None = Field(None, description="A file holding the API keys JSON.")
+    jwt_jwks_url: str | None = Field(None, description="Where the JWT signing keys are (JWKS).")
+    jwt_key: SecretStr | None = Field(
+        None, description="A static JWT key: a PEM public key, or an HMAC secret."
+    )
+    jwt_algorithms: str = Field(
+        "RS256", description="Accepted JWT algorithms, comma-separated (`none` is refused)."
+    )
+    jwt_issuer: str | None = Field(None, description="Required `iss` of JWTs.")
+    jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
+    jwt_leeway: float = Field(30.0, ge=0, description="Clock skew allowed on `exp`/`nbf`, seconds.")
+    upstream_credentials: Literal["server", "passthrough"] = Field(
+        "server",
+        description=(
+            "`server`: the TWILIO_* credentials; `passthrough`: each request's own "
+            "Basic Authorization header goes upstream for that request alone."
+        ),
+    )
+    cors_origins: str = Field(
+        "", description="Browser origins allowed to call, comma-separated; empty allows none."
+    )
+    cors_allow_credentials: bool = Field(
+        False, description="Let browsers send cookies/credentials (never with origin `*`)."
+    )
+    max_depth: int = Field(10, ge=1, description="Deepest selection nesting allowed.")
+    max_aliases: int = Field(30, ge=0, description="Aliases per operation, fragments expanded.")
+    max_root_fields: int = Field(20, ge=1, description="Root fields per operation.")
+    max_tokens: int = Field(2000, ge=10, description="Lexical tokens per document.")
+    max_directives: int = Field(20, ge=0, description="Directives per operation.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body, bytes.")
+    max_batch: int = Field(10, ge=1, description="Operations per batched request.")
+    max_cost: int = Field(
+        500, ge=1, description="Upstream calls an operation may be estimated to make."
+    )
+    persisted_queries: bool = Field(
+        True, description="Accept automatic persisted queries (Apollo APQ)."
+    )
+    safelist_file: str | None = Field(
+        None,
+        description="A JSON manifest {sha256: document}; when set, only those operations run.",
+    )
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        origins = self.cors_origin_list()
+        if "*" in origins and self.cors_allow_credentials:
+            raise ValueError("cors_origins: '*' cannot be combined with cors_allow_credentials")
+        if "none" in {a.lower() for a in self.jwt_algorithm_list()}:
+            raise ValueError("jwt_algorithms: the 'none' algorithm is refused")
+        if self.auth == "jwt" and not (self.jwt_jwks_url or self.jwt_key):
+            raise ValueError("jwt_jwks_url: auth=jwt needs a JWKS URL or a static jwt_key")
+        if self.auth == "jwt" and self.upstream_credentials == "passthrough":
+            raise ValueError(
+                "upstream_credentials: passthrough uses the Authorization header, "
+                "so it cannot be combined with auth=jwt (use api_keys)"
+            )
+        if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
+            raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    def feature(self, name: Literal["graphiql", "introspection", "suggestions"]) -> bool:
+        """A switch that defaults to on in development and off in production."""
+        value = getattr(self, name)
+        return self.development if value is None else bool(value)
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def jwt_algorithm_list(self) -> list[str]:
+        return [a.strip() for a in self.jwt_algorithms.split(",") if a.strip()]
 
     def base_url(self) -> str:
         if self.upstream_url:
@@ -137,8 +247,15 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        env = (
-            name.upper() if name.upper().startswith("TWILIO_") else f"STUDIO_GATEWAY_{name.upper()}"
-        )
-        raise SettingsError(f"{env}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        name = ".".join(str(p) for p in first["loc"])
+        if not name and ": " in message:
+            # A check across settings names its setting at the head of the message.
+            name, message = message.split(": ", 1)
+        raise SettingsError(f"{env_name(name or 'settings')}: {message}") from None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    upper = field.upper()
+    return upper if upper.startswith("TWILIO_") else f"STUDIO_GATEWAY_{upper}"

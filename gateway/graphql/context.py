@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
+from gateway.security.principal import EVERYONE, Principal
 
 if TYPE_CHECKING:
     from strawberry.types import Info as _Info
@@ -27,6 +29,10 @@ class Context:
     tracing: Any = None
     #: Seconds the whole operation may take; None for no deadline.
     request_deadline: float | None = None
+    #: The caller and its scopes (client authentication); everyone by default.
+    principal: Principal = EVERYONE
+    #: Size, shape and cost limits; None applies none (bare tests).
+    limits: Limits | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from strawberry.types import Info
 from gateway.graphql import ids
 from gateway.graphql.errors import bad_input
 from gateway.graphql.scalars import JSON, FlowStatus
+from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
 from gateway.graphql.types import Execution, Flow, load
 from gateway.studio import UNSET
 
@@ -25,7 +26,8 @@ class Mutation:
             "Start an execution of a published flow for one contact. Fails with CONFLICT, "
             "naming the active execution in `conflictingExecutionSid`, when that contact "
             "already has one."
-        )
+        ),
+        permission_classes=[ExecutionsWrite],
     )
     async def create_execution(
         self,
@@ -43,21 +45,28 @@ class Mutation:
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.mutation(description="End an active execution.")
+    @strawberry.mutation(
+        description="End an active execution.", permission_classes=[ExecutionsWrite]
+    )
     async def end_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
         record = await load(info.context.loaders.end_execution(flow_sid, sid), f"execution {sid}")
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.mutation(description="Delete an execution and its steps. Returns its id.")
+    @strawberry.mutation(
+        description="Delete an execution and its steps. Returns its id.",
+        permission_classes=[ExecutionsWrite],
+    )
     async def delete_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> strawberry.ID | None:
         await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
         return strawberry.ID(ids.encode("Execution", flow_sid, sid))
 
-    @strawberry.mutation(description="Create a flow from a definition.")
+    @strawberry.mutation(
+        description="Create a flow from a definition.", permission_classes=[FlowsWrite]
+    )
     async def create_flow(
         self,
         info: Info,
@@ -80,7 +89,8 @@ class Mutation:
         return Flow(flow_sid=record.sid, record=record)
 
     @strawberry.mutation(
-        description="Change a flow. A new definition, or a status change, adds a revision."
+        description="Change a flow. A new definition, or a status change, adds a revision.",
+        permission_classes=[FlowsWrite],
     )
     async def update_flow(
         self,
@@ -105,12 +115,17 @@ class Mutation:
         )
         return Flow(flow_sid=record.sid, record=record)
 
-    @strawberry.mutation(description="Delete a flow with its revisions and executions.")
+    @strawberry.mutation(
+        description="Delete a flow with its revisions and executions.",
+        permission_classes=[FlowsWrite],
+    )
     async def delete_flow(self, info: Info, sid: strawberry.ID) -> strawberry.ID | None:
         await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
         return strawberry.ID(ids.encode("Flow", sid))
 
-    @strawberry.mutation(description="Replace who may test a flow's draft revision.")
+    @strawberry.mutation(
+        description="Replace who may test a flow's draft revision.", permission_classes=[FlowsWrite]
+    )
     async def update_flow_test_users(
         self, info: Info, sid: strawberry.ID, test_users: list[str]
     ) -> Flow | None:

@@ -9,8 +9,9 @@ from strawberry.types import Info
 
 from gateway.graphql import ids
 from gateway.graphql.connections import Connection, paginate
-from gateway.graphql.errors import from_studio
+from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.scalars import JSON, FlowStatus
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead
 from gateway.graphql.types import (
     Execution,
     ExecutionStep,
@@ -21,12 +22,20 @@ from gateway.graphql.types import (
     load,
 )
 from gateway.loaders import PageKey
+from gateway.security.principal import EVERYONE, EXECUTIONS_READ, FLOWS_READ
 from gateway.studio import StudioError
+
+NODE_SCOPES = {
+    "Flow": FLOWS_READ,
+    "FlowRevision": FLOWS_READ,
+    "Execution": EXECUTIONS_READ,
+    "ExecutionStep": EXECUTIONS_READ,
+}
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The account's flows.")
+    @strawberry.field(description="The account's flows.", permission_classes=[FlowsRead])
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Flow]:
@@ -43,12 +52,15 @@ class Query:
             after=after,
         )
 
-    @strawberry.field(description="One flow by its SID.")
+    @strawberry.field(description="One flow by its SID.", permission_classes=[FlowsRead])
     async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
         record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
         return Flow(flow_sid=record.sid, record=record)
 
-    @strawberry.field(description="One execution by its flow's SID and its own.")
+    @strawberry.field(
+        description="One execution by its flow's SID and its own.",
+        permission_classes=[ExecutionsRead],
+    )
     async def execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
@@ -57,7 +69,10 @@ class Query:
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.field(description="One execution step by its flow's, execution's and own SIDs.")
+    @strawberry.field(
+        description="One execution step by its flow's, execution's and own SIDs.",
+        permission_classes=[ExecutionsRead],
+    )
     async def execution_step(
         self,
         info: Info,
@@ -78,6 +93,13 @@ class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
+        scope = NODE_SCOPES[type_name]
+        principal = getattr(info.context, "principal", EVERYONE)
+        if not principal.allows(scope):
+            # Checked before the fetch: a forbidden node costs no upstream call.
+            raise GatewayError(
+                f"this object needs the {scope} scope", Code.FORBIDDEN, requiredScope=scope
+            )
         loaders = info.context.loaders
         if type_name == "Flow":
             flow = await load(loaders.flow.load(path[0]), f"flow {path[0]}")
@@ -102,7 +124,8 @@ class Query:
         description=(
             "Ask Twilio whether a flow definition is valid, without saving anything. "
             "An invalid definition answers valid: false with Twilio's list of errors."
-        )
+        ),
+        permission_classes=[FlowsRead],
     )
     async def validate_flow(
         self,

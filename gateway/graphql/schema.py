@@ -8,14 +8,18 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
 from gateway.graphql.types import Execution, ExecutionStep, Flow, FlowRevision
 from gateway.observability.extension import Observe
+from gateway.observability.requests import current_request
 from gateway.studio import StudioError
 
 logger = logging.getLogger("gateway.graphql")
@@ -45,8 +49,13 @@ class GatewaySchema(strawberry.Schema):
 
 def _client_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
-    if original is None or isinstance(original, GatewayError):
-        return error  # a syntax or validation error, or one of ours: already clean
+    if isinstance(original, GatewayError):
+        return error
+    if original is None:
+        # A syntax or validation error: graphql-core's message is for the client.
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), **_code_of(error.message)}
+        return error
     if isinstance(original, StudioError):
         clean = from_studio(original, "the requested data")
     else:
@@ -57,7 +66,10 @@ def _client_error(error: GraphQLError) -> GraphQLError:
             ".".join(str(p) for p in error.path or ()),
             exc_info=(type(original), original, original.__traceback__),
         )
-        clean = GatewayError(MASKED_MESSAGE, Code.INTERNAL_SERVER_ERROR)
+        info = current_request()
+        request_id = info.request_id if info is not None else None
+        message = f"{MASKED_MESSAGE} (request id {request_id})" if request_id else MASKED_MESSAGE
+        clean = GatewayError(message, Code.INTERNAL_SERVER_ERROR, requestId=request_id)
     return GraphQLError(
         clean.message,
         nodes=error.nodes,
@@ -68,12 +80,34 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     )
 
 
-def build_schema(extensions: list[Any] | None = None) -> strawberry.Schema:
+def _code_of(message: str) -> dict[str, Any]:
+    if "tokens. Parsing aborted" in message:
+        return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "tokens"}
+    if message.startswith("Syntax Error"):
+        return {"code": "GRAPHQL_PARSE_FAILED"}
+    return {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+def build_schema(
+    *,
+    introspection: bool = True,
+    suggestions: bool = True,
+    max_batch: int | None = None,
+    extensions: list[Any] | None = None,
+) -> strawberry.Schema:
+    """The schema. Extensions are classes or factories: one instance per operation."""
+    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits]
+    if not introspection:
+        chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Flow, FlowRevision, Execution, ExecutionStep],
-        extensions=[FreshLoaders, Observe, *(extensions or [])],
+        extensions=[*chosen, *(extensions or [])],
+        config=StrawberryConfig(
+            disable_field_suggestions=not suggestions,
+            batching_config={"max_operations": max_batch} if max_batch else None,
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from gateway.graphql import ids
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.errors import bad_input, from_studio
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
 from gateway.loaders import PageKey
 from gateway.studio import StudioError
 
@@ -259,7 +260,10 @@ class Flow(Node):
         )
         return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
 
-    @strawberry.field(description="The flow's executions, most recent first.")
+    @strawberry.field(
+        description="The flow's executions, most recent first.",
+        permission_classes=[ExecutionsRead],
+    )
     async def executions(
         self,
         info: Info,
@@ -268,7 +272,7 @@ class Flow(Node):
         status: ExecutionStatus | None = None,
         date_created_from: datetime | None = None,
         date_created_to: datetime | None = None,
-    ) -> Connection[Execution]:
+    ) -> Connection[Execution] | None:
         loaders = _loaders(info)
         filters = {}
         if status is not None:
@@ -449,7 +453,8 @@ class Execution(Node):
             "The phone number, SIP address or Client identifier that triggered the Execution. "
             "Phone numbers are in E.164 format (e.g. +16175551212). SIP addresses are formatted "
             "as `name@company.com`. Client identifiers are formatted `client:name`."
-        )
+        ),
+        permission_classes=[PiiRead],
     )
     def contact_channel_address(self, info: Info) -> str | None:
         return self._get(info, "contact_channel_address")
@@ -488,7 +493,10 @@ class Execution(Node):
     def url(self, info: Info) -> str | None:
         return self._get(info, "url")
 
-    @strawberry.field(description=_CONTEXT + " Read from the execution's Context resource.")
+    @strawberry.field(
+        description=_CONTEXT + " Read from the execution's Context resource.",
+        permission_classes=[PiiRead],
+    )
     async def context(self, info: Info) -> JSON | None:
         context = await load(
             _loaders(info).execution_context.load((self.flow_sid, self.execution_sid)),
@@ -496,11 +504,14 @@ class Execution(Node):
         )
         return context.context
 
-    @strawberry.field(description="The flow this execution runs.")
-    def flow(self) -> Flow:
+    @strawberry.field(description="The flow this execution runs.", permission_classes=[FlowsRead])
+    def flow(self) -> Flow | None:
         return Flow(flow_sid=self.flow_sid)
 
-    @strawberry.field(description="The revision of the flow this execution ran on.")
+    @strawberry.field(
+        description="The revision of the flow this execution ran on.",
+        permission_classes=[FlowsRead],
+    )
     async def flow_revision(self, info: Info) -> FlowRevision | None:
         version = (await self.load_record(info)).flow_version
         if version is None:
@@ -595,7 +606,10 @@ class ExecutionStep(Node):
     def url(self) -> str | None:
         return self.record.url
 
-    @strawberry.field(description=_CONTEXT + " Read from the step's Context resource.")
+    @strawberry.field(
+        description=_CONTEXT + " Read from the step's Context resource.",
+        permission_classes=[PiiRead],
+    )
     async def context(self, info: Info) -> JSON | None:
         context = await load(
             _loaders(info).step_context.load((self.flow_sid, self.execution_sid, self.step_sid)),
@@ -607,8 +621,10 @@ class ExecutionStep(Node):
     def execution(self) -> Execution:
         return Execution(flow_sid=self.flow_sid, execution_sid=self.execution_sid)
 
-    @strawberry.field(description="The flow this step's execution runs.")
-    def flow(self) -> Flow:
+    @strawberry.field(
+        description="The flow this step's execution runs.", permission_classes=[FlowsRead]
+    )
+    def flow(self) -> Flow | None:
         return Flow(flow_sid=self.flow_sid)
 
     @strawberry.field(
@@ -633,7 +649,8 @@ class ExecutionStep(Node):
         description=(
             "The widget the execution moved from, as the revision it ran on defines it; "
             "null when that revision has no widget of that name."
-        )
+        ),
+        permission_classes=[FlowsRead],
     )
     async def from_widget(self, info: Info) -> Widget | None:
         return widget_named(await self._definition(info), self.record.transitioned_from)
@@ -642,7 +659,8 @@ class ExecutionStep(Node):
         description=(
             "The widget the execution moved to, as the revision it ran on defines it; "
             "null when that revision has no widget of that name (or the execution ended)."
-        )
+        ),
+        permission_classes=[FlowsRead],
     )
     async def to_widget(self, info: Info) -> Widget | None:
         return widget_named(await self._definition(info), self.record.transitioned_to)

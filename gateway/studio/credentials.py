@@ -9,6 +9,7 @@ account SID; `TWILIO_REGION` / `TWILIO_EDGE` shape the host;
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -91,6 +92,16 @@ class Credentials:
     @property
     def basic_auth(self) -> tuple[str, str]:
         return (self.username, self.password)
+
+    @property
+    def scope(self) -> str:
+        """A key prefix unique to these credentials: the account SID and a digest.
+
+        Caching by account SID alone would let a caller who merely names an
+        account (pass-through mode, a wrong token) read what another cached.
+        """
+        digest = hashlib.sha256(f"{self.username}:{self.password}".encode()).hexdigest()[:16]
+        return f"{self.account_sid}:{digest}"
 
 
 def base_url_from_env(environ: Mapping[str, str]) -> str:

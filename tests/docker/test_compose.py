@@ -302,6 +302,9 @@ def test_gateway_settings_load_from_the_twilio_stack(
         "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
         "TWILIO_API_KEY": "SK" + "2" * 32,
         "TWILIO_API_SECRET": "host-secret",
+        "STUDIO_GATEWAY_API_KEYS": json.dumps(
+            [{"name": "app", "sha256": "a" * 64, "scopes": ["flows:read"]}]
+        ),
     }
     env = {
         name: interpolate(value or "", host)
@@ -313,6 +316,8 @@ def test_gateway_settings_load_from_the_twilio_stack(
     credentials = settings.credentials()
     assert credentials.account_sid == host["TWILIO_ACCOUNT_SID"]
     assert credentials.basic_auth == (host["TWILIO_API_KEY"], host["TWILIO_API_SECRET"])
+    # Real data on a public port: callers must authenticate.
+    assert settings.auth == "api_keys" and not settings.allow_unauthenticated
 
 
 def use_environment(

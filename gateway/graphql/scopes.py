@@ -1,0 +1,52 @@
+"""Permission classes: a field the caller lacks the scope for resolves to null
+with a FORBIDDEN error, before its resolver runs — so before any upstream call."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from gateway.graphql.errors import Code, GatewayError
+from gateway.security.principal import (
+    EVERYONE,
+    EXECUTIONS_READ,
+    EXECUTIONS_WRITE,
+    FLOWS_READ,
+    FLOWS_WRITE,
+    PII_READ,
+)
+
+
+class _Scope(BasePermission):
+    scope: ClassVar[str]
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = getattr(info.context, "principal", EVERYONE)
+        return bool(principal.allows(self.scope))
+
+    def on_unauthorized(self) -> None:
+        raise GatewayError(
+            f"this field needs the {self.scope} scope", Code.FORBIDDEN, requiredScope=self.scope
+        )
+
+
+class FlowsRead(_Scope):
+    scope = FLOWS_READ
+
+
+class FlowsWrite(_Scope):
+    scope = FLOWS_WRITE
+
+
+class ExecutionsRead(_Scope):
+    scope = EXECUTIONS_READ
+
+
+class ExecutionsWrite(_Scope):
+    scope = EXECUTIONS_WRITE
+
+
+class PiiRead(_Scope):
+    scope = PII_READ

@@ -1,0 +1,179 @@
+"""The door of `/graphql`: authentication, CSRF rules, size limits, persisted queries.
+
+Everything here is decided from the HTTP request alone, before GraphQL parses
+anything and before any upstream call: a refused request is answered with a
+GraphQL-shaped error and the status that says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.security.auth import Authenticator, Unauthenticated
+from gateway.security.persisted import PersistedError, PersistedQueries
+from gateway.studio import Credentials, InvalidArgument
+
+JSON_TYPES = ("application/json", "application/graphql-response+json")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+
+
+class GraphQLGate:
+    """ASGI middleware guarding one path (`/graphql`)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticator: Authenticator,
+        persisted: PersistedQueries,
+        passthrough: bool,
+        max_body_bytes: int,
+        max_batch: int,
+        path: str = "/graphql",
+    ) -> None:
+        self.app, self.authenticator, self.persisted = app, authenticator, persisted
+        self.passthrough, self.max_body_bytes, self.max_batch = (
+            passthrough,
+            max_body_bytes,
+            max_batch,
+        )
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            state = scope.setdefault("state", {})
+            state["principal"] = await self._authenticate(headers)
+            state["credentials"] = self._credentials(headers)
+            if scope["method"] == "POST":
+                body = await self._post_body(headers, receive)
+                receive = _replay(body, receive)
+            elif scope["method"] == "GET":
+                scope = {**scope, "query_string": await self._get_query(scope)}
+        except Refused as refused:
+            await _refuse(refused, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, headers: Headers) -> Any:
+        try:
+            return await self.authenticator.authenticate(headers)
+        except Unauthenticated as error:
+            raise Refused(
+                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            ) from None
+
+    def _credentials(self, headers: Headers) -> Credentials | None:
+        if not self.passthrough:
+            return None
+        header = headers.get("authorization")
+        if not header:
+            raise Refused(
+                401,
+                "send your Twilio credentials as HTTP Basic (account SID and auth token)",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Basic realm="Twilio"'},
+            )
+        try:
+            return Credentials.from_basic_header(header)
+        except InvalidArgument as error:
+            raise Refused(401, str(error), "UNAUTHENTICATED") from None
+
+    async def _post_body(self, headers: Headers, receive: Receive) -> bytes:
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in JSON_TYPES:
+            # A form or text/plain POST needs no CORS preflight: that is the CSRF door.
+            raise Refused(415, "POST a JSON body (Content-Type: application/json)", "BAD_REQUEST")
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _too_large(self.max_body_bytes)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                raise _too_large(self.max_body_bytes)
+            if not message.get("more_body"):
+                break
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise Refused(400, "the body is not valid JSON", "BAD_REQUEST") from None
+        if isinstance(data, list):
+            if not data or len(data) > self.max_batch:
+                raise Refused(400, f"a batch holds 1 to {self.max_batch} operations", "BAD_REQUEST")
+            resolved: Any = [await self._resolve(op) for op in data]
+        else:
+            resolved = await self._resolve(data)
+        return json.dumps(resolved).encode()
+
+    async def _get_query(self, scope: Scope) -> bytes:
+        raw = scope.get("query_string", b"")
+        if len(raw) > self.max_body_bytes:
+            raise _too_large(self.max_body_bytes)
+        params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+        operation: dict[str, Any] = {"query": params.get("query")}
+        if params.get("extensions"):
+            try:
+                operation["extensions"] = json.loads(params["extensions"])
+            except ValueError:
+                raise Refused(400, "extensions is not valid JSON", "BAD_REQUEST") from None
+        if operation["query"] is None and "extensions" not in operation:
+            return bytes(raw)  # GraphiQL's page, or strawberry's own "no query" answer
+        resolved = await self._resolve(operation)
+        params["query"] = resolved["query"]
+        return urlencode(params).encode()
+
+    async def _resolve(self, operation: Any) -> dict[str, Any]:
+        if not isinstance(operation, dict):
+            raise Refused(400, "an operation must be a JSON object", "BAD_REQUEST")
+        try:
+            return await self.persisted.resolve(operation)
+        except PersistedError as error:
+            # Apollo clients read the message and the code and retry with the text.
+            raise Refused(200, error.message, error.code) from None
+
+
+def _too_large(limit: int) -> Refused:
+    return Refused(413, f"the request is larger than {limit} bytes", "BAD_REQUEST")
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """The (rewritten) body once, then the real channel, so a disconnect still shows."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(refused: Refused, send: Send) -> None:
+    body = json.dumps(
+        {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in refused.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

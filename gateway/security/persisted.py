@@ -1,0 +1,86 @@
+"""Persisted operations: Apollo's automatic persisted queries, and a safelist.
+
+APQ: a client sends `extensions.persistedQuery.sha256Hash` without the text;
+an unknown hash answers `PersistedQueryNotFound`, the client retries with the
+text, and the gateway keeps it (in-process, or in Redis for every replica).
+Safelist: only the operations of a manifest loaded at start may run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from gateway.cache import Cache
+
+APQ_TTL = 7 * 24 * 3600.0
+
+
+class PersistedError(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_safelist(path: str) -> dict[str, str]:
+    """A manifest `{sha256: document}` (or a list of documents); hashes are checked."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    documents = data if isinstance(data, list) else list(data.values())
+    manifest = {sha256(d): d for d in documents if isinstance(d, str)}
+    if isinstance(data, dict):
+        for digest, document in data.items():
+            if sha256(document) != digest:
+                raise ValueError(f"safelist entry {digest[:12]}… does not match its document")
+    return manifest
+
+
+class PersistedQueries:
+    def __init__(
+        self, store: Cache | None, *, apq: bool = True, safelist: dict[str, str] | None = None
+    ) -> None:
+        self.store, self.apq, self.safelist = store, apq, safelist
+
+    async def resolve(self, operation: dict[str, Any]) -> dict[str, Any]:
+        """The operation with its full text, or a PersistedError saying what to do."""
+        query = operation.get("query")
+        extensions = operation.get("extensions") or {}
+        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        if persisted is not None:
+            if not isinstance(persisted, dict) or persisted.get("version") != 1:
+                raise PersistedError("unsupported persistedQuery version", "BAD_USER_INPUT")
+            digest = str(persisted.get("sha256Hash", "")).lower()
+            if self.safelist is not None and not query:
+                query = self.safelist.get(digest)
+                if query is None:
+                    raise _not_allowed()
+            elif not self.apq:
+                raise PersistedError("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
+            elif query:
+                if not isinstance(query, str) or sha256(query) != digest:
+                    raise PersistedError(
+                        "provided sha256Hash does not match the query", "BAD_USER_INPUT"
+                    )
+                if self.store is not None:
+                    await self.store.set(f"apq:{digest}", query.encode(), APQ_TTL)
+            else:
+                stored = await self.store.get(f"apq:{digest}") if self.store else None
+                if stored is None:
+                    raise PersistedError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+                query = stored.decode()
+        if self.safelist is not None and (
+            not isinstance(query, str) or sha256(query) not in self.safelist
+        ):
+            raise _not_allowed()
+        return {**operation, "query": query}
+
+
+def _not_allowed() -> PersistedError:
+    return PersistedError(
+        "only the operations registered for this gateway may run", "PERSISTED_QUERY_NOT_ALLOWED"
+    )

@@ -1,0 +1,29 @@
+"""The caller of a request, and the scopes that guard fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+FLOWS_READ: Final = "flows:read"
+FLOWS_WRITE: Final = "flows:write"
+EXECUTIONS_READ: Final = "executions:read"
+EXECUTIONS_WRITE: Final = "executions:write"
+PII_READ: Final = "pii:read"
+
+SCOPES: Final = frozenset({FLOWS_READ, FLOWS_WRITE, EXECUTIONS_READ, EXECUTIONS_WRITE, PII_READ})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. `name` is for logs; it is never a secret."""
+
+    name: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+#: With client authentication off (loopback development, the demo): every scope.
+EVERYONE: Final = Principal("anonymous", SCOPES)

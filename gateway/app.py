@@ -86,8 +86,11 @@ class Gateway:
 
     settings: Settings
     client: StudioClient
+    #: The shared cache of upstream data; None when caching is off.
     cache: Cache | None
     metrics: Metrics
+    #: The process's store (the cache's backend, also holding persisted queries).
+    store: Cache | None = None
     tracing: Tracing | None = None
     upstream: UpstreamState = field(default_factory=UpstreamState)
     draining: bool = False
@@ -144,9 +147,9 @@ class Gateway:
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, str] = {"config": "ok", "draining": "yes" if self.draining else "no"}
         ready = not self.draining
-        if isinstance(self.cache, RedisCache):
+        if isinstance(self.store, RedisCache):
             try:
-                await asyncio.wait_for(self.cache.ping(), 1.0)
+                await asyncio.wait_for(self.store.ping(), 1.0)
                 checks["redis"] = "ok"
             except Exception:  # any failure means "not reachable"
                 checks["redis"] = "unreachable"
@@ -162,8 +165,6 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        if self.cache is not None:
-            await self.cache.aclose()
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -218,6 +219,8 @@ def create_app(
 ) -> Starlette:
     """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics."""
     holder: list[Gateway] = []
+    # One store per process: the shared cache's backend and the persisted queries.
+    store = cache if cache is not None else _store(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -225,10 +228,11 @@ def create_app(
             settings,
             transport=transport,
             credentials=credentials,
-            cache=cache,
+            cache=store if settings.cache_ttl > 0 else None,
             metrics=metrics,
             tracing=tracing if tracing is not None else Tracing.from_env(os.environ),
         )
+        gateway.store = store
         holder.append(gateway)
         restore = _drain_on_sigterm(gateway, settings.drain_seconds)
         sampler = asyncio.create_task(_sample_in_flight(gateway))
@@ -239,6 +243,8 @@ def create_app(
             restore()
             holder.clear()
             await gateway.aclose()
+            if cache is None:
+                await store.aclose()  # ours; a cache handed in belongs to the caller
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -271,12 +277,11 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    persisted_store = cache if cache is not None else _persisted_store(settings)
     app.add_middleware(
         GraphQLGate,
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
-            persisted_store,
+            store,
             apq=settings.persisted_queries,
             safelist=load_safelist(settings.safelist_file) if settings.safelist_file else None,
         ),
@@ -297,6 +302,13 @@ def create_app(
             max_age=600,
         )
     return app
+
+
+def _server_credentials(settings: Settings) -> Credentials:
+    if settings.upstream_credentials == "passthrough" and not settings.twilio_account_sid:
+        # Every request brings its own; this placeholder is never sent anywhere.
+        return Credentials.auth_token("AC" + "0" * 32, "pass-through")
+    return settings.credentials()
 
 
 def authenticator(settings: Settings) -> Authenticator:
@@ -320,8 +332,8 @@ def authenticator(settings: Settings) -> Authenticator:
     return NoAuthentication()
 
 
-def _persisted_store(settings: Settings) -> Cache:
-    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache(10_000)
+def _store(settings: Settings) -> Cache:
+    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
 
 
 def build_gateway(
@@ -334,9 +346,7 @@ def build_gateway(
     tracing: Tracing | None = None,
 ) -> Gateway:
     transport = transport or Transport(settings.client_config())
-    client = StudioClient(transport, credentials or settings.credentials())
-    if cache is None and settings.cache_ttl > 0:
-        cache = RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+    client = StudioClient(transport, credentials or _server_credentials(settings))
     gateway = Gateway(
         settings=settings,
         client=client,

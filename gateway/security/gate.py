@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,8 @@ from gateway.security.persisted import PersistedError, PersistedQueries
 from gateway.studio import Credentials, InvalidArgument
 
 JSON_TYPES = ("application/json", "application/graphql-response+json")
+#: Enough to read a GET's operation type; the schema enforces the real token limit.
+MAX_GET_TOKENS = 10_000
 
 
 class Refused(Exception):
@@ -135,6 +138,8 @@ class GraphQLGate:
         if operation["query"] is None and "extensions" not in operation:
             return bytes(raw)  # GraphiQL's page, or strawberry's own "no query" answer
         resolved = await self._resolve(operation)
+        if _changes_state(resolved["query"]):
+            raise Refused(405, "mutations run only over POST", "BAD_REQUEST", {"Allow": "POST"})
         params["query"] = resolved["query"]
         return urlencode(params).encode()
 
@@ -146,6 +151,20 @@ class GraphQLGate:
         except PersistedError as error:
             # Apollo clients read the message and the code and retry with the text.
             raise Refused(200, error.message, error.code) from None
+
+
+def _changes_state(query: Any) -> bool:
+    """True when a GET carries a mutation or subscription (GET must be safe)."""
+    if not isinstance(query, str):
+        return False
+    try:
+        document = parse(query, max_tokens=MAX_GET_TOKENS)
+    except GraphQLError:
+        return False  # the schema answers with the syntax error
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation is not OperationType.QUERY
+        for d in document.definitions
+    )
 
 
 def _too_large(limit: int) -> Refused:

@@ -170,3 +170,13 @@ def test_several_workers_serve_and_their_metrics_add_up(upstream: str, tmp_path)
             process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+def test_serve_refuses_a_public_address_without_client_auth(
+    upstream: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in gateway_env(upstream).items():
+        if name.startswith(("TWILIO_", "STUDIO_GATEWAY_")):
+            monkeypatch.setenv(name, value)
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 2
+    assert "without client authentication" in capsys.readouterr().err

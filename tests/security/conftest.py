@@ -1,0 +1,31 @@
+"""A gateway in production mode with the security settings a test asks for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from gateway.app import create_app
+from gateway.emulator import Emulator
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+
+Open = Callable[..., Any]
+
+
+@asynccontextmanager
+async def secured(emulator: Emulator, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with production defaults (and the real limits) unless told otherwise."""
+    values: dict[str, Any] = {"environment": "production", "max_cost": 500, **settings}
+    app = create_app(gateway_settings(**values), transport=asgi_transport(emulator))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
+            yield http
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]

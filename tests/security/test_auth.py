@@ -1,0 +1,282 @@
+"""Client authentication and scopes: who may call, and what each caller may read."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.emulator import Emulator
+from gateway.graphql import ids
+from gateway.security.auth import hash_key
+from tests.security.conftest import codes, secured
+from tests.support import serve
+
+FLOWS = "{ flows(first: 2) { nodes { sid friendlyName } } }"
+
+
+def api_keys(**scopes_by_key: list[str]) -> str:
+    return json.dumps(
+        [
+            {"name": f"app-{k[-4:]}", "sha256": hash_key(k), "scopes": s}
+            for k, s in scopes_by_key.items()
+        ]
+    )
+
+
+READER = "sgw_reader_0001"
+EVERYTHING = "sgw_full_0002"
+KEYS = {
+    READER: ["flows:read", "executions:read"],
+    EVERYTHING: ["flows:read", "flows:write", "executions:read", "executions:write", "pii:read"],
+}
+
+
+async def call(http: Any, document: str, variables: dict | None = None, **headers: str) -> Any:
+    return await http.post(
+        "/graphql", json={"query": document, "variables": variables or {}}, headers=headers
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": "sgw_forged_key"},
+        {"Authorization": "Bearer sgw_forged_key"},
+        {"X-API-Key": ""},
+    ],
+)
+async def test_missing_or_forged_api_keys_are_401_with_no_upstream_call(
+    emulator: Emulator, headers: dict[str, str]
+) -> None:
+    async with secured(emulator, auth="api_keys", api_keys=api_keys(**KEYS)) as http:
+        emulator.reset_counters()
+        response = await call(http, FLOWS, **headers)
+    assert response.status_code == 401
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+    assert emulator.total_requests == 0
+
+
+async def test_a_valid_api_key_reads_by_header_or_bearer(emulator: Emulator) -> None:
+    async with secured(emulator, auth="api_keys", api_keys=api_keys(**KEYS)) as http:
+        by_header = await call(http, FLOWS, **{"X-API-Key": READER})
+        by_bearer = await call(http, FLOWS, Authorization=f"Bearer {READER}")
+    assert by_header.json()["data"]["flows"]["nodes"]
+    assert by_bearer.json() == by_header.json()
+
+
+async def test_a_field_outside_the_callers_scopes_is_null_forbidden_and_never_fetched(
+    emulator: Emulator,
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    document = """query($f: ID!) { flow(sid: $f) { friendlyName
+      executions(first: 3) { nodes { sid status contactChannelAddress context
+        steps(first: 2) { nodes { name context } } } } } }"""
+    async with secured(emulator, auth="api_keys", api_keys=api_keys(**KEYS)) as http:
+        emulator.reset_counters()
+        body = (await call(http, document, {"f": flow_sid}, **{"X-API-Key": READER})).json()
+    flow = body["data"]["flow"]
+    assert flow["friendlyName"]
+    executions = flow["executions"]["nodes"]
+    assert executions and all(
+        e["contactChannelAddress"] is None and e["context"] is None for e in executions
+    )
+    assert {c for c in codes(body)} == {"FORBIDDEN"}
+    assert {e["extensions"]["requiredScope"] for e in body["errors"]} == {"pii:read"}
+    contexts = [r for r in emulator.requests if r.endswith("/Context")]
+    assert sum(emulator.requests[r] for r in contexts) == 0
+
+
+async def test_without_executions_read_the_flow_still_answers(emulator: Emulator) -> None:
+    flows_only = "sgw_flows_only_3"
+    keys = api_keys(**{flows_only: ["flows:read"]})
+    async with secured(emulator, auth="api_keys", api_keys=keys) as http:
+        emulator.reset_counters()
+        body = (
+            await call(
+                http,
+                "{ flows(first: 2) { nodes { sid executions { nodes { sid } } } } }",
+                **{"X-API-Key": flows_only},
+            )
+        ).json()
+    assert all(f["sid"] and f["executions"] is None for f in body["data"]["flows"]["nodes"])
+    assert set(codes(body)) == {"FORBIDDEN"}
+    assert emulator.requests["GET /v2/Flows/{FlowSid}/Executions"] == 0
+
+
+async def test_node_by_id_checks_the_scope_before_fetching(emulator: Emulator) -> None:
+    flows_only = "sgw_flows_only_4"
+    ended = emulator.seeded_handles.ended_execution
+    global_id = ids.encode("Execution", ended.flow_sid, ended.execution_sid)
+    async with secured(
+        emulator, auth="api_keys", api_keys=api_keys(**{flows_only: ["flows:read"]})
+    ) as http:
+        emulator.reset_counters()
+        body = (
+            await call(
+                http,
+                "query($id: ID!) { node(id: $id) { id } }",
+                {"id": global_id},
+                **{"X-API-Key": flows_only},
+            )
+        ).json()
+    assert body["data"]["node"] is None and codes(body) == ["FORBIDDEN"]
+    assert emulator.total_requests == 0
+
+
+async def test_mutations_need_write_scopes(emulator: Emulator) -> None:
+    active = emulator.seeded_handles.active_execution
+    document = "mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) { status } }"
+    variables = {"f": active.flow_sid, "e": active.execution_sid}
+    async with secured(emulator, auth="api_keys", api_keys=api_keys(**KEYS)) as http:
+        emulator.reset_counters()
+        denied = (await call(http, document, variables, **{"X-API-Key": READER})).json()
+        assert codes(denied) == ["FORBIDDEN"] and emulator.total_requests == 0
+        allowed = (await call(http, document, variables, **{"X-API-Key": EVERYTHING})).json()
+    assert allowed["data"]["endExecution"]["status"] == "ENDED"
+
+
+# -- JWT ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    public.update(kid="key-1", use="sig", alg="RS256")
+
+    async def jwks(request: Any) -> JSONResponse:
+        return JSONResponse({"keys": [public]})
+
+    with serve(Starlette(routes=[Route("/jwks.json", jwks)])) as url:
+        yield f"{url}/jwks.json"
+
+
+def token(key: Any, *, algorithm: str = "RS256", **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": "mobile-user-7",
+        "iss": "https://id.example",
+        "aud": "studio-gateway",
+        "iat": now,
+        "exp": now + 300,
+        "scope": "flows:read executions:read",
+        **claims,
+    }
+    headers = {"kid": "key-1"} if algorithm.startswith("RS") else None
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def jwt_settings(jwks_url: str) -> dict[str, Any]:
+    return {
+        "auth": "jwt",
+        "jwt_jwks_url": jwks_url,
+        "jwt_issuer": "https://id.example",
+        "jwt_audience": "studio-gateway",
+        "jwt_leeway": 0,
+    }
+
+
+async def test_a_valid_jwt_reads_with_its_scopes(
+    emulator: Emulator, jwks_url: str, signing_key: Any
+) -> None:
+    async with secured(emulator, **jwt_settings(jwks_url)) as http:
+        body = (await call(http, FLOWS, Authorization=f"Bearer {token(signing_key)}")).json()
+    assert body["data"]["flows"]["nodes"]
+
+
+def _none_token() -> str:
+    header = {"alg": "none", "typ": "JWT", "kid": "key-1"}
+    claims = {
+        "sub": "x",
+        "iss": "https://id.example",
+        "aud": "studio-gateway",
+        "exp": int(time.time()) + 300,
+        "scope": "flows:read executions:read pii:read",
+    }
+    import base64
+
+    def b64(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{b64(header)}.{b64(claims)}."
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "none",
+        "expired",
+        "not-yet",
+        "wrong-issuer",
+        "wrong-audience",
+        "other-key",
+        "hs256-with-public",
+        "garbage",
+    ],
+)
+async def test_bad_jwts_are_401_with_no_upstream_call(
+    emulator: Emulator, jwks_url: str, signing_key: Any, bad: str
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    tokens = {
+        "none": _none_token(),
+        "expired": token(signing_key, exp=now - 60, iat=now - 400),
+        "not-yet": token(signing_key, nbf=now + 600),
+        "wrong-issuer": token(signing_key, iss="https://evil.example"),
+        "wrong-audience": token(signing_key, aud="someone-else"),
+        "other-key": token(other),
+        "hs256-with-public": jwt.encode(
+            {"sub": "x", "exp": now + 60},
+            "public-key-as-secret-but-long-enough-0123456789",
+            algorithm="HS256",
+        ),
+        "garbage": "not.a.jwt",
+    }
+    async with secured(emulator, **jwt_settings(jwks_url)) as http:
+        emulator.reset_counters()
+        response = await call(http, FLOWS, Authorization=f"Bearer {tokens[bad]}")
+    assert response.status_code == 401
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+    assert emulator.total_requests == 0
+
+
+def test_the_none_algorithm_cannot_be_configured() -> None:
+    from gateway.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="JWT_ALGORITHMS"):
+        load_settings(auth="jwt", jwt_key="k", jwt_algorithms="HS256,none")
+
+
+async def test_a_static_hmac_key_works_too(emulator: Emulator) -> None:
+    secret = "a-long-shared-secret-for-hs256-tokens-0123456789"
+    settings = {
+        "auth": "jwt",
+        "jwt_key": secret,
+        "jwt_algorithms": "HS256",
+        "jwt_issuer": "https://id.example",
+        "jwt_audience": "studio-gateway",
+    }
+    async with secured(emulator, **settings) as http:
+        good = await call(http, FLOWS, Authorization=f"Bearer {token(secret, algorithm='HS256')}")
+        bad = await call(
+            http,
+            FLOWS,
+            Authorization=f"Bearer {token('another-secret-entirely-0123456789', algorithm='HS256')}",
+        )
+    assert good.json()["data"]["flows"]["nodes"]
+    assert bad.status_code == 401

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -13,6 +16,51 @@ from tests.support import serve
 
 #: Small, fast retries for tests: same policy, shorter waits.
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
+
+
+def seeded_pii() -> set[str]:
+    """The personal data the suite's seeded accounts hold: addresses and context values."""
+    values: set[str] = set()
+    emulator = Emulator.seeded(seed=7, flows=5, executions_per_flow=8, steps_per_execution=5)
+    for flow in emulator.account(emulator.account_sid).flows.values():
+        for execution in flow.executions.values():
+            values.add(execution.contact_channel_address)
+            values.update(_strings(execution.base_context))
+            for step in execution.steps:
+                values.update(_strings(step.output))
+                values.update(_strings(step.variables))
+    # Short words ("yes", "sent") are widget vocabulary, not anybody's data.
+    return {v for v in values if len(v) >= 8 and not re.fullmatch(r"[a-z_]+", v)}
+
+
+def _strings(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return {s for v in value.values() for s in _strings(v)}
+    if isinstance(value, list):
+        return {s for v in value for s in _strings(v)}
+    return {value} if isinstance(value, str) else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_pii_in_any_log() -> Iterator[None]:
+    """Capture every log line the whole run writes, then grep it for seeded PII and secrets."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    watched = [logging.getLogger(), logging.getLogger("gateway")]
+    for logger in watched:
+        logger.addHandler(handler)
+    gateway = logging.getLogger("gateway")
+    previous = gateway.level
+    gateway.setLevel(logging.INFO)
+    yield
+    gateway.setLevel(previous)
+    for logger in watched:
+        logger.removeHandler(handler)
+    text = buffer.getvalue()
+    assert "graphql operation" in text, "the capture saw no gateway log at all"
+    leaked = sorted(v for v in seeded_pii() | {DEMO_AUTH_TOKEN} if v in text)
+    assert not leaked, f"personal data or secrets reached the logs: {leaked[:5]}"
 
 
 @pytest.fixture

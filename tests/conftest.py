@@ -29,8 +29,15 @@ def seeded_pii() -> set[str]:
             for step in execution.steps:
                 values.update(_strings(step.output))
                 values.update(_strings(step.variables))
-    # Short words ("yes", "sent") are widget vocabulary, not anybody's data.
-    return {v for v in values if len(v) >= 8 and not re.fullmatch(r"[a-z_]+", v)}
+    # Short words ("yes", "sent") are widget vocabulary and SIDs are identifiers,
+    # not anybody's data.
+    return {
+        v
+        for v in values
+        if len(v) >= 8
+        and not re.fullmatch(r"[a-z_]+", v)
+        and not re.fullmatch(r"[A-Z]{2}[0-9a-f]{32}", v)
+    }
 
 
 def _strings(value: object) -> set[str]:

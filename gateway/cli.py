@@ -147,6 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.app import create_app as gateway_app
     from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
     from gateway.emulator import create_app as emulator_app
+    from gateway.observability import configure_logging
     from gateway.settings import Settings
 
     emulator = Emulator.seeded(seed=7)
@@ -162,6 +163,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     if not _loopback(args.host):
         raise _Fatal("the demo has no client authentication: serve it on a loopback address")
+    configure_logging("info", "text")
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -169,6 +171,7 @@ def _demo(args: argparse.Namespace) -> int:
                 host="127.0.0.1",
                 port=args.emulator_port,
                 log_level="warning",
+                access_log=False,
             )
         ),
         uvicorn.Server(

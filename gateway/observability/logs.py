@@ -38,18 +38,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """`level logger message key=value …`, for people reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None) or {}
+        info = current_request()
+        pairs = ([("request_id", info.request_id)] if info is not None else []) + [
+            (k, v) for k, v in fields.items() if v not in (None, [], "")
+        ]
+        tail = " ".join(f"{k}={v}" for k, v in pairs)
+        return f"{record.levelname} {record.name} {record.getMessage()} {tail}".rstrip()
+
+
 def configure_logging(
     level: str = "info", fmt: Literal["json", "text"] = "json", stream: Any = None
 ) -> None:
     """Send the gateway's logs to stderr, as JSON lines or plain text."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler._studio_gateway = True  # type: ignore[attr-defined]  # ours, to replace next time
     logger = logging.getLogger(LOGGER)
-    logger.handlers[:] = [handler]
+    # Replace only the handler this function installed; leave anyone else's.
+    logger.handlers[:] = [h for h in logger.handlers if not getattr(h, "_studio_gateway", False)]
+    logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
 

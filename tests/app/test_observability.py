@@ -31,7 +31,8 @@ def captured_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("info", "json", stream=stream)
     yield stream
-    logging.getLogger("gateway").handlers.clear()
+    logger = logging.getLogger("gateway")
+    logger.handlers[:] = [h for h in logger.handlers if not getattr(h, "_studio_gateway", False)]
 
 
 @pytest.fixture

@@ -21,14 +21,17 @@ FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
 def seeded_pii() -> set[str]:
     """The personal data the suite's seeded accounts hold: addresses and context values."""
     values: set[str] = set()
-    emulator = Emulator.seeded(seed=7, flows=5, executions_per_flow=8, steps_per_execution=5)
-    for flow in emulator.account(emulator.account_sid).flows.values():
-        for execution in flow.executions.values():
-            values.add(execution.contact_channel_address)
-            values.update(_strings(execution.base_context))
-            for step in execution.steps:
-                values.update(_strings(step.output))
-                values.update(_strings(step.variables))
+    for emulator in (
+        Emulator.seeded(seed=7, flows=5, executions_per_flow=8, steps_per_execution=5),
+        Emulator.seeded(seed=7),  # the demo's and the CLI's account
+    ):
+        for flow in emulator.account(emulator.account_sid).flows.values():
+            for execution in flow.executions.values():
+                values.add(execution.contact_channel_address)
+                values.update(_strings(execution.base_context))
+                for step in execution.steps:
+                    values.update(_strings(step.output))
+                    values.update(_strings(step.variables))
     # Short words ("yes", "sent") are widget vocabulary and SIDs are identifiers,
     # not anybody's data.
     return {

@@ -3,9 +3,10 @@
     python -m bench.queries            # or: make bench
     python -m bench.queries --quick    # fewer requests, for a smoke run
 
-The seeded emulator runs in this process (so its request counters can be
-read) on a real socket, with an added latency per upstream request. The
-gateway runs as its own process (`studio-gateway serve`), as in production.
+The seeded emulator and the gateway each run as their own process
+(`studio-gateway emulator --admin`, `studio-gateway serve`), the emulator with
+an added latency per upstream request; upstream calls are read from the
+emulator's counters.
 For each query and concurrency it prints upstream calls per query, p50/p99
 latency and requests per second.
 """
@@ -14,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import base64
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
-from tests.support import free_port, serve
+from bench.common import emulator_process, gateway_process, percentile
+from gateway.emulator import DEMO_ACCOUNT_SID, Emulator
 
 DASHBOARD = """{ flows(first: 10) { nodes { friendlyName status
   executions(first: 5) { nodes { sid status dateCreated } } } } }"""
@@ -53,34 +52,6 @@ class Result:
     rps: float
 
 
-def start_gateway(upstream: str, port: int, cache: bool) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "STUDIO_GATEWAY_UPSTREAM_URL": upstream,
-        "TWILIO_ACCOUNT_SID": DEMO_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": DEMO_AUTH_TOKEN,
-        "STUDIO_GATEWAY_CACHE_TTL": "3600" if cache else "0",
-        "STUDIO_GATEWAY_LOG_LEVEL": "warning",
-        "STUDIO_GATEWAY_MAX_IN_FLIGHT": "200",
-    }
-    env.pop("STUDIO_GATEWAY_REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the gateway did not start")
-
-
 async def drive(
     url: str, document: str, variables: dict[str, Any], requests: int, concurrency: int
 ) -> tuple[list[float], float]:
@@ -106,70 +77,57 @@ async def drive(
     return latencies, elapsed
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer requests")
     args = parser.parse_args()
     requests = 40 if args.quick else 200
 
-    emulator = Emulator.seeded(seed=7, flows=12, executions_per_flow=40, steps_per_execution=8)
-    handles = emulator.seeded_handles
-    flow_sid = handles.survey_flow_sid
+    # The same seed and sizes as the emulator process: to find real SIDs here.
+    sizes = {"flows": 12, "executions": 40, "steps": 8}
+    local = Emulator.seeded(seed=7, flows=12, executions_per_flow=40, steps_per_execution=8)
+    flow_sid = local.seeded_handles.survey_flow_sid
     execution_sid = next(
         sid
-        for sid, e in emulator.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions.items()
-        if len(e.steps) >= 3
+        for sid, e in local.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions.items()
+        if len(e.steps) >= 3 and e.status == "ended"
     )
-    import base64
-
     node_id = base64.b64encode(f"Execution:{flow_sid}/{execution_sid}".encode()).decode()
     queries = [
         ("dashboard: 10 flows x 5 executions", DASHBOARD, {}),
-        ("execution detail: context, revision, 20 steps + widgets", EXECUTION_DETAIL,
-         {"f": flow_sid, "e": execution_sid}),
+        (
+            "execution detail: context, revision, 20 steps + widgets",
+            EXECUTION_DETAIL,
+            {"f": flow_sid, "e": execution_sid},
+        ),
         ("10 ended executions x 10 steps with contexts", STEP_CONTEXTS, {"f": flow_sid}),
         ("node(id:) of an execution", NODE, {"id": node_id}),
     ]
 
-    results: list[Result] = []
-    with serve(create_app(emulator)) as upstream:
-        for cache in (False, True):
-            port = free_port()
-            gateway = start_gateway(upstream, port, cache)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                for latency in (0.0, 0.05):
-                    emulator.latency = latency
+    for latency in (0.0, 0.05):
+        with emulator_process(latency=latency, **sizes) as upstream:
+            for cache in (False, True):
+                with gateway_process(upstream.url, cache=cache) as url:
                     for name, document, variables in queries:
                         for concurrency in (1, 10, 50):
                             count = requests if concurrency > 1 else max(20, requests // 5)
                             # Warm up (and fill the cache when it is on).
                             asyncio.run(drive(url, document, variables, 2, 1))
-                            emulator.reset_counters()
+                            upstream.reset()
                             latencies, elapsed = asyncio.run(
                                 drive(url, document, variables, count, concurrency)
                             )
-                            results.append(
-                                Result(
-                                    name,
-                                    latency * 1000,
-                                    concurrency,
-                                    "warm" if cache else "off",
-                                    emulator.total_requests / count,
-                                    statistics.median(latencies),
-                                    percentile(latencies, 0.99),
-                                    count / elapsed,
-                                )
+                            row = Result(
+                                name,
+                                latency * 1000,
+                                concurrency,
+                                "warm" if cache else "off",
+                                upstream.calls() / count,
+                                statistics.median(latencies),
+                                percentile(latencies, 0.99),
+                                count / elapsed,
                             )
-                            print(format_row(results[-1]), flush=True)
-            finally:
-                gateway.terminate()
-                gateway.wait(10)
+                            print(format_row(row), flush=True)
 
 
 def format_row(r: Result) -> str:

@@ -41,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--port", type=int, default=8900)
     emulator.add_argument("--seed", type=int, default=7)
     emulator.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    emulator.add_argument("--flows", type=int, help="seeded flows")
+    emulator.add_argument("--executions", type=int, help="seeded executions per flow")
+    emulator.add_argument("--steps", type=int, help="most steps per seeded execution")
+    emulator.add_argument(
+        "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
+    )
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
@@ -134,10 +140,25 @@ def _emulator(args: argparse.Namespace) -> int:
 
     from gateway.emulator import Emulator, create_app
 
-    emulator, message = Emulator.from_env(os.environ, seed=args.seed)
+    sizes = {
+        name: value
+        for name, value in (
+            ("flows", args.flows),
+            ("executions_per_flow", args.executions),
+            ("steps_per_execution", args.steps),
+        )
+        if value is not None
+    }
+    emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
     emulator.latency = args.latency
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
-    uvicorn.run(create_app(emulator), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(emulator, admin=args.admin),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 

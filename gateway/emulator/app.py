@@ -36,17 +36,23 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 _ALL_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def create_app(emulator: Emulator, base_url: str | None = None) -> Starlette:
+def create_app(
+    emulator: Emulator, base_url: str | None = None, *, admin: bool = False
+) -> Starlette:
     """An ASGI app serving `emulator`.
 
     URLs in bodies start with `base_url` when given, else with the request's own
     scheme, host and port, so clients that follow them stay on the emulator.
+    With `admin`, `/_emulator/requests` reads (GET) and resets (DELETE) the
+    request counters, so a benchmark in another process can count upstream calls.
     """
     base = base_url.rstrip("/") if base_url else None
     routes = [
         Route(template, endpoint=_endpoint(emulator, template, base), methods=_ALL_METHODS)
         for template in paths.ROUTE_TEMPLATES
     ]
+    if admin:
+        routes.append(Route("/_emulator/requests", _admin(emulator), methods=["GET", "DELETE"]))
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
@@ -67,6 +73,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """An emulator bug still answers like Twilio; the exception is re-raised to the server."""
     return TwilioError(500, 20500, "Internal Server Error").response()
+
+
+def _admin(emulator: Emulator) -> Endpoint:
+    async def requests(request: Request) -> Response:
+        if request.method == "DELETE":
+            emulator.reset_counters()
+        return JSONResponse(
+            {
+                "total": emulator.total_requests,
+                "max_in_flight": emulator.max_in_flight,
+                "by_route": {k: v for k, v in emulator.requests.items() if v},
+            }
+        )
+
+    return requests
 
 
 def _endpoint(emulator: Emulator, template: str, base_url: str | None) -> Endpoint:

@@ -153,12 +153,16 @@ def signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+JWKS_FETCHES: list[float] = []
+
+
 @pytest.fixture(scope="module")
 def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
     public.update(kid="key-1", use="sig", alg="RS256")
 
     async def jwks(request: Any) -> JSONResponse:
+        JWKS_FETCHES.append(time.time())
         return JSONResponse({"keys": [public]})
 
     with serve(Starlette(routes=[Route("/jwks.json", jwks)])) as url:

@@ -7,8 +7,8 @@ shared: a write is never merged with another.
 
 The shared call runs in a task of its own, so no waiter owns it: a waiter
 that is cancelled or runs out of time leaves alone, and the call goes on for
-the others. When the last waiter has left, the call is cancelled, since no one
-would read its answer.
+the others. When the last waiter has left, the call is ended (through its
+call scope), since no one would read its answer.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ class SingleFlightStats:
 
 
 class _Flight:
-    __slots__ = ("task", "waiters")
+    __slots__ = ("scope", "task", "waiters")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    def __init__(self, task: asyncio.Task[Any], scope: CallScope) -> None:
         self.task = task
+        self.scope = scope
         self.waiters = 0
 
 
@@ -86,7 +87,9 @@ class SingleFlight:
         finally:
             flight.waiters -= 1
             if left and flight.waiters == 0 and not flight.task.done():
-                flight.task.cancel()
+                # Ended through its scope, not Task.cancel(): a second cancel
+                # landing while httpx closes the connection would leak it.
+                flight.scope.cancel()
         return result
 
     def _start(
@@ -95,10 +98,11 @@ class SingleFlight:
         # The shared call keeps the first caller's deadline (so a long
         # Retry-After still fails fast) but not its cancellation: one caller
         # going away must not end the call for the rest.
+        detached = CallScope(scope.deadline if scope is not None else None)
         context = contextvars.copy_context()
-        context.run(enter_scope, CallScope(scope.deadline) if scope is not None else None)
+        context.run(enter_scope, detached)
         task = asyncio.get_running_loop().create_task(_call(call), context=context)
-        flight = self._flights[key] = _Flight(task)
+        flight = self._flights[key] = _Flight(task, detached)
         self._started += 1
         task.add_done_callback(lambda done: self._finish(key, flight, done))
         return flight

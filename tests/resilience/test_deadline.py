@@ -1,0 +1,174 @@
+"""`RequestDeadline`: an operation answers by its deadline with what resolved by then."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import strawberry
+
+from gateway.emulator import Emulator
+from gateway.graphql import Context
+from gateway.graphql.deadline import RequestDeadline
+from gateway.graphql.schema import build_schema
+from gateway.loaders import Loaders
+from gateway.studio import ClientConfig, Credentials, StudioClient, Timeouts, Transport
+from tests.conftest import FAST_RETRY
+from tests.resilience.conftest import until
+
+FETCH_FLOW = "GET /v2/Flows/{Sid}"
+CONTEXT_ROUTE = "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context"
+
+EXECUTION_WITH_CONTEXT = """query($f: ID!, $e: ID!, $other: ID!) {
+  execution(flowSid: $f, sid: $e) { sid status context }
+  other: flow(sid: $other) { friendlyName } }"""
+
+
+@pytest.fixture
+async def client(emulator_url: str, credentials: Credentials) -> AsyncIterator[StudioClient]:
+    """Over a real socket, with call deadlines far longer than any request deadline here."""
+    config = ClientConfig(
+        base_url=emulator_url, retry=FAST_RETRY, timeouts=Timeouts(read=30, deadline=30)
+    )
+    studio = StudioClient(Transport(config), credentials)
+    yield studio
+    await studio.aclose()
+
+
+@pytest.fixture
+def schema() -> strawberry.Schema:
+    return build_schema(extensions=[RequestDeadline])
+
+
+async def run(
+    schema: strawberry.Schema,
+    client: StudioClient,
+    document: str,
+    variables: dict[str, Any],
+    deadline: float | None,
+) -> tuple[Any, float]:
+    context = Context(new_loaders=lambda: Loaders(client), request_deadline=deadline)
+    started = time.monotonic()
+    result = await schema.execute(document, variables, context_value=context)
+    return result, time.monotonic() - started
+
+
+def variables(emulator: Emulator) -> dict[str, str]:
+    handles = emulator.seeded_handles
+    flow_sid, execution_sid = handles.ended_execution
+    return {"f": flow_sid, "e": execution_sid, "other": handles.survey_flow_sid}
+
+
+def codes(result: Any) -> list[str | None]:
+    return [(e.extensions or {}).get("code") for e in result.errors or []]
+
+
+async def test_at_the_deadline_waiting_fields_time_out_and_the_rest_is_answered(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("hang", route=CONTEXT_ROUTE)
+
+    result, elapsed = await run(schema, client, EXECUTION_WITH_CONTEXT, variables(emulator), 0.4)
+
+    assert 0.35 < elapsed < 1.0
+    assert result.data["execution"]["sid"] == variables(emulator)["e"]
+    assert result.data["execution"]["status"] == "ENDED"
+    assert result.data["execution"]["context"] is None
+    assert result.data["other"]["friendlyName"]
+    (error,) = result.errors
+    assert error.path == ["execution", "context"]
+    assert error.extensions["code"] == "UPSTREAM_TIMEOUT"
+    # Nothing is left running: the hung call was ended and its connection closed.
+    assert client.transport.in_flight == 0
+    await until(lambda: emulator.in_flight == 0)
+
+
+async def test_every_call_still_waiting_ends_at_the_deadline(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    emulator.latency = 2.0
+
+    result, elapsed = await run(schema, client, EXECUTION_WITH_CONTEXT, variables(emulator), 0.3)
+
+    assert elapsed < 0.8
+    assert result.data == {"execution": None, "other": None}
+    assert set(codes(result)) == {"UPSTREAM_TIMEOUT"}
+    assert client.transport.in_flight == 0
+    assert client.transport.single_flight.stats.in_flight == 0
+
+
+async def test_the_deadline_counts_from_the_start_of_the_operation_across_dependent_calls(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    # Three dependent rounds (flow, its executions, their steps) at 0.2 s each
+    # do not fit in 0.5 s: each call gets what is left, not a fresh 0.5 s.
+    emulator.latency = 0.2
+    document = """query($f: ID!) { flow(sid: $f) { friendlyName
+      executions(first: 2) { nodes { sid steps(first: 2) { nodes { name } } } } } }"""
+
+    result, elapsed = await run(schema, client, document, variables(emulator), 0.5)
+
+    assert 0.45 < elapsed < 0.9
+    assert set(codes(result)) == {"UPSTREAM_TIMEOUT"}
+    assert client.transport.in_flight == 0
+
+
+async def test_no_deadline_means_no_bound(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    emulator.latency = 0.3
+
+    result, _ = await run(schema, client, EXECUTION_WITH_CONTEXT, variables(emulator), None)
+
+    assert result.errors is None
+    assert result.data["execution"]["context"] is not None
+
+
+async def test_a_retry_after_beyond_the_request_deadline_is_rate_limited_at_once(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("429", count=3, route="/v2/Flows/{Sid}", retry_after=3)
+
+    result, elapsed = await run(schema, client, EXECUTION_WITH_CONTEXT, variables(emulator), 2.0)
+
+    assert elapsed < 0.5
+    assert codes(result) == ["RATE_LIMITED"]
+    assert result.errors[0].extensions["retryAfter"] == 3
+    assert emulator.requests[FETCH_FLOW] == 1
+
+
+async def test_a_mutation_waiting_on_a_hung_upstream_times_out_at_the_deadline(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    emulator.faults.enqueue("hang", method="POST", route="/v2/Flows/{FlowSid}/Executions")
+    document = """mutation($f: ID!) {
+      createExecution(flowSid: $f, to: "+15005550999", from: "+15005550001") { sid } }"""
+
+    result, elapsed = await run(
+        schema, client, document, {"f": emulator.seeded_handles.survey_flow_sid}, 0.3
+    )
+
+    assert elapsed < 0.8
+    assert result.data == {"createExecution": None}
+    assert codes(result) == ["UPSTREAM_TIMEOUT"]
+    await until(lambda: emulator.in_flight == 0)
+
+
+async def test_a_context_without_the_attribute_has_no_deadline(
+    schema: strawberry.Schema, client: StudioClient, emulator: Emulator
+) -> None:
+    class Bare:
+        def __init__(self) -> None:
+            self.loaders = Loaders(client)
+
+        def new_loaders(self) -> Loaders:
+            return Loaders(client)
+
+    result = await schema.execute(
+        "query($f: ID!) { flow(sid: $f) { friendlyName } }",
+        {"f": emulator.seeded_handles.survey_flow_sid},
+        context_value=Bare(),
+    )
+    assert result.errors is None

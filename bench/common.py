@@ -71,8 +71,23 @@ def emulator_process(
         process.wait(10)
 
 
+@dataclass
+class GatewayProcess:
+    """The gateway in its own process: where it listens, and its pid (for /proc)."""
+
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
 def gateway_process(upstream: str, *, cache: bool, **settings: str) -> Iterator[str]:
+    with gateway_server(upstream, cache=cache, **settings) as gateway:
+        yield gateway.url
+
+
+@contextlib.contextmanager
+def gateway_server(upstream: str, *, cache: bool, **settings: str) -> Iterator[GatewayProcess]:
+    """`studio-gateway serve` on a free port of 127.0.0.1, in front of `upstream`."""
     port = free_port()
     env = _clean_env(
         STUDIO_GATEWAY_UPSTREAM_URL=upstream,
@@ -91,7 +106,7 @@ def gateway_process(upstream: str, *, cache: bool, **settings: str) -> Iterator[
     url = f"http://127.0.0.1:{port}"
     try:
         _wait(url, process, "/healthz")
-        yield url
+        yield GatewayProcess(url, process.pid)
     finally:
         process.terminate()
         process.wait(10)

@@ -7,6 +7,14 @@ one call per object fetch, one per upstream page a connection needs (`first`
 items in pages of the size its first request chose), multiplied through
 nested lists by their `first`. De-duplication across the query only makes the
 real count smaller, so the estimate is never below it.
+
+Multiplying through lists alone would overcharge what many items share: every
+object below an execution belongs to that one execution and its one flow. So
+the walk carries, for each point of the query, its *owners*: at most how many
+distinct flows (and executions) the objects there belong to. A parent reached
+from many children (`step.execution`, `execution.flow`) is charged, with all
+it selects, once per owner, not once per child. A successful load is cached
+for the request, so that is what the loaders do.
 """
 
 from __future__ import annotations
@@ -24,18 +32,27 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
     value_from_ast_untyped,
 )
 
+from gateway.graphql import ids
 from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST
+from gateway.graphql.errors import GatewayError
 
 #: Field nodes one analysis may visit: a fragment "bomb" must not cost us CPU.
 MAX_VISITS: Final = 20_000
 
-# Fields an object answers from what its parent already holds.
-_FREE: Final = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
+# Fields a parent-only object (a stub: `step.execution`, `execution.flow`) answers
+# without loading its own record: what it was made from, or what has a loader of its own.
+_NO_RECORD: Final[dict[str, frozenset[str]]] = {
+    "Flow": frozenset(
+        {"__typename", "id", "sid", "testUsers", "revisions", "flowRevision", "executions"}
+    ),
+    "Execution": frozenset({"__typename", "id", "sid", "flowSid", "context", "flow", "steps"}),
+}
 # Fields the Flows and Revisions lists leave out: reading one fetches the object.
 _ABRIDGED: Final = frozenset(
     {"definition", "widgets", "commitMessage", "valid", "errors", "warnings"}
@@ -83,9 +100,16 @@ _MUTATIONS: Final[dict[str, tuple[str, str]]] = {
     "updateFlow": ("Flow", "fetched"),
     "updateFlowTestUsers": ("Flow", "stub"),
 }
+_NODE_TYPES: Final = ("Flow", "FlowRevision", "Execution", "ExecutionStep")
+_TYPES: Final = frozenset(_NODE_TYPES)
+# Keys of `_Owners` beside the type names: of the owning flows (executions), how
+# many the request holds no record of yet, and how many only an abridged one.
+_MISSING: Final = {"Flow": "Flow:missing", "Execution": "Execution:missing"}
+_PARTIAL: Final = {"Flow": "Flow:partial"}
 
-
-_Ancestors = dict[str, float]
+#: For a type: at most how many distinct objects of it the objects at one point
+#: of the query belong to (their flow, their execution, themselves); see _MISSING.
+_Owners = dict[str, float]
 
 
 class AnalysisTooLarge(Exception):
@@ -138,9 +162,15 @@ class _Walker:
     # -- expanding fragments --------------------------------------------------
 
     def fields(
-        self, selection_set: SelectionSetNode | None, stack: tuple[str, ...]
+        self,
+        selection_set: SelectionSetNode | None,
+        stack: tuple[str, ...],
+        on: str | None = None,
     ) -> list[FieldNode]:
-        """The fields of a selection set with fragments expanded (every spread counts)."""
+        """The fields of a selection set with fragments expanded (every spread counts).
+
+        With `on`, a fragment on another object type is left out: it cannot apply.
+        """
         found: list[FieldNode] = []
         for selection in selection_set.selections if selection_set else ():
             self.shape.directives += len(selection.directives or ())
@@ -148,14 +178,17 @@ class _Walker:
                 self._count(selection)
                 found.append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                found.extend(self.fields(selection.selection_set, stack))
+                if _applies(selection.type_condition, on):
+                    found.extend(self.fields(selection.selection_set, stack, on))
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in stack:
                     continue  # validation reports unknown fragments and cycles
+                if not _applies(fragment.type_condition, on):
+                    continue
                 self.shape.directives += len(fragment.directives or ())
-                found.extend(self.fields(fragment.selection_set, (*stack, name)))
+                found.extend(self.fields(fragment.selection_set, (*stack, name), on))
         return found
 
     def _count(self, field: FieldNode) -> None:
@@ -178,32 +211,42 @@ class _Walker:
                 self.depth(field, 1)
             return
         if name == "node":
-            self.shape.cost += 1
-            # The id decides the type; charge the dearest branch.
-            before = self.shape.cost
-            worst = 0.0
-            for type_name in ("Flow", "FlowRevision", "Execution", "ExecutionStep"):
-                self.shape.cost = before
-                self.object(type_name, "fetched", field, 1.0, 1, {})
-                worst = max(worst, self.shape.cost - before)
-            self.shape.cost = before + worst
+            self.node(field)
             return
         self.field("Query", field, 1.0, 1, {})
 
+    def node(self, field: FieldNode) -> None:
+        self.shape.cost += 1
+        known = _node_type(self.arguments(field).get("id"))
+        if known is not None:
+            self.object(known, "fetched", field, 1.0, 1, {})
+            return
+        # The id does not say (or is not ours, and fails before any call):
+        # charge the dearest type, and count the shape of the selection once.
+        shape = self.shape
+        before = (shape.cost, shape.aliases, shape.directives)
+        worst = before
+        for type_name in _NODE_TYPES:
+            shape.cost, shape.aliases, shape.directives = before
+            self.object(type_name, "fetched", field, 1.0, 1, {})
+            now = (shape.cost, shape.aliases, shape.directives)
+            worst = (max(worst[0], now[0]), max(worst[1], now[1]), max(worst[2], now[2]))
+        shape.cost, shape.aliases, shape.directives = worst
+
     def field(
-        self, parent: str, field: FieldNode, count: float, depth: int, ancestors: _Ancestors
+        self, parent: str, field: FieldNode, count: float, depth: int, owners: _Owners
     ) -> None:
         """Charge one field of `count` parent objects of type `parent`."""
         name = field.name.value
         self.shape.depth = max(self.shape.depth, depth)
         if (parent, name) in _CONNECTIONS:
-            self.connection(_CONNECTIONS[(parent, name)], field, count, depth, ancestors)
+            self.connection(_CONNECTIONS[(parent, name)], field, count, depth, owners)
             return
         if (parent, name) in _ONE_CALL:
             self.shape.cost += count
         relation = _RELATIONS.get((parent, name))
         if relation is not None:
-            self.object(relation[0], relation[1], field, count, depth, ancestors)
+            self.object(relation[0], relation[1], field, count, depth, owners)
         else:
             self.depth(field, depth)
 
@@ -214,37 +257,52 @@ class _Walker:
         field: FieldNode,
         count: float,
         depth: int,
-        ancestors: _Ancestors,
+        owners: _Owners,
     ) -> None:
+        """Charge `count` objects of `type_name` that arrive `origin`: fetched, listed or stub."""
         self.shape.depth = max(self.shape.depth, depth)
-        children = self.fields(field.selection_set, ())
+        children = self.fields(field.selection_set, (), on=type_name)
         names = {child.name.value for child in children}
-        # Every object below a Flow (or an Execution) belongs to that same one: a
-        # stub of it is fetched at most once per ancestor, not once per item.
-        per = ancestors.get(type_name, count)
-        if origin == "stub" and names - _FREE:
-            self.shape.cost += min(per, count)
-        elif origin == "listed" and type_name in ("Flow", "FlowRevision") and names & _ABRIDGED:
-            self.shape.cost += count  # the whole object, once, for what the list left out
+        reads = bool(names - _NO_RECORD.get(type_name, frozenset()))
+        whole = bool(names & _ABRIDGED)
+        if origin == "stub":
+            # The parent of the objects above: one of the owners they share, the same
+            # object (and the same loads, cached) however many of them ask for it.
+            count = min(count, _owner_bound(type_name, owners, count))
+            missing = min(count, owners.get(_MISSING.get(type_name, ""), count))
+            partial = min(count, owners.get(_PARTIAL.get(type_name, ""), count))
+            if reads:
+                # A flow's summary comes from the list that named it, if one did.
+                self.shape.cost += partial if whole else missing
+                missing = 0.0
+                if whole:
+                    partial = 0.0
+        else:
+            # A fetched or listed object holds its record, and primes its loader.
+            if origin == "listed" and type_name in ("Flow", "FlowRevision") and whole:
+                self.shape.cost += count  # the whole object, once, for what the list left out
+            missing = 0.0
+            partial = count if origin == "listed" and not whole else 0.0
+        below = {**owners, type_name: count}
+        if type_name in _MISSING:
+            below[_MISSING[type_name]] = missing
+        if type_name in _PARTIAL:
+            below[_PARTIAL[type_name]] = partial
         if type_name == "ExecutionStep" and names & {"fromWidget", "toWidget"}:
-            # The execution's record, then the revision it ran on.
-            self.shape.cost += 2 * min(ancestors.get("Execution", count), count)
-        below = {**ancestors, type_name: min(per, count)}
+            # The revision each execution ran on, read from that execution's record.
+            executions = min(count, below.get("Execution", count))
+            unread = min(executions, below.get(_MISSING["Execution"], executions))
+            self.shape.cost += executions + unread
         for child in children:
             self.field(type_name, child, count, depth + 1, below)
 
     def connection(
-        self, item_type: str, field: FieldNode, count: float, depth: int, ancestors: _Ancestors
+        self, item_type: str, field: FieldNode, count: float, depth: int, owners: _Owners
     ) -> None:
         args = self.arguments(field)
         first = args.get("first")
         items = first if isinstance(first, int) and 1 <= first <= MAX_FIRST else DEFAULT_FIRST
-        pages = 1
-        after = args.get("after")
-        if isinstance(after, str):
-            size = _cursor_page_size(after) or 1
-            pages = math.ceil(items / size) + 1
-        self.shape.cost += pages * count
+        self.shape.cost += _pages(items, args.get("after")) * count
         for child in self.fields(field.selection_set, ()):
             self.shape.depth = max(self.shape.depth, depth + 1)
             nodes: list[FieldNode] = []
@@ -255,7 +313,7 @@ class _Walker:
                 self.shape.depth = max(self.shape.depth, depth + 2)
             extra = 1 if child.name.value == "edges" else 0
             for node in nodes:
-                self.object(item_type, "listed", node, count * items, depth + 1 + extra, ancestors)
+                self.object(item_type, "listed", node, count * items, depth + 1 + extra, owners)
 
     def depth(self, field: FieldNode, depth: int) -> None:
         self.shape.depth = max(self.shape.depth, depth)
@@ -269,10 +327,54 @@ class _Walker:
         }
 
 
-def _cursor_page_size(cursor: str) -> int | None:
+def _owner_bound(type_name: str, owners: _Owners, count: float) -> float:
+    """At most how many distinct `type_name` objects own the objects at this point."""
+    if type_name == "Flow":
+        # Every relation stays inside one flow: each owner of any type has one.
+        return min([count, *(v for k, v in owners.items() if k in _TYPES)])
+    return owners.get(type_name, count)
+
+
+def _applies(condition: NamedTypeNode | None, on: str | None) -> bool:
+    """Whether a fragment on `condition` can apply to an object of type `on`."""
+    if condition is None or on is None:
+        return True
+    name = condition.name.value
+    return name == on or name not in _NODE_TYPES
+
+
+def _node_type(global_id: object) -> str | None:
+    """The type a `node(id:)` will fetch, when the id says; None when it cannot."""
+    if not isinstance(global_id, str):
+        return None
+    try:
+        type_name, _ = ids.decode(global_id)
+    except (GatewayError, ValueError):
+        return None
+    return type_name
+
+
+def _pages(items: int, after: object) -> int:
+    """Upstream pages for `items` items after the cursor `after` (none: from the start)."""
+    if not isinstance(after, str):
+        return 1  # the first request asks for a page of exactly `items`
+    position = _cursor_position(after)
+    if position is None:
+        return items + 1  # refused before any call, but charge the most
+    size, index = position
+    # The cursor names a page and an item in it; the rest of that page comes first.
+    rest = max(0, size - max(index, -1) - 1)
+    return 1 + math.ceil(max(0, items - rest) / size)
+
+
+def _cursor_position(cursor: str) -> tuple[int, int] | None:
+    """The page size and index a cursor carries; None when it is not readable."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         size = int(data["p"].get("PageSize", 50))
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+        index = data["i"]
+    except (binascii.Error, ValueError, OverflowError, KeyError, TypeError, AttributeError):
         return None
-    return size if 1 <= size <= MAX_FIRST else None
+    if not (1 <= size <= MAX_FIRST and isinstance(index, int)):
+        return None
+    return size, index

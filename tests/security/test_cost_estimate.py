@@ -1,0 +1,514 @@
+"""The upstream-cost estimate against the real count, query by query.
+
+The limits refuse an operation by its estimate before any call, so the
+estimate must never be below what the operation really costs: a query that
+slips under the budget by an underestimate is a query the budget does not
+bound. It must not be wildly above either, or honest queries get refused.
+
+Each case runs through the gateway in front of the seeded emulator (5 flows,
+8 executions each, up to 5 steps each) and compares
+`extensions.cost.estimatedUpstreamCalls` with the emulator's request
+counters for that request. For every case: real <= estimate. For a
+*realistic* case (its `first`s fit the lists it reads): estimate <= 2 x real.
+A case that asks a wide `first` over a few items is not realistic: the
+estimate has to assume the list is that long.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from gateway.emulator import Emulator
+from tests.graphql.conftest import Gateway, error_codes, open_gateway
+
+Variables = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Handles on the seeded account, and what earlier responses returned."""
+
+    handles: Any
+    ivr_execution: str
+    ids: dict[str, str]
+    flow_cursors: list[str]
+    execution_cursors: list[str]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    document: str
+    variables: Callable[[Facts], Variables] = lambda _: {}
+    realistic: bool = True
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def survey(facts: Facts) -> Variables:
+    return {"f": facts.handles.survey_flow_sid}
+
+
+def ended(facts: Facts) -> Variables:
+    flow, execution = facts.handles.ended_execution
+    return {"f": flow, "e": execution}
+
+
+def step(handle: str) -> Callable[[Facts], Variables]:
+    def variables(facts: Facts) -> Variables:
+        flow, execution, sid = getattr(facts.handles, handle)
+        return {"f": flow, "e": execution, "s": sid}
+
+    return variables
+
+
+def node(kind: str) -> Callable[[Facts], Variables]:
+    return lambda facts: {"id": facts.ids[kind]}
+
+
+DEFINITION = {
+    "description": "cost matrix",
+    "states": [
+        {
+            "name": "Trigger",
+            "type": "trigger",
+            "transitions": [{"event": "incomingRequest", "next": "hello"}],
+            "properties": {"offset": {"x": 0, "y": 0}},
+        },
+        {
+            "name": "hello",
+            "type": "send-message",
+            "transitions": [{"event": "sent"}, {"event": "failed"}],
+            "properties": {"body": "hi", "offset": {"x": 0, "y": 200}},
+        },
+    ],
+    "initial_state": "Trigger",
+    "flags": {"allow_concurrent_calls": True},
+}
+
+QUERIES = [
+    # -- the flows list ----------------------------------------------------------
+    Case(
+        "flows: list fields only",
+        "{ flows(first: 5) { nodes { id sid friendlyName status revision dateCreated } } }",
+    ),
+    Case("flows: the default first", "{ flows { nodes { sid } } }"),
+    Case(
+        "flows: what the list leaves out fetches each flow",
+        "{ flows(first: 2) { nodes { definition commitMessage valid } } }",
+    ),
+    Case(
+        "flows: widgets through edges",
+        "{ flows(first: 5) { edges { cursor node { widgets { name type transitions { event next } } } } } }",
+    ),
+    Case(
+        "flows: a wide first over five flows",
+        "{ flows(first: 1000) { nodes { executions(first: 3) { nodes { sid } } } } }",
+        realistic=False,
+    ),
+    Case(
+        "flows: default firsts all the way down to each execution's flow",
+        "{ flows { nodes { executions(first: 2) { nodes { flow { definition } } } } } }",
+        realistic=False,
+    ),
+    Case(
+        "flows: revisions and their flow, default first over five flows",
+        "{ flows { nodes { revisions(first: 2) { nodes { flow { friendlyName } widgets { name } } } } } }",
+        realistic=False,
+    ),
+    # -- nested lists --------------------------------------------------------------
+    Case(
+        "flows > executions > steps > step context (PII)",
+        """{ flows(first: 5) { nodes { sid executions(first: 8) { nodes { sid
+             steps(first: 5) { nodes { sid name context } } } } } } }""",
+    ),
+    Case(
+        "flows > executions > steps > widgets of the revision each ran on",
+        """{ flows(first: 5) { nodes { executions(first: 8) { nodes { flowVersion
+             steps(first: 5) { nodes { fromWidget { name } toWidget { name type } } } } } } } }""",
+    ),
+    Case(
+        "executions filtered by status",
+        """query($f: ID!) { flow(sid: $f) {
+             executions(first: 7, status: ENDED) { nodes { sid status dateCreated } } } }""",
+        survey,
+    ),
+    Case(
+        "executions filtered by date",
+        """query($f: ID!) { flow(sid: $f) {
+             executions(first: 8, dateCreatedFrom: "2000-01-01T00:00:00Z") { nodes { sid } } } }""",
+        survey,
+    ),
+    Case(
+        "executions with their contexts and contacts (PII)",
+        """query($f: ID!) { flow(sid: $f) { executions(first: 8) { nodes {
+             contactChannelAddress contactSid context } } } }""",
+        survey,
+    ),
+    # -- one execution -------------------------------------------------------------
+    Case(
+        "execution: context and contact (PII)",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             status contactChannelAddress contactSid context } }""",
+        ended,
+    ),
+    Case(
+        "execution: steps with their widgets",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             steps(first: 5) { nodes { name fromWidget { name } toWidget { name properties } } } } }""",
+        ended,
+    ),
+    Case(
+        "execution: step.execution and step.flow stubs",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             steps(first: 5) { nodes { execution { sid status } flow { sid friendlyName } } } } }""",
+        ended,
+    ),
+    Case(
+        "execution: up to its flow and down its other executions' widgets",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { flow {
+             executions(first: 8) { nodes { steps(first: 5) { nodes { fromWidget { name } } } } } } } }""",
+        lambda facts: {"f": facts.handles.ivr_flow_sid, "e": facts.ivr_execution},
+    ),
+    Case(
+        "execution: the revision it ran on, and that revision's flow",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             flowRevision { revision widgets { name } flow { friendlyName testUsers } } } }""",
+        ended,
+    ),
+    Case(
+        "execution: an empty step log with a wide first",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             steps(first: 5) { nodes { sid context } } } }""",
+        lambda facts: dict(zip("fe", facts.handles.execution_without_steps, strict=True)),
+        realistic=False,
+    ),
+    Case(
+        "execution: not found",
+        """query($f: ID!) { execution(flowSid: $f, sid: "FN00000000000000000000000000000000") {
+             status steps { nodes { sid } } } }""",
+        survey,
+        errors=["NOT_FOUND"],
+    ),
+    # -- revisions -----------------------------------------------------------------
+    Case(
+        "revisions: sixty, list fields only",
+        """query($f: ID!) { flow(sid: $f) { revisions(first: 60) {
+             pageInfo { hasNextPage } nodes { revision status dateCreated } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid},
+    ),
+    Case(
+        "revisions: each definition",
+        """query($f: ID!) { flow(sid: $f) { revisions(first: 5) { nodes { revision definition } } } }""",
+        survey,
+    ),
+    Case(
+        "flowRevision by number",
+        """query($f: ID!) { flow(sid: $f) {
+             flowRevision(number: 2) { revision widgets { name } flow { friendlyName } } } }""",
+        survey,
+    ),
+    Case(
+        "flowRevision by both aliases",
+        """query($f: ID!) { flow(sid: $f) {
+             published: flowRevision(latest: LATEST_PUBLISHED) { revision status }
+             latest: flowRevision(latest: LATEST_REVISION) { revision status } } }""",
+        lambda facts: {"f": facts.handles.draft_pending_flow_sid},
+    ),
+    Case("testUsers", "query($f: ID!) { flow(sid: $f) { friendlyName testUsers } }", survey),
+    # -- node(id:) -----------------------------------------------------------------
+    Case(
+        "node: a flow",
+        "query($id: ID!) { node(id: $id) { ... on Flow { friendlyName definition testUsers } } }",
+        node("Flow"),
+    ),
+    Case(
+        "node: a revision",
+        "query($id: ID!) { node(id: $id) { id ... on FlowRevision { revision definition } } }",
+        node("FlowRevision"),
+    ),
+    Case(
+        "node: an execution, with fragments for every type",
+        """query($id: ID!) { node(id: $id) { id __typename
+             ... on Flow { definition executions(first: 8) { nodes { sid } } }
+             ... on Execution { status context steps(first: 5) { nodes { sid } } }
+             ... on ExecutionStep { context fromWidget { name } } } }""",
+        node("Execution"),
+    ),
+    Case(
+        "node: a step with its context, widget and parent",
+        """query($id: ID!) { node(id: $id) { ... on ExecutionStep {
+             name context fromWidget { name } parentStep { sid } } } }""",
+        node("ExecutionStep"),
+    ),
+    # -- one step --------------------------------------------------------------------
+    Case(
+        "executionStep: its execution and flow stubs",
+        """query($f: ID!, $e: ID!, $s: ID!) { executionStep(flowSid: $f, executionSid: $e, sid: $s) {
+             name execution { status contactSid } flow { friendlyName } } }""",
+        step("subflow_step"),
+    ),
+    Case(
+        "executionStep: the parent step of a subflow step",
+        """query($f: ID!, $e: ID!, $s: ID!) { executionStep(flowSid: $f, executionSid: $e, sid: $s) {
+             parentStepSid parentStep { sid name context } } }""",
+        step("subflow_step"),
+    ),
+    Case(
+        "executionStep: a widget the revision does not have",
+        """query($f: ID!, $e: ID!, $s: ID!) { executionStep(flowSid: $f, executionSid: $e, sid: $s) {
+             transitionedTo toWidget { name } } }""",
+        step("step_with_missing_widget"),
+    ),
+    # -- the shape of the document ---------------------------------------------------
+    Case(
+        "named fragments, spread twice",
+        """query($f: ID!) { flows(first: 5) { nodes { ...Whole } } flow(sid: $f) { ...Whole } }
+           fragment Whole on Flow { friendlyName definition }""",
+        survey,
+    ),
+    Case(
+        "inline fragments on the type and on Node",
+        "{ flows(first: 5) { nodes { ... on Flow { sid ... on Node { id } } } } }",
+    ),
+    Case(
+        "aliases repeating one list",
+        "{ a: flows(first: 5) { nodes { sid } } b: flows(first: 5) { nodes { friendlyName } } }",
+    ),
+    Case(
+        "aliases repeating one context",
+        """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+             a: context b: context c: steps(first: 5) { nodes { sid } } } }""",
+        ended,
+    ),
+    # -- cursors from an earlier response ----------------------------------------------
+    Case(
+        "after: the next page of flows",
+        "query($a: String) { flows(first: 2, after: $a) { nodes { sid friendlyName } } }",
+        lambda facts: {"a": facts.flow_cursors[-1]},
+    ),
+    Case(
+        "after: executions across three upstream pages",
+        """query($f: ID!, $a: String) { flow(sid: $f) {
+             executions(first: 5, after: $a) { nodes { sid } } } }""",
+        lambda facts: {"f": facts.handles.survey_flow_sid, "a": facts.execution_cursors[-1]},
+    ),
+    Case(
+        "after: from the middle of a page",
+        """query($f: ID!, $a: String) { flow(sid: $f) {
+             executions(first: 1, after: $a) { nodes { sid } } } }""",
+        lambda facts: {"f": facts.handles.survey_flow_sid, "a": facts.execution_cursors[0]},
+    ),
+    Case(
+        "validateFlow",
+        """query($d: JSON!) { validateFlow(friendlyName: "x", status: DRAFT, definition: $d) {
+             valid errors } }""",
+        lambda _: {"d": DEFINITION},
+    ),
+]
+
+
+def active(facts: Facts) -> Variables:
+    flow, execution, to, from_ = facts.handles.active_execution
+    return {"f": flow, "e": execution, "to": to, "from": from_}
+
+
+MUTATIONS = [
+    Case(
+        "createExecution with its flow, steps and context",
+        """mutation($f: ID!) { createExecution(flowSid: $f, to: "+15550001111",
+             from: "+15550002222", parameters: {source: "matrix"}) {
+             sid status contactChannelAddress flow { friendlyName }
+             steps(first: 1) { nodes { name } } context } }""",
+        survey,
+    ),
+    Case(
+        "createExecution for a contact with an active one: CONFLICT",
+        """mutation($f: ID!, $to: String!, $from: String!) {
+             createExecution(flowSid: $f, to: $to, from: $from) { sid steps { nodes { sid } } } }""",
+        active,
+        errors=["CONFLICT"],
+    ),
+    Case(
+        "endExecution with its steps, their contexts and its revision",
+        """mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) {
+             status steps(first: 1) { nodes { sid context } } flowRevision { revision } } }""",
+        active,
+    ),
+    Case(
+        "updateFlowTestUsers with the flow's fields",
+        """mutation($f: ID!) { updateFlowTestUsers(sid: $f, testUsers: ["alice", "bob"]) {
+             testUsers friendlyName } }""",
+        survey,
+    ),
+    Case(
+        "updateFlow with its revisions",
+        """mutation($f: ID!) { updateFlow(sid: $f, status: PUBLISHED, commitMessage: "matrix") {
+             revision commitMessage revisions(first: 2) { nodes { revision } } } }""",
+        survey,
+    ),
+    Case(
+        "createFlow with its widgets and test users",
+        """mutation($d: JSON!) { createFlow(friendlyName: "matrix", status: DRAFT, definition: $d) {
+             sid definition widgets { name } testUsers } }""",
+        lambda _: {"d": DEFINITION},
+    ),
+    Case(
+        "deleteExecution",
+        "mutation($f: ID!, $e: ID!) { deleteExecution(flowSid: $f, sid: $e) }",
+        ended,
+    ),
+]
+
+
+@pytest.fixture
+async def gateway(emulator: Emulator) -> AsyncIterator[Gateway]:
+    async for gw in open_gateway(emulator):
+        yield gw
+
+
+@pytest.fixture
+async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
+    """Ids and cursors as a client would hold them, from earlier responses."""
+    handles = emulator.seeded_handles
+    flow, execution, sid = handles.subflow_step
+    data = await gateway.data(
+        """query($f: ID!, $e: ID!, $s: ID!, $survey: ID!, $ivr: ID!) {
+             flows(first: 2) { edges { cursor } }
+             survey: flow(sid: $survey) { id executions(first: 2) { edges { cursor } } }
+             ivr: flow(sid: $ivr) { executions(first: 1) { nodes { sid } } }
+             execution(flowSid: $f, sid: $e) { id flowRevision { id } }
+             executionStep(flowSid: $f, executionSid: $e, sid: $s) { id } }""",
+        {
+            "f": flow,
+            "e": execution,
+            "s": sid,
+            "survey": handles.survey_flow_sid,
+            "ivr": handles.ivr_flow_sid,
+        },
+    )
+    return Facts(
+        handles=handles,
+        ivr_execution=data["ivr"]["executions"]["nodes"][0]["sid"],
+        ids={
+            "Flow": data["survey"]["id"],
+            "FlowRevision": data["execution"]["flowRevision"]["id"],
+            "Execution": data["execution"]["id"],
+            "ExecutionStep": data["executionStep"]["id"],
+        },
+        flow_cursors=[e["cursor"] for e in data["flows"]["edges"]],
+        execution_cursors=[e["cursor"] for e in data["survey"]["executions"]["edges"]],
+    )
+
+
+async def measure(gateway: Gateway, case: Case, facts: Facts) -> tuple[int, int]:
+    """Run a case; its (real upstream calls, estimate)."""
+    result = await gateway.query(case.document, case.variables(facts))
+    assert error_codes(result) == case.errors, result.get("errors")
+    return gateway.total_calls, result["extensions"]["cost"]["estimatedUpstreamCalls"]
+
+
+@pytest.mark.parametrize("case", QUERIES + MUTATIONS, ids=str)
+async def test_the_estimate_bounds_the_real_count(
+    gateway: Gateway, facts: Facts, case: Case
+) -> None:
+    real, estimate = await measure(gateway, case, facts)
+    assert real <= estimate, f"{case}: {real} calls, estimated {estimate}: {dict(gateway.calls)}"
+    if case.realistic:
+        assert estimate <= 2 * max(real, 1), f"{case}: estimated {estimate} for {real} calls"
+
+
+def test_the_matrix_is_wide() -> None:
+    assert len(QUERIES) + len(MUTATIONS) >= 25
+    assert sum(not c.realistic for c in QUERIES) >= 3
+
+
+# -- X-Cost-Only and the budget ----------------------------------------------------
+
+EXPENSIVE = """{ flows(first: 5) { nodes { executions(first: 8) { nodes {
+                  context steps(first: 5) { nodes { context } } } } } } }"""
+
+
+async def test_cost_only_answers_the_estimate_without_calling_upstream(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    ran = await gateway.query(EXPENSIVE)
+    estimate = ran["extensions"]["cost"]["estimatedUpstreamCalls"]
+    assert gateway.total_calls > 0
+
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql", json={"query": EXPENSIVE}, headers={"X-Cost-Only": "true"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["extensions"]["cost"]["estimatedUpstreamCalls"] == estimate
+    assert body.get("data") is None and "errors" not in body
+    assert emulator.total_requests == 0
+
+
+async def test_cost_only_never_runs_a_mutation(gateway: Gateway, emulator: Emulator) -> None:
+    flow, execution, _, _ = emulator.seeded_handles.active_execution
+    document = f'mutation {{ endExecution(flowSid: "{flow}", sid: "{execution}") {{ status }} }}'
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql", json={"query": document}, headers={"X-Cost-Only": "true"}
+    )
+    body = response.json()
+    assert body["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
+    assert body.get("data") is None
+    assert emulator.total_requests == 0
+    status = await gateway.data(
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status } }",
+        {"f": flow, "e": execution},
+    )
+    assert status["execution"]["status"] == "ACTIVE"
+
+
+async def test_an_operation_over_budget_is_refused_before_any_call(emulator: Emulator) -> None:
+    async for gateway in open_gateway(emulator, max_cost=10):
+        result = await gateway.query(EXPENSIVE)
+        assert error_codes(result) == ["QUERY_TOO_EXPENSIVE"]
+        extensions = result["errors"][0]["extensions"]
+        assert extensions["budget"] == 10
+        assert extensions["estimatedUpstreamCalls"] > 10
+        assert result["extensions"]["cost"] == {
+            "estimatedUpstreamCalls": extensions["estimatedUpstreamCalls"],
+            "budget": 10,
+        }
+        assert result.get("data") is None
+        assert gateway.total_calls == 0
+
+
+async def test_the_budget_is_inclusive(emulator: Emulator) -> None:
+    """An estimate equal to the budget runs; one call more is refused."""
+    flow = emulator.seeded_handles.survey_flow_sid
+    document = """query($f: ID!, $n: Int!) { flow(sid: $f) {
+                    executions(first: $n) { nodes { context } } } }"""  # 1 + 1 + n
+    async for gateway in open_gateway(emulator, max_cost=10):
+        fits = await gateway.query(document, {"f": flow, "n": 8})
+        assert "errors" not in fits and fits["extensions"]["cost"]["estimatedUpstreamCalls"] == 10
+        assert 0 < gateway.total_calls <= 10
+        over = await gateway.query(document, {"f": flow, "n": 9})
+        assert error_codes(over) == ["QUERY_TOO_EXPENSIVE"]
+        assert gateway.total_calls == 0
+
+
+async def test_a_cursor_the_estimator_cannot_read_is_charged_not_crashed_on(
+    gateway: Gateway,
+) -> None:
+    # JSON reads 1e999 as infinity; int() of it once raised out of the estimator.
+    cursor = base64.urlsafe_b64encode(b'{"l":"flows","p":{"PageSize":1e999},"i":0}').decode()
+    result = await gateway.query(
+        "query($a: String) { flows(first: 2, after: $a) { nodes { sid } } }", {"a": cursor}
+    )
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert result["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
+    assert gateway.total_calls == 0

@@ -136,8 +136,13 @@ def _decode_cursor(cursor: str, list_id: str) -> tuple[dict[str, str], int]:
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     size, number = paging.get("PageSize", "50"), paging.get("Page", "0")
     token = paging.get("PageToken", "")
-    if not (size.isdigit() and 1 <= int(size) <= MAX_FIRST and number.isdigit()):
+    if not (_digits(size) and 1 <= int(size) <= MAX_FIRST and _digits(number)):
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     if len(token) > 256 or not token.isprintable():
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     return paging, index
+
+
+def _digits(text: str) -> bool:
+    # str.isdigit() is true for "²", which int() refuses.
+    return text.isascii() and text.isdigit()

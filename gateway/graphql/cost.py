@@ -112,6 +112,10 @@ _PARTIAL: Final = {"Flow": "Flow:partial"}
 _Owners = dict[str, float]
 
 
+class UnknownOperation(ValueError):
+    """The document has no operation of that name; graphql-core reports it."""
+
+
 class AnalysisTooLarge(Exception):
     """The expanded operation is larger than any real query."""
 
@@ -150,7 +154,7 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     for operation in operations:
         if name is None or (operation.name and operation.name.value == name):
             return operation
-    raise ValueError("no such operation in the document")
+    raise UnknownOperation("no such operation in the document")
 
 
 class _Walker:

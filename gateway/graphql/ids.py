@@ -39,7 +39,12 @@ def decode(global_id: str) -> tuple[str, tuple[str, ...]]:
     if kinds is None or len(path) != len(kinds):
         raise bad_input("the id is not a Studio Gateway object id")
     for kind, part in zip(kinds, path, strict=True):
-        valid = part.isdigit() and int(part) > 0 if kind == "#" else is_sid(kind, part)
+        valid = _number(part) if kind == "#" else is_sid(kind, part)
         if not valid:
             raise bad_input("the id is not a Studio Gateway object id")
     return type_name, path
+
+
+def _number(text: str) -> bool:
+    # str.isdigit() is true for "²"; only ASCII digits make a revision number.
+    return text.isascii() and text.isdigit() and int(text) > 0

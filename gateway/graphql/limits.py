@@ -15,7 +15,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gateway.graphql.cost import AnalysisTooLarge, analyse
+from gateway.graphql.cost import AnalysisTooLarge, UnknownOperation, analyse
 from gateway.graphql.errors import Code, GatewayError
 
 
@@ -72,7 +72,7 @@ class EnforceLimits(SchemaExtension):
             shape = analyse(ec.graphql_document, ec.operation_name, ec.variables)
         except AnalysisTooLarge:
             return _too_complex("size", "the operation expands to too many fields", None, None)
-        except ValueError:
+        except UnknownOperation:
             return None  # graphql-core reports an unknown operation itself
         self.estimate, self.budget = int(shape.cost), limits.max_cost
         for name, actual, maximum in (

@@ -51,8 +51,9 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GatewayError):
         return error
-    if original is None:
-        # A syntax or validation error: graphql-core's message is for the client.
+    if original is None or _variable_error(error):
+        # A syntax, validation or variable error: graphql-core's message
+        # describes the client's own document and input, so it is theirs to see.
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), **_code_of(error.message)}
         return error
@@ -80,7 +81,14 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _variable_error(error: GraphQLError) -> bool:
+    # Raised while coercing variables, before anything executed (so: no path).
+    return error.path is None and error.message.startswith("Variable '$")
+
+
 def _code_of(message: str) -> dict[str, Any]:
+    if message.startswith("Variable '$"):
+        return {"code": Code.BAD_USER_INPUT.value}
     if "tokens. Parsing aborted" in message:
         return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "tokens"}
     if message.startswith("Syntax Error"):

@@ -391,7 +391,7 @@ def revision_ref(revision: int | str) -> str:
     if isinstance(revision, str):
         if revision in REVISION_ALIASES:
             return revision
-        if revision.isdigit() and int(revision) >= 1:
+        if revision.isascii() and revision.isdigit() and int(revision) >= 1:
             return str(int(revision))
     raise InvalidArgument("revision must be a number or LatestPublished/LatestRevision")
 

@@ -223,7 +223,7 @@ class Transport:
     async def _read_capped(self, response: httpx.Response) -> bytes:
         cap = self.config.max_response_bytes
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
             raise _too_large(response.status_code)
         chunks: list[bytes] = []
         size = 0

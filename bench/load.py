@@ -265,6 +265,7 @@ def print_report(report: dict[str, Any], title: str) -> None:
     )
     print(
         f"  error rate {report['error_rate']:.2%} {report['error_codes'] or ''}; "
+        f"hang-ups {report['hangups']}; "
         f"upstream calls per request {report['upstream_calls_per_request']}"
     )
     print("  | kind | count | p50 ms | p95 ms | p99 ms |\n  |---|---|---|---|---|")

@@ -30,6 +30,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
+from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestInfo, current_request
@@ -110,6 +111,7 @@ class Gateway:
             tracing=self.tracing,
             principal=state.get("principal", EVERYONE),
             limits=self.limits,
+            request_deadline=self.settings.request_deadline or None,
         )
 
     @property
@@ -159,7 +161,10 @@ class Gateway:
         body = {
             "status": "ready" if ready else "not ready",
             "checks": checks,
-            "upstream": self.upstream.as_json(),
+            "upstream": {
+                **self.upstream.as_json(),
+                "circuit": self.client.transport.circuit.stats.as_dict(),
+            },
         }
         return ready, body
 
@@ -270,7 +275,7 @@ def create_app(
     )
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", CancelOnDisconnect(graphql), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
@@ -392,7 +397,11 @@ async def _sample_in_flight(gateway: Gateway) -> None:
     # A gauge sampled each second works in every process of a multi-worker server.
     transport = gateway.client.transport
     while True:
-        gateway.metrics.upstream_in_flight.set(transport.in_flight)
+        gateway.metrics.sample(
+            in_flight=transport.in_flight,
+            tasks=len(asyncio.all_tasks()),
+            circuit=transport.circuit.stats,
+        )
         await asyncio.sleep(1.0)
 
 

@@ -20,9 +20,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.studio import (
+    CircuitPolicy,
     ClientConfig,
     Credentials,
     InvalidArgument,
+    RetryBudgetPolicy,
     RetryPolicy,
     Timeouts,
     studio_base_url,
@@ -64,6 +66,26 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(3, ge=1, le=10, description="Attempts per upstream call.")
     max_in_flight: int = Field(50, ge=1, description="Upstream calls in flight per process.")
+    request_deadline: float = Field(
+        10.0, ge=0, description="Seconds a whole GraphQL operation may take; 0 for none."
+    )
+    circuit_breaker: bool = Field(True, description="Fail fast while Twilio keeps failing.")
+    circuit_failure_ratio: float = Field(
+        0.5, gt=0, le=1, description="Failed share of attempts that opens the circuit."
+    )
+    circuit_min_calls: int = Field(
+        20, ge=1, description="Attempts in the window before it may open."
+    )
+    circuit_window: float = Field(10.0, gt=0, description="The circuit's rolling window, seconds.")
+    circuit_cooldown: float = Field(5.0, gt=0, description="Seconds open before trial calls.")
+    circuit_trial_calls: int = Field(3, ge=1, description="Trial calls that must all succeed.")
+    retry_budget_ratio: float = Field(
+        0.2, ge=0, description="Retries allowed as a share of first attempts."
+    )
+    retry_budget_min_retries: int = Field(
+        10, ge=0, description="Retries always allowed per window."
+    )
+    single_flight: bool = Field(True, description="Share identical concurrent upstream reads.")
 
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
@@ -234,6 +256,18 @@ class Settings(BaseSettings):
             ),
             retry=RetryPolicy(max_attempts=self.max_attempts),
             max_in_flight=self.max_in_flight,
+            retry_budget=RetryBudgetPolicy(
+                ratio=self.retry_budget_ratio, min_retries=self.retry_budget_min_retries
+            ),
+            circuit=CircuitPolicy(
+                failure_ratio=self.circuit_failure_ratio,
+                min_calls=self.circuit_min_calls,
+                window=self.circuit_window,
+                cooldown=self.circuit_cooldown,
+                trial_calls=self.circuit_trial_calls,
+                enabled=self.circuit_breaker,
+            ),
+            single_flight=self.single_flight,
         )
 
 

@@ -102,6 +102,12 @@ def from_studio(error: StudioError, what: str) -> GatewayError:
             Code.UPSTREAM_MALFORMED_RESPONSE,
             twilioStatus=status,
         )
+    if error.reason is Reason.CIRCUIT_OPEN:
+        return GatewayError(
+            f"Twilio is failing; calls for {what} are paused",
+            Code.UPSTREAM_UNAVAILABLE,
+            retryAfter=error.retry_after,
+        )
     return GatewayError(f"Twilio could not be reached for {what}", Code.UPSTREAM_UNAVAILABLE)
 
 

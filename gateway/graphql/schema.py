@@ -13,6 +13,7 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
@@ -104,7 +105,7 @@ def build_schema(
     extensions: list[Any] | None = None,
 ) -> strawberry.Schema:
     """The schema. Extensions are classes or factories: one instance per operation."""
-    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits]
+    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits, RequestDeadline]
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return GatewaySchema(

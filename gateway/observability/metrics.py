@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +30,9 @@ LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: Distinct operation names labelled before the rest become "other".
 MAX_OPERATION_NAMES: Final = 200
+
+
+_CIRCUIT_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def multiprocess_dir() -> str | None:
@@ -85,6 +88,24 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
+        self.asyncio_tasks = Gauge(
+            "studio_gateway_asyncio_tasks",
+            "asyncio tasks in the process",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.circuit_state = Gauge(
+            "studio_gateway_upstream_circuit_state",
+            "The upstream circuit: 0 closed, 1 half open, 2 open",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.circuit_rejected = Gauge(
+            "studio_gateway_upstream_circuit_rejected",
+            "Calls refused while the circuit was open, since start",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.cache_requests = Counter(
             "studio_gateway_cache_requests",
             "Shared cache look-ups by result",
@@ -115,6 +136,13 @@ class Metrics:
             self._names.add(name)
             return name
         return "other"
+
+    def sample(self, *, in_flight: int, tasks: int, circuit: Any) -> None:
+        """Gauges read once a second (they work in every worker process)."""
+        self.upstream_in_flight.set(in_flight)
+        self.asyncio_tasks.set(tasks)
+        self.circuit_state.set(_CIRCUIT_LEVELS.get(str(circuit.state.value), 0))
+        self.circuit_rejected.set(circuit.rejected)
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)

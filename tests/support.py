@@ -38,3 +38,28 @@ def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def two_widget_flow(
+    description: str = "A tiny flow", body: str = "Hello {{flow.data.name}}"
+) -> dict[str, Any]:
+    """The smallest valid flow definition: a REST trigger, then one message."""
+    return {
+        "description": description,
+        "initial_state": "Trigger",
+        "flags": {"allow_concurrent_calls": True},
+        "states": [
+            {
+                "name": "Trigger",
+                "type": "trigger",
+                "transitions": [{"event": "incomingRequest", "next": "hello"}],
+                "properties": {"offset": {"x": 0, "y": 0}},
+            },
+            {
+                "name": "hello",
+                "type": "send-message",
+                "transitions": [{"event": "sent"}, {"event": "failed"}],
+                "properties": {"body": body, "offset": {"x": 0, "y": 200}},
+            },
+        ],
+    }

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, error_codes
+from tests.support import two_widget_flow
 
-DEFINITION = {
-    "description": "Mutation test flow",
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {
-            "name": "Trigger",
-            "type": "trigger",
-            "transitions": [{"event": "incomingRequest", "next": "greet"}],
-            "properties": {"offset": {"x": 0, "y": 0}},
-        },
-        {
-            "name": "greet",
-            "type": "send-message",
-            "transitions": [{"event": "sent"}, {"event": "failed"}],
-            "properties": {"body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 200}},
-        },
-    ],
-}
+DEFINITION = two_widget_flow("Mutation test flow", "Hello {{flow.data.name}}")
 
 
 async def create_flow(gateway: Gateway) -> str:
@@ -34,7 +17,7 @@ async def create_flow(gateway: Gateway) -> str:
     )
     flow = data["createFlow"]
     assert flow["revision"] == 1 and flow["friendlyName"] == "Créée"
-    assert [w["name"] for w in flow["widgets"]] == ["Trigger", "greet"]
+    assert [w["name"] for w in flow["widgets"]] == ["Trigger", "hello"]
     return str(flow["sid"])
 
 

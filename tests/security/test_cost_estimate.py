@@ -25,6 +25,7 @@ import pytest
 
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, error_codes, open_gateway
+from tests.support import two_widget_flow
 
 Variables = dict[str, Any]
 
@@ -73,25 +74,7 @@ def node(kind: str) -> Callable[[Facts], Variables]:
     return lambda facts: {"id": facts.ids[kind]}
 
 
-DEFINITION = {
-    "description": "cost matrix",
-    "states": [
-        {
-            "name": "Trigger",
-            "type": "trigger",
-            "transitions": [{"event": "incomingRequest", "next": "hello"}],
-            "properties": {"offset": {"x": 0, "y": 0}},
-        },
-        {
-            "name": "hello",
-            "type": "send-message",
-            "transitions": [{"event": "sent"}, {"event": "failed"}],
-            "properties": {"body": "hi", "offset": {"x": 0, "y": 200}},
-        },
-    ],
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-}
+DEFINITION = two_widget_flow("cost matrix", "hi")
 
 QUERIES = [
     # -- the flows list ----------------------------------------------------------

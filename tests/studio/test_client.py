@@ -17,26 +17,9 @@ from gateway.studio import (
     StudioClient,
     StudioError,
 )
+from tests.support import two_widget_flow
 
-GOOD_DEFINITION = {
-    "description": "A tiny flow",
-    "initial_state": "Trigger",
-    "flags": {"allow_concurrent_calls": True},
-    "states": [
-        {
-            "name": "Trigger",
-            "type": "trigger",
-            "transitions": [{"event": "incomingRequest", "next": "say_hi"}],
-            "properties": {"offset": {"x": 0, "y": 0}},
-        },
-        {
-            "name": "say_hi",
-            "type": "send-message",
-            "transitions": [{"event": "sent"}, {"event": "failed"}],
-            "properties": {"body": "Hi!", "offset": {"x": 0, "y": 200}},
-        },
-    ],
-}
+GOOD_DEFINITION = two_widget_flow("A tiny flow", "Hi!")
 
 
 async def first_flow(studio: StudioClient) -> str:

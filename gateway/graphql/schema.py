@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,12 +62,13 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, StudioError):
         clean = from_studio(original, "the requested data")
     else:
-        # Log the kind and where, not the message: it may hold anything.
+        # Log the kind, where, and the frames, never the message: it may hold
+        # anything, a phone number or a context value included.
         logger.error(
-            "unexpected error in a resolver: %s at %s",
+            "unexpected error in a resolver: %s at %s\n%s",
             type(original).__name__,
             ".".join(str(p) for p in error.path or ()),
-            exc_info=(type(original), original, original.__traceback__),
+            "".join(traceback.format_tb(original.__traceback__)),
         )
         info = current_request()
         request_id = info.request_id if info is not None else None

@@ -67,6 +67,11 @@ class SingleFlight:
         cancelled) with `on_timeout()`, whatever the shared call is doing.
         """
         scope = current_scope()
+        remaining = scope.remaining() if scope is not None else None
+        if remaining is not None and remaining <= 0:
+            # This caller's request is gone or out of time: start nothing, since a
+            # call born with its (past) deadline would fail for whoever joined it.
+            raise on_timeout()
         flight = self._flights.get(key)
         if flight is None:
             flight = self._start(key, call, scope)
@@ -87,6 +92,10 @@ class SingleFlight:
         finally:
             flight.waiters -= 1
             if left and flight.waiters == 0 and not flight.task.done():
+                # Nobody will read it: forget it first, so a caller arriving
+                # now starts a fresh call instead of joining one being ended.
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
                 # Ended through its scope, not Task.cancel(): a second cancel
                 # landing while httpx closes the connection would leak it.
                 flight.scope.cancel()

@@ -12,9 +12,11 @@ from gateway.studio import (
     ClientConfig,
     Credentials,
     Flow,
+    Reason,
     StudioClient,
     StudioError,
     Transport,
+    call_scope,
 )
 from tests.conftest import FAST_RETRY, asgi_transport
 
@@ -191,3 +193,24 @@ async def _until(condition: Callable[[], bool]) -> None:
 @pytest.fixture(autouse=True)
 def _quiet_counters(emulator: Emulator) -> None:
     emulator.reset_counters()
+
+
+async def test_a_caller_whose_request_is_gone_never_poisons_a_shared_read(
+    studio: StudioClient, emulator: Emulator
+) -> None:
+    # Seen in the soak: a client that had hung up started a shared read with its
+    # (already past) deadline, and a request joining it in that instant timed out.
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    emulator.latency = 0.05
+
+    async def gone() -> object:
+        with call_scope() as scope:
+            scope.cancel()
+            return await studio.fetch_flow(flow_sid)
+
+    async def present() -> object:
+        return await studio.fetch_flow(flow_sid)
+
+    left, stayed = await asyncio.gather(gone(), present(), return_exceptions=True)
+    assert isinstance(left, StudioError) and left.reason is Reason.TIMEOUT
+    assert not isinstance(stayed, BaseException) and stayed.sid == flow_sid

@@ -125,9 +125,73 @@ class FlowValidation:
     )
 
 
-@strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
-class Flow(Node):
+@strawberry.type(description="What a flow and each of its revisions share.")
+class _FlowFields:
+    """The spec fields a Flow and a FlowRevision have alike. Each subclass says, in
+    `_get`, how to read one: at once from its record, or by loading the object."""
+
     flow_sid: strawberry.Private[str]
+
+    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+        raise NotImplementedError
+
+    @strawberry.field(
+        description="The unique string that we created to identify the Flow resource."
+    )
+    def sid(self) -> str:
+        return self.flow_sid
+
+    @strawberry.field(description="The SID of the Account that created the Flow resource.")
+    def account_sid(self, info: Info) -> str | None:
+        return self._get(info, "account_sid")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
+    def author_sid(self, info: Info) -> str | None:
+        return self._get(info, "author_sid")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The string that you assigned to describe the Flow.")
+    def friendly_name(self, info: Info) -> str | None:
+        return self._get(info, "friendly_name")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="JSON representation of flow definition.")
+    def definition(self, info: Info) -> JSON | None:
+        return self._get(info, "definition", whole=True)
+
+    @strawberry.field(description="Whether it is a draft or published.")
+    def status(self, info: Info) -> FlowStatus:
+        return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
+
+    @strawberry.field(description="Description of change made in the revision.")
+    def commit_message(self, info: Info) -> str | None:
+        return self._get(info, "commit_message", whole=True)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Boolean if the flow definition is valid.")
+    def valid(self, info: Info) -> bool | None:
+        return self._get(info, "valid", whole=True)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="List of error in the flow definition.")
+    def errors(self, info: Info) -> JSON | None:
+        return self._get(info, "errors", whole=True)
+
+    @strawberry.field(description=_CREATED)
+    def date_created(self, info: Info) -> datetime | None:
+        return self._get(info, "date_created")  # type: ignore[no-any-return]
+
+    @strawberry.field(description=_UPDATED)
+    def date_updated(self, info: Info) -> datetime | None:
+        return self._get(info, "date_updated")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The absolute URL of the resource.")
+    def url(self, info: Info) -> str | None:
+        return self._get(info, "url")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The widgets of the definition.")
+    async def widgets(self, info: Info) -> list[Widget]:
+        return widgets_of(await _value(self._get(info, "definition", whole=True)))
+
+
+@strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
+class Flow(_FlowFields, Node):
     record: strawberry.Private[studio.Flow | None] = None
 
     def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
@@ -150,47 +214,9 @@ class Flow(Node):
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode("Flow", self.flow_sid))
 
-    @strawberry.field(
-        description="The unique string that we created to identify the Flow resource."
-    )
-    def sid(self) -> str:
-        return self.flow_sid
-
-    @strawberry.field(description="The SID of the Account that created the Flow resource.")
-    def account_sid(self, info: Info) -> str | None:
-        return self._get(info, "account_sid")
-
-    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
-    def author_sid(self, info: Info) -> str | None:
-        return self._get(info, "author_sid")
-
-    @strawberry.field(description="The string that you assigned to describe the Flow.")
-    def friendly_name(self, info: Info) -> str | None:
-        return self._get(info, "friendly_name")
-
-    @strawberry.field(description="JSON representation of flow definition.")
-    def definition(self, info: Info) -> JSON | None:
-        return self._get(info, "definition", whole=True)
-
-    @strawberry.field(description="Whether the flow is a draft or published.")
-    def status(self, info: Info) -> FlowStatus:
-        return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
-
     @strawberry.field(description="The latest revision number of the Flow's definition.")
     def revision(self, info: Info) -> int | None:
         return self._get(info, "revision")
-
-    @strawberry.field(description="Description of change made in the revision.")
-    def commit_message(self, info: Info) -> str | None:
-        return self._get(info, "commit_message", whole=True)
-
-    @strawberry.field(description="Boolean if the flow definition is valid.")
-    def valid(self, info: Info) -> bool | None:
-        return self._get(info, "valid", whole=True)
-
-    @strawberry.field(description="List of error in the flow definition.")
-    def errors(self, info: Info) -> JSON | None:
-        return self._get(info, "errors", whole=True)
 
     @strawberry.field(description="List of warnings in the flow definition.")
     def warnings(self, info: Info) -> JSON | None:
@@ -199,22 +225,6 @@ class Flow(Node):
     @strawberry.field(description="The URL Twilio posts to for this flow's webhook trigger.")
     def webhook_url(self, info: Info) -> str | None:
         return self._get(info, "webhook_url")
-
-    @strawberry.field(description=_CREATED)
-    def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, "date_created")
-
-    @strawberry.field(description=_UPDATED)
-    def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, "date_updated")
-
-    @strawberry.field(description="The absolute URL of the resource.")
-    def url(self, info: Info) -> str | None:
-        return self._get(info, "url")
-
-    @strawberry.field(description="The widgets of the flow's current definition.")
-    async def widgets(self, info: Info) -> list[Widget]:
-        return widgets_of(await _value(self._get(info, "definition", whole=True)))
 
     @strawberry.field(description="Identities allowed to test the flow's draft revision.")
     async def test_users(self, info: Info) -> list[str]:
@@ -321,8 +331,7 @@ def _then(value: Any, convert: Callable[[Any], V]) -> V | Awaitable[V]:
 
 
 @strawberry.type(description="A revision of a flow: its definition as it was at that number.")
-class FlowRevision(Node):
-    flow_sid: strawberry.Private[str]
+class FlowRevision(_FlowFields, Node):
     number: strawberry.Private[int]
     record: strawberry.Private[studio.FlowRevision]
 
@@ -342,67 +351,13 @@ class FlowRevision(Node):
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode("FlowRevision", self.flow_sid, self.number))
 
-    @strawberry.field(
-        description="The unique string that we created to identify the Flow resource."
-    )
-    def sid(self) -> str:
-        return self.record.sid
-
-    @strawberry.field(description="The SID of the Account that created the Flow resource.")
-    def account_sid(self) -> str | None:
-        return self.record.account_sid
-
-    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
-    def author_sid(self) -> str | None:
-        return self.record.author_sid
-
-    @strawberry.field(description="The string that you assigned to describe the Flow.")
-    def friendly_name(self) -> str | None:
-        return self.record.friendly_name
-
-    @strawberry.field(description="JSON representation of flow definition.")
-    def definition(self, info: Info) -> JSON | None:
-        return self._get(info, "definition", whole=True)
-
-    @strawberry.field(description="Whether this revision was a draft or published.")
-    def status(self) -> FlowStatus:
-        return FlowStatus(self.record.status.value)
-
     @strawberry.field(description="The revision number of the Flow's definition.")
     def revision(self) -> int:
         return self.record.revision
 
-    @strawberry.field(description="Description of change made in the revision.")
-    def commit_message(self, info: Info) -> str | None:
-        return self._get(info, "commit_message", whole=True)
-
-    @strawberry.field(description="Boolean if the flow definition is valid.")
-    def valid(self, info: Info) -> bool | None:
-        return self._get(info, "valid", whole=True)
-
-    @strawberry.field(description="List of error in the flow definition.")
-    def errors(self, info: Info) -> JSON | None:
-        return self._get(info, "errors", whole=True)
-
-    @strawberry.field(description=_CREATED)
-    def date_created(self) -> datetime | None:
-        return self.record.date_created
-
-    @strawberry.field(description=_UPDATED)
-    def date_updated(self) -> datetime | None:
-        return self.record.date_updated
-
-    @strawberry.field(description="The absolute URL of the resource.")
-    def url(self) -> str | None:
-        return self.record.url
-
     @strawberry.field(description="The flow this is a revision of.")
     def flow(self) -> Flow:
         return Flow(flow_sid=self.flow_sid)
-
-    @strawberry.field(description="The widgets of this revision's definition.")
-    async def widgets(self, info: Info) -> list[Widget]:
-        return widgets_of(await _value(self._get(info, "definition", whole=True)))
 
 
 # -- executions ---------------------------------------------------------------

@@ -53,6 +53,11 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
+def first_page_params(first: int | None, filters: dict[str, str] | None = None) -> dict[str, str]:
+    """The query of a list's first page: its filters and a page of `first` items."""
+    return {**(filters or {}), "PageSize": str(check_first(first))}
+
+
 def check_first(first: int | None) -> int:
     if first is None:
         return DEFAULT_FIRST
@@ -77,7 +82,7 @@ async def paginate(
         paging, skip = _decode_cursor(after, list_id)
         skip += 1
     else:
-        paging, skip = {"PageSize": str(count)}, 0
+        paging, skip = {"PageSize": first_page_params(count)["PageSize"]}, 0
     edges: list[Edge[T]] = []
     has_next = False
     while True:

@@ -20,6 +20,7 @@ from gateway.graphql.types import (
     FlowValidation,
     Node,
     load,
+    prefetch_flow_children,
 )
 from gateway.loaders import PageKey
 from gateway.security.principal import EVERYONE, EXECUTIONS_READ, FLOWS_READ
@@ -54,6 +55,8 @@ class Query:
 
     @strawberry.field(description="One flow by its SID.", permission_classes=[FlowsRead])
     async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
+        if info.selected_fields:
+            prefetch_flow_children(info, sid, info.selected_fields[0].selections)
         record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
         return Flow(flow_sid=record.sid, record=record)
 

@@ -9,20 +9,23 @@ Resolvers only ask loaders; they never call the client or build URLs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from gateway import studio
 from gateway.graphql import ids
-from gateway.graphql.connections import Connection, paginate
-from gateway.graphql.errors import bad_input, from_studio
+from gateway.graphql.connections import Connection, first_page_params, paginate
+from gateway.graphql.errors import GatewayError, bad_input, from_studio
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
 from gateway.loaders import PageKey
+from gateway.security.principal import EVERYONE, EXECUTIONS_READ
 from gateway.studio import StudioError
 
 V = TypeVar("V")
@@ -284,17 +287,7 @@ class Flow(_FlowFields, Node):
         date_created_to: datetime | None = None,
     ) -> Connection[Execution] | None:
         loaders = _loaders(info)
-        filters = {}
-        if status is not None:
-            filters["status"] = status.value  # Twilio's quirk: lowercase
-        for name, value in (
-            ("DateCreatedFrom", date_created_from),
-            ("DateCreatedTo", date_created_to),
-        ):
-            if value is not None:
-                if value.tzinfo is None:
-                    raise bad_input(f"{name} needs a timezone, e.g. 2024-05-01T00:00:00Z")
-                filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        filters = execution_filters(status, date_created_from, date_created_to)
 
         def page(params: dict[str, str]) -> Any:
             return load(
@@ -310,6 +303,68 @@ class Flow(_FlowFields, Node):
             after=after,
             filters=filters,
         )
+
+
+def execution_filters(
+    status: ExecutionStatus | None, date_from: datetime | None, date_to: datetime | None
+) -> dict[str, str]:
+    """The upstream's filters for `Flow.executions`' arguments."""
+    filters = {}
+    if status is not None:
+        filters["status"] = status.value  # Twilio's quirk: lowercase
+    for name, value in (("DateCreatedFrom", date_from), ("DateCreatedTo", date_to)):
+        if value is not None:
+            if value.tzinfo is None:
+                raise bad_input(f"{name} needs a timezone, e.g. 2024-05-01T00:00:00Z")
+            filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return filters
+
+
+def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
+    """Start the first pages a flow's selected lists will read, beside the flow's own fetch.
+
+    Nothing a list needs comes from the flow's record, so `flow(sid) { executions }`
+    need not wait for the flow before asking for its executions: both go out at
+    once, and the list's resolver later finds its page already on the way. Only
+    plain first pages are started (no cursor, no date filter), only what the
+    caller may read, and a prefetch that fails is left for the field to report.
+    """
+    loaders = _loaders(info)
+    principal = getattr(info.context, "principal", EVERYONE)
+    for field in selections:
+        if not isinstance(field, SelectedField) or field.arguments.get("after") is not None:
+            continue
+        args = field.arguments
+        try:
+            if field.name == "executions" and principal.allows(EXECUTIONS_READ):
+                if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
+                    continue
+                status = args.get("status")
+                filters = execution_filters(
+                    ExecutionStatus[status] if isinstance(status, str) else None, None, None
+                )
+                params = first_page_params(_int(args.get("first")), filters)
+                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), params)))
+            elif field.name == "revisions":
+                params = first_page_params(_int(args.get("first")))
+                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
+            elif field.name == "testUsers":
+                _quietly(loaders.test_users.load(flow_sid))
+        except (GatewayError, KeyError, TypeError, ValueError):
+            continue  # the field itself will say what is wrong with its arguments
+
+
+def _int(value: Any) -> int | None:
+    # strawberry hands a literal argument over as its source text ("3"), a
+    # variable as its value (3).
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+
+
+def _quietly(future: Awaitable[Any]) -> None:
+    # A prefetch nobody reads (the flow was not found) must not warn that its
+    # exception was never retrieved.
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _value(value: Any) -> Any:

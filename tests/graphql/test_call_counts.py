@@ -251,3 +251,30 @@ async def test_revisions_list_then_definitions_fetch_each_revision_once(
     revisions = data["flow"]["revisions"]["nodes"]
     assert len(revisions) >= 2 and all(r["definition"] for r in revisions)
     assert gateway.calls == Counter({FLOW: 1, REVISIONS: 1, REVISION: len(revisions)})
+
+
+async def test_a_flows_lists_go_out_beside_the_flow_itself(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    # Nothing a flow's lists need comes from the flow's record: one round trip, not two.
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    emulator.latency = 0.05
+    data = await gateway.data(
+        """query($f: ID!) { flow(sid: $f) { friendlyName testUsers
+             executions(first: 3, status: ENDED) { nodes { sid } }
+             revisions(first: 2) { nodes { revision } } } }""",
+        {"f": flow_sid},
+    )
+    assert data["flow"]["executions"]["nodes"]
+    assert gateway.calls == Counter({FLOW: 1, TEST_USERS: 1, EXECUTIONS: 1, REVISIONS: 1})
+    assert emulator.max_in_flight == 4
+
+
+async def test_a_missing_flow_with_lists_selected_is_still_one_clean_not_found(
+    gateway: Gateway,
+) -> None:
+    result = await gateway.query(
+        """{ flow(sid: "FW00000000000000000000000000000000") { sid executions { nodes { sid } } } }"""
+    )
+    assert result["data"]["flow"] is None
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["NOT_FOUND"]

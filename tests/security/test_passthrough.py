@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 
-from gateway.cache import MemoryCache
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from tests.security.conftest import codes, secured
 
@@ -92,11 +91,10 @@ async def test_pass_through_credentials_never_reach_the_logs(emulator: Emulator,
     assert DEMO_AUTH_TOKEN not in text and "wrong-token-xyz" not in text
 
 
-def test_memory_cache_is_shared_but_keyed_by_credentials() -> None:
+def test_cache_scopes_differ_by_credentials_and_hold_no_secret() -> None:
     from gateway.studio import Credentials
 
     a = Credentials.auth_token(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
     b = Credentials.auth_token(DEMO_ACCOUNT_SID, "another")
     assert a.scope != b.scope and a.scope.startswith(DEMO_ACCOUNT_SID)
     assert DEMO_AUTH_TOKEN not in a.scope
-    assert isinstance(MemoryCache(), MemoryCache)

@@ -11,30 +11,11 @@ import httpx
 import pytest
 
 from gateway.emulator import Emulator, SeededHandles, create_app
+from tests.support import two_widget_flow
 
 from . import contract
 
-SMALL_FLOW = json.dumps(
-    {
-        "description": "Say hello",
-        "initial_state": "Trigger",
-        "flags": {"allow_concurrent_calls": True},
-        "states": [
-            {
-                "name": "Trigger",
-                "type": "trigger",
-                "transitions": [{"event": "incomingRequest", "next": "hello"}],
-                "properties": {"offset": {"x": 0, "y": 0}},
-            },
-            {
-                "name": "hello",
-                "type": "send-message",
-                "transitions": [{"event": "sent"}, {"event": "failed"}],
-                "properties": {"body": "Hello {{flow.data.name}}", "offset": {"x": 0, "y": 200}},
-            },
-        ],
-    }
-)
+SMALL_FLOW = json.dumps(two_widget_flow("Say hello"))
 BROKEN_FLOW = json.dumps(
     {
         "initial_state": "Trigger",

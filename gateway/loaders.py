@@ -27,12 +27,12 @@ from gateway.studio import (
     FlowRevision,
     FlowValidation,
     Page,
+    PageMeta,
     PageRef,
     StepContext,
     StudioClient,
     TestUsers,
 )
-from gateway.studio.records import PageMeta
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, error_codes
 from tests.support import two_widget_flow
 
 DEFINITION = two_widget_flow("Mutation test flow", "Hello {{flow.data.name}}")
+#: A flow whose message waits for a reply: an execution of it stays active.
+WAITING: dict[str, Any] = {
+    **DEFINITION,
+    "states": [
+        {
+            "name": "Trigger",
+            "type": "trigger",
+            "transitions": [{"event": "incomingRequest", "next": "ask"}],
+            "properties": {"offset": {"x": 0, "y": 0}},
+        },
+        {
+            "name": "ask",
+            "type": "send-and-wait-for-reply",
+            "transitions": [{"event": "incomingMessage"}, {"event": "timeout"}],
+            "properties": {"body": "Reply YES", "timeout": "3600", "offset": {"x": 0, "y": 200}},
+        },
+    ],
+}
 
 
-async def create_flow(gateway: Gateway) -> str:
+async def create_flow(gateway: Gateway, definition: dict[str, Any] = DEFINITION) -> str:
     data = await gateway.data(
         """mutation($d: JSON!) { createFlow(friendlyName: "Créée", status: PUBLISHED,
              definition: $d, commitMessage: "first") { sid revision friendlyName widgets { name } } }""",
-        {"d": DEFINITION},
+        {"d": definition},
     )
     flow = data["createFlow"]
     assert flow["revision"] == 1 and flow["friendlyName"] == "Créée"
-    assert [w["name"] for w in flow["widgets"]] == ["Trigger", "hello"]
+    assert [w["name"] for w in flow["widgets"]] == [s["name"] for s in definition["states"]]
     return str(flow["sid"])
 
 
@@ -88,7 +108,8 @@ async def test_validate_flow_answers_without_side_effects(gateway: Gateway) -> N
 async def test_an_execution_started_ended_and_deleted_through_the_gateway(
     gateway: Gateway, emulator: Emulator
 ) -> None:
-    sid = await create_flow(gateway)
+    # The flow waits for the contact's reply, so the new execution stays active.
+    sid = await create_flow(gateway, WAITING)
     data = await gateway.data(
         """mutation($f: ID!, $p: JSON) { createExecution(flowSid: $f, to: "+15005550006",
              from: "+15005550001", parameters: $p) { sid status flowVersion context
@@ -100,12 +121,14 @@ async def test_an_execution_started_ended_and_deleted_through_the_gateway(
     assert execution["context"]["flow"]["data"] == {"name": "Ada"}
     assert execution["steps"]["nodes"]
 
-    if execution["status"] == "ACTIVE":
-        ended = await gateway.data(
-            "mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) { status } }",
-            {"f": sid, "e": execution["sid"]},
-        )
-        assert ended["endExecution"]["status"] == "ENDED"
+    assert execution["status"] == "ACTIVE"
+    ended = await gateway.data(
+        "mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) { status } }",
+        {"f": sid, "e": execution["sid"]},
+    )
+    assert ended["endExecution"]["status"] == "ENDED"
+    stored = emulator.account(emulator.account_sid).flows[sid].executions[execution["sid"]]
+    assert stored.status == "ended"
 
     deleted = await gateway.data(
         "mutation($f: ID!, $e: ID!) { deleteExecution(flowSid: $f, sid: $e) }",

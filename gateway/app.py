@@ -333,6 +333,7 @@ def authenticator(settings: Settings) -> Authenticator:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway,
+            jwks_refresh_cooldown=settings.jwt_jwks_refresh_cooldown,
         )
     return NoAuthentication()
 

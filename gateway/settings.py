@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(None, description="Required `iss` of JWTs.")
     jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
     jwt_leeway: float = Field(30.0, ge=0, description="Clock skew allowed on `exp`/`nbf`, seconds.")
+    jwt_jwks_refresh_cooldown: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between JWKS refetches that a token with an unknown key id may cause.",
+    )
     upstream_credentials: Literal["server", "passthrough"] = Field(
         "server",
         description=(

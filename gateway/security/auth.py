@@ -106,6 +106,7 @@ class JwtAuthentication:
         issuer: str | None = None,
         audience: str | None = None,
         leeway: float = 30.0,
+        jwks_refresh_cooldown: float = 30.0,
     ) -> None:
         import jwt  # only this mode needs PyJWT
 
@@ -114,9 +115,16 @@ class JwtAuthentication:
         if not self.algorithms:
             raise ValueError("no usable JWT algorithm")
         self._key = key
-        # Keys are cached and refetched when a token names an unknown key id.
+        # Keys are cached and refetched when a token names an unknown key id, at
+        # most once per cool-down: random key ids must not make us hammer the JWKS.
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=True,
+                lifespan=300,
+                timeout=5,
+                cooldown_duration=jwks_refresh_cooldown,
+            )
             if jwks_url
             else None
         )
@@ -129,9 +137,15 @@ class JwtAuthentication:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in self.algorithms:
                 raise Unauthenticated("the token's algorithm is not accepted")
+            algorithms = self.algorithms
             if self._jwks is not None:
                 signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
                 key: Any = signing.key
+                # A key verifies only its own algorithm: an RSA key is never an HMAC
+                # secret, whatever the token's header claims (algorithm confusion).
+                algorithms = [a for a in algorithms if a == signing.algorithm_name]
+                if not algorithms:
+                    raise Unauthenticated("the token's algorithm does not match its key")
             else:
                 key = self._key
             required = (
@@ -140,7 +154,7 @@ class JwtAuthentication:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=self.algorithms,
+                algorithms=algorithms,
                 issuer=self.issuer,
                 audience=self.audience,
                 leeway=self.leeway,
@@ -152,7 +166,8 @@ class JwtAuthentication:
             raise Unauthenticated("the token is not valid yet") from None
         except jwt.PyJWKClientError:
             raise Unauthenticated("the token's signing key could not be found") from None
-        except jwt.InvalidTokenError:
+        except (jwt.PyJWTError, TypeError, ValueError):
+            # Invalid tokens, and keys unfit for the token's algorithm: never a 500.
             raise Unauthenticated("the token is not valid") from None
         return Principal(str(claims.get("sub") or "jwt"), _scopes(claims))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -9,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -154,22 +158,29 @@ def signing_key() -> rsa.RSAPrivateKey:
 
 
 JWKS_FETCHES: list[float] = []
+#: The keys the identity provider publishes; a test may add one (a rotation).
+JWKS_KEYS: list[dict[str, Any]] = []
+
+
+def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    public: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    public.update(kid=kid, use="sig", alg="RS256")
+    return public
 
 
 @pytest.fixture(scope="module")
 def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
-    public.update(kid="key-1", use="sig", alg="RS256")
+    JWKS_KEYS[:] = [jwk(signing_key, "key-1")]
 
     async def jwks(request: Any) -> JSONResponse:
         JWKS_FETCHES.append(time.time())
-        return JSONResponse({"keys": [public]})
+        return JSONResponse({"keys": JWKS_KEYS})
 
     with serve(Starlette(routes=[Route("/jwks.json", jwks)])) as url:
         yield f"{url}/jwks.json"
 
 
-def token(key: Any, *, algorithm: str = "RS256", **claims: Any) -> str:
+def token(key: Any, *, algorithm: str = "RS256", kid: str = "key-1", **claims: Any) -> str:
     now = int(time.time())
     payload = {
         "sub": "mobile-user-7",
@@ -180,8 +191,35 @@ def token(key: Any, *, algorithm: str = "RS256", **claims: Any) -> str:
         "scope": "flows:read executions:read",
         **claims,
     }
-    headers = {"kid": "key-1"} if algorithm.startswith("RS") else None
+    headers = {"kid": kid} if algorithm.startswith("RS") else None
     return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def hs256_signed_with_public_key(key: rsa.RSAPrivateKey) -> str:
+    """The algorithm-confusion forgery: a valid token in every claim, HMAC-signed with
+    the RSA public key's PEM, which a verifier that trusts `alg` would accept."""
+    now = int(time.time())
+    claims = {
+        "sub": "attacker",
+        "iss": "https://id.example",
+        "aud": "studio-gateway",
+        "iat": now,
+        "exp": now + 300,
+        "scope": "flows:read executions:read pii:read",
+    }
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = b".".join(
+        _b64(json.dumps(part).encode())
+        for part in ({"alg": "HS256", "typ": "JWT", "kid": "key-1"}, claims)
+    )
+    signature = _b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
+    return (signing_input + b"." + signature).decode()
+
+
+def _b64(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
 
 
 def jwt_settings(jwks_url: str) -> dict[str, Any]:
@@ -211,12 +249,7 @@ def _none_token() -> str:
         "exp": int(time.time()) + 300,
         "scope": "flows:read executions:read pii:read",
     }
-    import base64
-
-    def b64(value: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-    return f"{b64(header)}.{b64(claims)}."
+    return f"{_b64(json.dumps(header).encode()).decode()}.{_b64(json.dumps(claims).encode()).decode()}."
 
 
 @pytest.mark.parametrize(
@@ -244,11 +277,7 @@ async def test_bad_jwts_are_401_with_no_upstream_call(
         "wrong-issuer": token(signing_key, iss="https://evil.example"),
         "wrong-audience": token(signing_key, aud="someone-else"),
         "other-key": token(other),
-        "hs256-with-public": jwt.encode(
-            {"sub": "x", "exp": now + 60},
-            "public-key-as-secret-but-long-enough-0123456789",
-            algorithm="HS256",
-        ),
+        "hs256-with-public": hs256_signed_with_public_key(signing_key),
         "garbage": "not.a.jwt",
     }
     async with secured(emulator, **jwt_settings(jwks_url)) as http:
@@ -257,6 +286,62 @@ async def test_bad_jwts_are_401_with_no_upstream_call(
     assert response.status_code == 401
     assert codes(response.json()) == ["UNAUTHENTICATED"]
     assert emulator.total_requests == 0
+
+
+async def test_algorithm_confusion_fails_even_where_hs256_is_accepted(
+    emulator: Emulator, jwks_url: str, signing_key: Any
+) -> None:
+    # A gateway that accepts HS256 too must still never use an RSA public key as
+    # an HMAC secret: the forged token names the JWKS key's id and is refused.
+    settings = {**jwt_settings(jwks_url), "jwt_algorithms": "RS256,HS256"}
+    async with secured(emulator, **settings) as http:
+        emulator.reset_counters()
+        forged = hs256_signed_with_public_key(signing_key)
+        response = await call(http, FLOWS, Authorization=f"Bearer {forged}")
+        genuine = await call(http, FLOWS, Authorization=f"Bearer {token(signing_key)}")
+    assert response.status_code == 401
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+    assert genuine.status_code == 200 and "errors" not in genuine.json()
+    assert emulator.requests["GET /v2/Flows"] == 1  # the genuine token's query alone
+
+
+async def test_jwks_keys_are_fetched_once_then_refetched_for_an_unknown_key_id(
+    emulator: Emulator, jwks_url: str, signing_key: Any
+) -> None:
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    settings = {**jwt_settings(jwks_url), "jwt_jwks_refresh_cooldown": 0}
+    async with secured(emulator, **settings) as http:
+        before = len(JWKS_FETCHES)
+        for _ in range(5):
+            ok = await call(http, FLOWS, Authorization=f"Bearer {token(signing_key)}")
+            assert ok.status_code == 200
+        assert len(JWKS_FETCHES) == before + 1, "the keys are cached after one fetch"
+
+        # The provider rotates: a token names a key id the cache has never seen.
+        unknown = await call(http, FLOWS, Authorization=f"Bearer {token(rotated, kid='key-2')}")
+        assert unknown.status_code == 401
+        assert len(JWKS_FETCHES) == before + 2, "an unknown key id refetches the keys"
+
+        JWKS_KEYS.append(jwk(rotated, "key-2"))
+        try:
+            fresh = await call(http, FLOWS, Authorization=f"Bearer {token(rotated, kid='key-2')}")
+        finally:
+            JWKS_KEYS.pop()
+    assert fresh.status_code == 200 and fresh.json()["data"]["flows"]["nodes"]
+    assert len(JWKS_FETCHES) == before + 3
+
+
+async def test_unknown_key_ids_refetch_at_most_once_per_cool_down(
+    emulator: Emulator, jwks_url: str, signing_key: Any
+) -> None:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    async with secured(emulator, **jwt_settings(jwks_url)) as http:
+        assert (await call(http, FLOWS, Authorization=f"Bearer {token(signing_key)}")).is_success
+        before = len(JWKS_FETCHES)
+        for n in range(5):
+            forged = token(stranger, kid=f"random-{n}")
+            assert (await call(http, FLOWS, Authorization=f"Bearer {forged}")).status_code == 401
+    assert len(JWKS_FETCHES) == before, "within the cool-down, no refetch"
 
 
 def test_the_none_algorithm_cannot_be_configured() -> None:

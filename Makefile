@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Node clients the tests drive (tests/clients), pinned by their lockfile.
+CLIENTS := tests/clients
+NODE_STAMP := $(CLIENTS)/node_modules/.installed
 
 .PHONY: demo test lint bench install clean
 
@@ -14,12 +17,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	npm ci --prefix $(CLIENTS) --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/studio-gateway demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -30,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.queries
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info $(CLIENTS)/node_modules

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean graphiql-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.queries
+
+# GraphiQL's scripts and styles, served by the gateway itself: fetched from the npm
+# registry at the versions assets/graphiql's lockfile pins, copied (with a manifest
+# of their checksums) into gateway/static/graphiql/vendor, and committed.
+graphiql-assets:
+	npm ci --prefix assets/graphiql --no-audit --no-fund --ignore-scripts
+	node assets/graphiql/vendor.mjs
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info $(CLIENTS)/node_modules

@@ -1,5 +1,7 @@
 """The Starlette application: `/graphql` (with GraphiQL), `/healthz`, `/readyz`, `/metrics`.
 
+GraphiQL, when on, is the gateway's own page and assets (`gateway.graphiql`).
+
 The lifespan owns what the process shares: the upstream transport (one
 connection pool, one in-flight bound), the cache, metrics and tracing; it
 closes them on shutdown. On SIGTERM readiness turns 503 at once; after the
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
+from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
@@ -269,19 +272,20 @@ def create_app(
     graphql = GatewayGraphQL(
         holder,
         settings,
-        graphql_ide="graphiql" if settings.feature("graphiql") else None,
+        graphql_ide=None,  # ours, below: strawberry's loads it from a CDN
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
-    app = Starlette(
-        routes=[
-            Route("/graphql", CancelOnDisconnect(graphql), methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", CancelOnDisconnect(graphql), methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
+    graphiql = GraphiQL.load() if settings.feature("graphiql") else None
+    if graphiql is not None:
+        routes.append(graphiql.route())
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(
         GraphQLGate,
         authenticator=authenticator(settings),
@@ -294,6 +298,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
     )
+    if graphiql is not None:
+        # Outside the gate: the page holds no data, and a browser loading it sends
+        # no credentials; GraphiQL's own requests then pass the gate like any client's.
+        app.add_middleware(GraphiQLPage, graphiql=graphiql)
     app.add_middleware(RequestIds)
     origins = settings.cors_origin_list()
     if origins:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -31,10 +32,13 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLObjectType,
     InlineFragmentNode,
     NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    get_named_type,
+    introspection_types,
     value_from_ast_untyped,
 )
 
@@ -100,6 +104,8 @@ _MUTATIONS: Final[dict[str, tuple[str, str]]] = {
     "updateFlow": ("Flow", "fetched"),
     "updateFlowTestUsers": ("Flow", "stub"),
 }
+# The root fields that read the schema, and the introspection type each returns.
+_INTROSPECTION_ROOTS: Final = {"__schema": "__Schema", "__type": "__Type"}
 _NODE_TYPES: Final = ("Flow", "FlowRevision", "Execution", "ExecutionStep")
 _TYPES: Final = frozenset(_NODE_TYPES)
 # Keys of `_Owners` beside the type names: of the owning flows (executions), how
@@ -121,13 +127,32 @@ class AnalysisTooLarge(Exception):
 
 
 @dataclass
+class Introspection:
+    """The shape of an operation's introspection part (`__schema`, `__type`)."""
+
+    #: `__schema` fields, aliases and fragments counted.
+    schema_fields: int = 0
+    #: `__type(name:)` fields.
+    type_fields: int = 0
+    #: The longest chain of `ofType` in one another.
+    of_type_depth: int = 0
+    #: The most types on one path, `ofType` aside: `types { fields { type } }` is 2.
+    type_nesting: int = 0
+    #: Fields selected under them, with fragments expanded.
+    fields: int = 0
+
+
+@dataclass
 class Shape:
+    """What `analyse` found: the data part's shape and cost, and the introspection part's."""
+
     depth: int = 0
     aliases: int = 0
     root_fields: int = 0
     directives: int = 0
     cost: float = 0.0
     visits: int = 0
+    introspection: Introspection = dataclasses.field(default_factory=Introspection)
 
 
 def analyse(
@@ -141,10 +166,15 @@ def analyse(
     shape = walker.shape
     shape.directives += len(operation.directives or ())
     root = "Mutation" if operation.operation.value == "mutation" else "Query"
-    fields = walker.fields(operation.selection_set, ())
-    shape.root_fields = len(fields)
-    for field in fields:
-        walker.visit_root(root, field)
+    data: list[FieldNode] = []
+    for root_field in walker.fields(operation.selection_set, ()):
+        if root == "Query" and root_field.name.value in _INTROSPECTION_ROOTS:
+            walker.introspection(root_field)
+        else:
+            data.append(root_field)
+    shape.root_fields = len(data)
+    for root_field in data:
+        walker.visit_root(root, root_field)
     shape.cost = math.ceil(shape.cost)
     return shape
 
@@ -201,6 +231,45 @@ class _Walker:
             raise AnalysisTooLarge
         if field.alias is not None:
             self.shape.aliases += 1
+
+    # -- introspection ----------------------------------------------------------
+
+    def introspection(self, root: FieldNode) -> None:
+        """Measure a `__schema` or `__type` field: no upstream call, its own bound."""
+        seen = self.shape.introspection
+        if root.name.value == "__schema":
+            seen.schema_fields += 1
+        else:
+            seen.type_fields += 1
+        parent = introspection_types[_INTROSPECTION_ROOTS[root.name.value]]
+        assert isinstance(parent, GraphQLObjectType)
+        self.introspect(parent, root, int(parent.name == "__Type"), 0)
+
+    def introspect(
+        self, parent: GraphQLObjectType, field: FieldNode, types: int, of_types: int
+    ) -> None:
+        """Walk below `field`, an introspection object of type `parent`.
+
+        `types` counts the types on the path (`ofType` aside), `of_types` the `ofType`
+        chain that reached this one.
+        """
+        seen = self.shape.introspection
+        seen.type_nesting = max(seen.type_nesting, types)
+        seen.of_type_depth = max(seen.of_type_depth, of_types)
+        for child in self.fields(field.selection_set, ()):
+            seen.fields += 1
+            definition = parent.fields.get(child.name.value)
+            if definition is None:
+                continue  # `__typename`, or a field validation has already refused
+            child_type = get_named_type(definition.type)
+            if not isinstance(child_type, GraphQLObjectType):
+                continue  # a name, a kind, a flag: a leaf
+            if child_type.name != "__Type":
+                self.introspect(child_type, child, types, 0)
+            elif child.name.value == "ofType":
+                self.introspect(child_type, child, types, of_types + 1)
+            else:
+                self.introspect(child_type, child, types + 1, 0)
 
     # -- depth and cost -------------------------------------------------------
 

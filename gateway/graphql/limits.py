@@ -15,8 +15,24 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gateway.graphql.cost import AnalysisTooLarge, UnknownOperation, analyse
+from gateway.graphql.cost import AnalysisTooLarge, Introspection, UnknownOperation, analyse
 from gateway.graphql.errors import Code, GatewayError
+
+
+@dataclass(frozen=True)
+class IntrospectionLimits:
+    """What an operation's `__schema` and `__type` fields may select."""
+
+    #: One `__schema` holds the whole schema; a second (an alias) only repeats it.
+    schema_fields: int = 1
+    type_fields: int = 10
+    #: graphql-js's `TypeRef` fragment nests `ofType` 9 deep.
+    of_type_depth: int = 9
+    #: `types { fields { type } }`: a type, and the types its fields and arguments
+    #: name. A third level (`type { fields { type } }`) multiplies the answer again.
+    type_nesting: int = 2
+    #: The standard query selects about 230 fields with its fragments expanded.
+    fields: int = 500
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,9 @@ class Limits:
     max_tokens: int = 2000
     max_directives: int = 20
     max_cost: int = 500
+    #: Introspection's own bound, not settings: the standard query (graphql-js
+    #: `getIntrospectionQuery`, any options) fits, and nothing much bigger does.
+    introspection: IntrospectionLimits = IntrospectionLimits()
 
 
 class EnforceLimits(SchemaExtension):
@@ -85,6 +104,9 @@ class EnforceLimits(SchemaExtension):
                 return _too_complex(
                     name, f"the operation's {name} ({actual}) exceed the limit", actual, maximum
                 )
+        error = _introspection_error(shape.introspection, limits.introspection)
+        if error is not None:
+            return error
         if shape.cost > limits.max_cost:
             return GatewayError(
                 f"this operation could make up to {int(shape.cost)} upstream calls; "
@@ -94,6 +116,25 @@ class EnforceLimits(SchemaExtension):
                 budget=limits.max_cost,
             )
         return None
+
+
+def _introspection_error(seen: Introspection, bound: IntrospectionLimits) -> GatewayError | None:
+    for name, actual, maximum, what in (
+        ("schemaFields", seen.schema_fields, bound.schema_fields, "`__schema` fields"),
+        ("typeFields", seen.type_fields, bound.type_fields, "`__type` fields"),
+        ("ofTypeDepth", seen.of_type_depth, bound.of_type_depth, "`ofType` nested in one another"),
+        ("typeNesting", seen.type_nesting, bound.type_nesting, "types on a path, `ofType` aside"),
+        ("introspectionFields", seen.fields, bound.fields, "introspection fields"),
+    ):
+        if actual > maximum:
+            return _too_complex(
+                name,
+                f"introspection selects {actual} {what}; at most {maximum} are allowed. "
+                "The standard introspection query (graphql-js getIntrospectionQuery) fits.",
+                actual,
+                maximum,
+            )
+    return None
 
 
 def _too_complex(limit: str, message: str, actual: int | None, maximum: int | None) -> GatewayError:

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.graphiql import STATIC as GRAPHIQL
 from tests.docker.files import (
     COMPOSE,
     ROOT,
@@ -298,6 +300,19 @@ def test_the_virtualenv_has_no_pip_and_the_wheel_only_the_package(image: Image) 
         and not name.endswith("/bin/studio-gateway")
     ]
     assert strays == []
+
+
+def test_the_wheel_and_the_installed_package_hold_graphiqls_page_and_assets(
+    image: Image,
+) -> None:
+    (wheel,) = image.path("/wheels").glob("studio_gateway-*.whl")
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    (site,) = image.path("/opt/venv").glob("lib/python*/site-packages")
+    shipped = [p.relative_to(ROOT).as_posix() for p in GRAPHIQL.rglob("*") if p.is_file()]
+    assert "gateway/static/graphiql/vendor/graphiql.min.js" in shipped
+    assert sorted(set(shipped) - packaged) == []
+    for name in shipped:
+        assert (site / name).read_bytes() == (ROOT / name).read_bytes(), name
 
 
 def test_the_working_directory_is_empty(image: Image) -> None:

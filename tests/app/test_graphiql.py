@@ -1,0 +1,161 @@
+"""GraphiQL is the gateway's own page: pinned assets it serves itself, a strict CSP.
+
+`tests/clients/test_graphiql_browser.py` loads it in a real browser; these
+check what the browser is given, the switch and the root path
+(`tests/docker/test_image_install.py` checks that the wheel holds the files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.app import create_app
+from gateway.emulator import Emulator
+from gateway.graphiql import STATIC
+from gateway.security.auth import hash_key
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+FLOWS = "{ flows(first: 1) { nodes { sid } } }"
+
+
+@asynccontextmanager
+async def gateway(
+    emulator: Emulator, *, root_path: str = "", **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(gateway_settings(**settings), transport=asgi_transport(emulator))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
+            yield http
+
+
+def assets_of(page: str) -> list[str]:
+    """The URLs the page loads: every script's and stylesheet's (and the icon's)."""
+    return re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]+)"', page)
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    parts = (d.split() for d in policy.split(";") if d.strip())
+    return {name: sources for name, *sources in parts}
+
+
+async def test_a_browser_gets_the_page_with_a_policy_that_allows_only_the_gateway(
+    emulator: Emulator,
+) -> None:
+    async with gateway(emulator, environment="development") as http:
+        response = await http.get("/graphql", headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    policy = directives(response.headers["content-security-policy"])
+    assert policy["default-src"] == ["'self'"]
+    assert policy["script-src"] == ["'self'"]
+    assert policy["connect-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    # Styles: the gateway's files, and one fixed style allowed by its hash.
+    assert policy["style-src"][0] == "'self'" and policy["style-src"][1].startswith("'sha256-")
+    assert not [s for sources in policy.values() for s in sources if "unsafe" in s]
+    page = response.text
+    # No inline script: every <script> loads a file, and no URL leaves the gateway.
+    assert re.findall(r"<script[^>]*>([^<]*)</script>", page) == [""] * page.count("<script")
+    assert "//" not in "".join(assets_of(page))
+    assert "https://" not in page and "http://" not in page
+    assert {url.split("?")[0] for url in assets_of(page)} == {
+        "graphiql/favicon.svg",
+        "graphiql/vendor/graphiql.min.css",
+        "graphiql/vendor/plugin-explorer.css",
+        "graphiql/page.css",
+        "graphiql/vendor/react.production.min.js",
+        "graphiql/vendor/react-dom.production.min.js",
+        "graphiql/vendor/graphiql.min.js",
+        "graphiql/vendor/plugin-explorer.umd.js",
+        "graphiql/start.js",
+    }
+
+
+async def test_every_asset_is_served_with_its_type_and_a_year_long_cache(
+    emulator: Emulator,
+) -> None:
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    async with gateway(emulator, environment="development") as http:
+        page = (await http.get("/graphql", headers=HTML)).text
+        for url in assets_of(page):
+            name, version = url.split("?v=")
+            response = await http.get("/" + url)
+            assert response.status_code == 200, url
+            body = (STATIC / name.removeprefix("graphiql/")).read_bytes()
+            assert response.content == body
+            # The URL names the content: a new version is a new URL.
+            assert hashlib.sha256(body).hexdigest().startswith(version)
+            assert response.headers["content-type"].startswith(types[Path(name).suffix])
+            assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_only_the_pages_assets_are_served(emulator: Emulator) -> None:
+    async with gateway(emulator, environment="development") as http:
+        for path in (
+            "/graphiql/index.html",
+            "/graphiql/vendor/manifest.json",
+            "/graphiql/vendor/licenses/react.LICENSE",
+            "/graphiql/vendor/missing.js",
+            "/graphiql/..%2F..%2Fapp.py",
+            "/graphiql/",
+        ):
+            assert (await http.get(path)).status_code == 404, path
+
+
+async def test_the_page_needs_no_credentials_but_graphql_still_does(emulator: Emulator) -> None:
+    keys = json.dumps([{"name": "ci", "sha256": hash_key("k" * 32), "scopes": []}])
+    async with gateway(emulator, environment="development", auth="api_keys", api_keys=keys) as http:
+        page = await http.get("/graphql", headers=HTML)
+        asset = await http.get("/graphiql/start.js")
+        refused = await http.post("/graphql", json={"query": FLOWS})
+        anonymous_get = await http.get("/graphql", params={"query": FLOWS}, headers=HTML)
+    assert page.status_code == 200 and "graphiql/start.js" in page.text
+    assert asset.status_code == 200
+    assert refused.status_code == 401
+    # A GET carrying an operation is GraphQL, not the page, whatever the browser accepts.
+    assert anonymous_get.status_code == 401
+
+
+async def test_a_get_with_an_operation_is_answered_by_graphql(emulator: Emulator) -> None:
+    async with gateway(emulator, environment="development") as http:
+        response = await http.get("/graphql", params={"query": FLOWS}, headers=HTML)
+        head = await http.head("/graphql", headers=HTML)
+    assert response.json()["data"]["flows"]["nodes"]
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
+
+
+async def test_behind_a_root_path_the_page_and_its_assets_follow_it(emulator: Emulator) -> None:
+    async with gateway(emulator, root_path="/studio", environment="development") as http:
+        page = await http.get("/studio/graphql", headers=HTML)
+        assert page.status_code == 200
+        for url in assets_of(page.text):
+            # Relative to the page, as the browser resolves them.
+            resolved = httpx.URL("http://gw.test/studio/graphql").join(url)
+            assert (await http.get(resolved)).status_code == 200, resolved
+        answer = await http.post("/studio/graphql", json={"query": FLOWS})
+    assert answer.json()["data"]["flows"]["nodes"]
+
+
+async def test_with_graphiql_off_there_is_no_page_and_no_assets(emulator: Emulator) -> None:
+    async with gateway(emulator, environment="production") as http:
+        page = await http.get("/graphql", headers=HTML)
+        asset = await http.get("/graphiql/start.js")
+    assert "content-security-policy" not in page.headers
+    assert "graphiql" not in page.text.lower()
+    assert asset.status_code == 404
+    async with gateway(emulator, environment="production", graphiql=True) as http:
+        assert (await http.get("/graphiql/start.js")).status_code == 200

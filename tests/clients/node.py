@@ -1,0 +1,72 @@
+"""Run the Node client scripts in this folder, with the packages its lockfile pins.
+
+`make test` installs them first (`npm ci`); a test run on its own installs them
+when `node_modules` is missing or older than the lockfile, and fails with a
+message saying what to do when it cannot. Nothing here is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLIENTS = Path(__file__).parent
+#: Written after `npm ci` succeeds, here and by the Makefile.
+STAMP = CLIENTS / "node_modules" / ".installed"
+
+
+def _installed() -> bool:
+    if not STAMP.exists():
+        return False
+    stamped = STAMP.stat().st_mtime
+    return all(
+        stamped >= (CLIENTS / name).stat().st_mtime
+        for name in ("package.json", "package-lock.json")
+    )
+
+
+def ensure_packages() -> None:
+    """`npm ci` in tests/clients unless the locked packages are already installed."""
+    if _installed():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("the client tests need Node 20 and npm on PATH (apt-get install nodejs npm)")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=CLIENTS,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            "`npm ci` in tests/clients failed; run it by hand to see why (is the npm registry "
+            f"reachable?):\n{result.stderr[-2000:]}"
+        )
+    STAMP.touch()
+
+
+def run_node(script: str, *args: str, timeout: float = 120) -> Any:
+    """Run `node <script> <args>` from tests/clients; its stdout, parsed as JSON."""
+    ensure_packages()
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("the client tests need Node 20 on PATH")
+    result = subprocess.run(
+        [node, script, *args],
+        cwd=CLIENTS,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"node {script} exited with {result.returncode}:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout)

@@ -45,7 +45,7 @@ from gateway.security.auth import (
 )
 from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
-from gateway.security.principal import EVERYONE
+from gateway.security.principal import NOBODY
 from gateway.settings import Settings
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 
@@ -109,7 +109,8 @@ class Gateway:
             response=response,
             metrics=self.metrics,
             tracing=self.tracing,
-            principal=state.get("principal", EVERYONE),
+            # The gate wraps the route and always sets it; without it, no scope.
+            principal=state.get("principal", NOBODY),
             limits=self.limits,
             request_deadline=self.settings.request_deadline or None,
         )
@@ -273,17 +274,10 @@ def create_app(
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
-    app = Starlette(
-        routes=[
-            Route("/graphql", CancelOnDisconnect(graphql), methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-        ],
-        lifespan=lifespan,
-    )
-    app.add_middleware(
-        GraphQLGate,
+    # The gate wraps the endpoint inside its route, not the app around the router:
+    # whatever path or root path routes a request to GraphQL, it passes the gate.
+    gated = GraphQLGate(
+        CancelOnDisconnect(graphql),
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
             store,
@@ -293,6 +287,15 @@ def create_app(
         passthrough=settings.upstream_credentials == "passthrough",
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
+    )
+    app = Starlette(
+        routes=[
+            Route("/graphql", gated, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        lifespan=lifespan,
     )
     app.add_middleware(RequestIds)
     origins = settings.cors_origin_list()

@@ -25,7 +25,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
@@ -33,7 +32,8 @@ from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
-from gateway.observability import Metrics, RequestInfo, current_request
+from gateway.observability import Metrics, current_request
+from gateway.observability.access import AccessLog
 from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
 from gateway.security.auth import (
@@ -187,33 +187,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return self._holder[0].context(request, response)
 
 
-class RequestIds:
-    """Give every request an id (the client's `X-Request-ID`, or a new one) and echo it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = None
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                sent = value.decode("latin-1")
-                break
-        info = RequestInfo.begin(sent)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", info.request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -297,7 +270,6 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIds)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(
@@ -309,6 +281,8 @@ def create_app(
             expose_headers=["X-Request-ID"],
             max_age=600,
         )
+    # Outermost: every response has an id and an access line, preflights and 405s too.
+    app.add_middleware(AccessLog)
     return app
 
 

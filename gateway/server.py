@@ -215,4 +215,7 @@ def options(settings: Settings) -> dict[str, Any]:
         # Past this many connections or requests in progress, 503 and close.
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+        # uvicorn's line holds the query string, GET variables included; the app
+        # writes its own (gateway.observability.access).
+        "access_log": False,
     }

@@ -33,21 +33,21 @@ def gateway_env(upstream: str, **extra: str) -> dict[str, str]:
         TWILIO_ACCOUNT_SID=DEMO_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=DEMO_AUTH_TOKEN,
         STUDIO_GATEWAY_LOG_LEVEL="warning",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
 @dataclass
 class Served:
-    """A gateway process: its URL, the process, and what it wrote to stderr."""
+    """A gateway process: its URL, the process, and everything it wrote (stdout and stderr)."""
 
     url: str
     process: subprocess.Popen[bytes]
-    stderr: Path
+    output: Path
 
     def log(self) -> str:
-        return self.stderr.read_text(encoding="utf-8", errors="replace")
+        return self.output.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> int:
         """SIGTERM, as a deployment stops it; its exit status."""
@@ -60,15 +60,15 @@ def gateway_process(upstream: str, *args: str, **env: str) -> Iterator[Served]:
     """`python -m gateway serve --port N [args]` with these settings, healthy; killed after."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="studio-gateway-test-") as folder:
-        stderr = Path(folder) / "stderr"
-        with stderr.open("wb") as sink:
+        output = Path(folder) / "output"
+        with output.open("wb") as sink:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "serve", "--port", str(port), *args],
                 env=gateway_env(upstream, **env),
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
-        served = Served(f"http://127.0.0.1:{port}", process, stderr)
+        served = Served(f"http://127.0.0.1:{port}", process, output)
         try:
             wait_healthy(served)
             yield served

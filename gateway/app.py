@@ -27,7 +27,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
@@ -36,7 +35,8 @@ from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
-from gateway.observability import Metrics, RequestInfo, current_request
+from gateway.observability import Metrics, current_request
+from gateway.observability.access import AccessLog
 from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
 from gateway.security.auth import (
@@ -48,7 +48,7 @@ from gateway.security.auth import (
 )
 from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
-from gateway.security.principal import EVERYONE
+from gateway.security.principal import NOBODY
 from gateway.settings import Settings
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 
@@ -112,7 +112,8 @@ class Gateway:
             response=response,
             metrics=self.metrics,
             tracing=self.tracing,
-            principal=state.get("principal", EVERYONE),
+            # The gate wraps the route and always sets it; without it, no scope.
+            principal=state.get("principal", NOBODY),
             limits=self.limits,
             request_deadline=self.settings.request_deadline or None,
         )
@@ -189,33 +190,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return self._holder[0].context(request, response)
 
 
-class RequestIds:
-    """Give every request an id (the client's `X-Request-ID`, or a new one) and echo it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = None
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                sent = value.decode("latin-1")
-                break
-        info = RequestInfo.begin(sent)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", info.request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -276,18 +250,10 @@ def create_app(
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
-    routes = [
-        Route("/graphql", CancelOnDisconnect(graphql), methods=["GET", "POST"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
-    ]
-    graphiql = GraphiQL.load() if settings.feature("graphiql") else None
-    if graphiql is not None:
-        routes.append(graphiql.route())
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(
-        GraphQLGate,
+    # The gate wraps the endpoint inside its route, not the app around the router:
+    # whatever path or root path routes a request to GraphQL, it passes the gate.
+    gated = GraphQLGate(
+        CancelOnDisconnect(graphql),
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
             store,
@@ -298,11 +264,20 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
     )
+    routes = [
+        Route("/graphql", gated, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
+    graphiql = GraphiQL.load() if settings.feature("graphiql") else None
+    if graphiql is not None:
+        routes.append(graphiql.route())
+    app = Starlette(routes=routes, lifespan=lifespan)
     if graphiql is not None:
         # Outside the gate: the page holds no data, and a browser loading it sends
         # no credentials; GraphiQL's own requests then pass the gate like any client's.
         app.add_middleware(GraphiQLPage, graphiql=graphiql)
-    app.add_middleware(RequestIds)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(
@@ -314,6 +289,8 @@ def create_app(
             expose_headers=["X-Request-ID"],
             max_age=600,
         )
+    # Outermost: every response has an id and an access line, preflights and 405s too.
+    app.add_middleware(AccessLog)
     return app
 
 

@@ -83,6 +83,7 @@ def _settings(**overrides: object) -> object:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway import server
     from gateway.settings import Settings, SettingsError
 
     settings = _settings(host=args.host, port=args.port, workers=args.workers)
@@ -120,6 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)),
+        **server.options(settings),
     )
     return 0
 
@@ -165,6 +167,7 @@ def _emulator(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway import server
     from gateway.app import create_app as gateway_app
     from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
     from gateway.emulator import create_app as emulator_app
@@ -196,7 +199,13 @@ def _demo(args: argparse.Namespace) -> int:
             )
         ),
         uvicorn.Server(
-            uvicorn.Config(gateway_app(settings), host=args.host, port=args.port, log_level="info")
+            uvicorn.Config(
+                gateway_app(settings),
+                host=args.host,
+                port=args.port,
+                log_level="info",
+                **server.options(settings),
+            )
         ),
     ]
     print(

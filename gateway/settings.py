@@ -108,6 +108,33 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(
         30.0, gt=0, description="Seconds in-flight requests get to finish when stopping."
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Seconds a client has to send a request's headers, from connecting or from a "
+            "kept-alive request's first byte; then 408 and the connection is closed."
+        ),
+    )
+    min_body_rate: float = Field(
+        1024.0,
+        ge=0,
+        description=(
+            "Bytes a second a request body must average once its grace is over; a slower "
+            "body's connection is closed. 0 for no minimum."
+        ),
+    )
+    body_grace: float = Field(
+        5.0, gt=0, description="Seconds a request body may take before its rate counts."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Connections (or requests in progress) per process; past it a request is "
+            "answered 503 and its connection closed."
+        ),
+    )
 
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(

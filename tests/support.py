@@ -19,11 +19,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yield its base URL."""
+def serve(app: Any, *, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yield its base URL.
+
+    `options` go to `uvicorn.Config` as they are (`root_path`, `http`, …)."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto", loop="asyncio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="auto",
+        loop="asyncio",
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
-from gateway.security.principal import EVERYONE, Principal
+from gateway.security.principal import NOBODY, Principal
 
 if TYPE_CHECKING:
     from strawberry.types import Info as _Info
@@ -29,8 +29,9 @@ class Context:
     tracing: Any = None
     #: Seconds the whole operation may take; None for no deadline.
     request_deadline: float | None = None
-    #: The caller and its scopes (client authentication); everyone by default.
-    principal: Principal = EVERYONE
+    #: The caller and its scopes, as the gate authenticated it; nobody (no scope)
+    #: when the gate did not run.
+    principal: Principal = NOBODY
     #: Size, shape and cost limits; None applies none (bare tests).
     limits: Limits | None = None
     loaders: Loaders = field(init=False)

@@ -11,7 +11,7 @@ from gateway.graphql import ids
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.scalars import JSON, FlowStatus
-from gateway.graphql.scopes import ExecutionsRead, FlowsRead
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
 from gateway.graphql.types import (
     Execution,
     ExecutionStep,
@@ -23,7 +23,7 @@ from gateway.graphql.types import (
     prefetch_flow_children,
 )
 from gateway.loaders import PageKey
-from gateway.security.principal import EVERYONE, EXECUTIONS_READ, FLOWS_READ
+from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ
 from gateway.studio import StudioError
 
 NODE_SCOPES = {
@@ -97,8 +97,7 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
         scope = NODE_SCOPES[type_name]
-        principal = getattr(info.context, "principal", EVERYONE)
-        if not principal.allows(scope):
+        if not principal(info).allows(scope):
             # Checked before the fetch: a forbidden node costs no upstream call.
             raise GatewayError(
                 f"this object needs the {scope} scope", Code.FORBIDDEN, requiredScope=scope

@@ -10,21 +10,27 @@ from strawberry.types import Info
 
 from gateway.graphql.errors import Code, GatewayError
 from gateway.security.principal import (
-    EVERYONE,
     EXECUTIONS_READ,
     EXECUTIONS_WRITE,
     FLOWS_READ,
     FLOWS_WRITE,
+    NOBODY,
     PII_READ,
+    Principal,
 )
+
+
+def principal(info: Info) -> Principal:
+    """The caller the gate let in; a context without one holds no scope (never every scope)."""
+    found = getattr(info.context, "principal", NOBODY)
+    return found if isinstance(found, Principal) else NOBODY
 
 
 class _Scope(BasePermission):
     scope: ClassVar[str]
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = getattr(info.context, "principal", EVERYONE)
-        return bool(principal.allows(self.scope))
+        return principal(info).allows(self.scope)
 
     def on_unauthorized(self) -> None:
         raise GatewayError(

@@ -23,9 +23,9 @@ from gateway.graphql import ids
 from gateway.graphql.connections import Connection, first_page_params, paginate
 from gateway.graphql.errors import GatewayError, bad_input, from_studio
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
-from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
 from gateway.loaders import PageKey
-from gateway.security.principal import EVERYONE, EXECUTIONS_READ
+from gateway.security.principal import EXECUTIONS_READ
 from gateway.studio import StudioError
 
 V = TypeVar("V")
@@ -330,13 +330,13 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
     caller may read, and a prefetch that fails is left for the field to report.
     """
     loaders = _loaders(info)
-    principal = getattr(info.context, "principal", EVERYONE)
+    caller = principal(info)
     for field in selections:
         if not isinstance(field, SelectedField) or field.arguments.get("after") is not None:
             continue
         args = field.arguments
         try:
-            if field.name == "executions" and principal.allows(EXECUTIONS_READ):
+            if field.name == "executions" and caller.allows(EXECUTIONS_READ):
                 if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
                     continue
                 status = args.get("status")

@@ -11,7 +11,7 @@ from typing import Any
 from strawberry.extensions import SchemaExtension
 
 from gateway.observability.logs import log
-from gateway.observability.requests import current_request
+from gateway.observability.requests import current_request, operation_name
 
 
 class Observe(SchemaExtension):
@@ -35,10 +35,12 @@ class Observe(SchemaExtension):
         if metrics is not None:
             metrics.observe_operation(name, kind, outcome, seconds)
         info = current_request()
+        if info is not None:
+            info.operations.append(operation_name(name))
         log(
             logging.INFO,
             "graphql operation",
-            operation=name,
+            operation=operation_name(name),
             type=kind,
             outcome=outcome,
             duration_ms=round(seconds * 1000, 1),

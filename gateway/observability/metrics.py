@@ -9,7 +9,6 @@ worker's numbers are summed at scrape time.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Final
 
 from prometheus_client import (
@@ -22,10 +21,9 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _multiprocess
 
+from gateway.observability.requests import operation_name
 from gateway.studio import Attempt
 
-#: A GraphQL operation name as a label: the name when it is one, else a bucket.
-_NAME: Final = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: Distinct operation names labelled before the rest become "other".
@@ -132,7 +130,7 @@ class Metrics:
             return "anonymous"
         if name in self._names:
             return name
-        if _NAME.fullmatch(name) and len(self._names) < MAX_OPERATION_NAMES:
+        if operation_name(name) and len(self._names) < MAX_OPERATION_NAMES:
             self._names.add(name)
             return name
         return "other"

@@ -32,7 +32,12 @@ class Refused(Exception):
 
 
 class GraphQLGate:
-    """ASGI middleware guarding one path (`/graphql`)."""
+    """Wraps the GraphQL endpoint itself, inside its route.
+
+    Whatever the router sends to GraphQL passes here, whatever the path or the
+    root path it came by: the gate never compares paths. It sets the request's
+    principal; GraphQL treats a request without one as holding no scope.
+    """
 
     def __init__(
         self,
@@ -43,7 +48,6 @@ class GraphQLGate:
         passthrough: bool,
         max_body_bytes: int,
         max_batch: int,
-        path: str = "/graphql",
     ) -> None:
         self.app, self.authenticator, self.persisted = app, authenticator, persisted
         self.passthrough, self.max_body_bytes, self.max_batch = (
@@ -51,10 +55,10 @@ class GraphQLGate:
             max_body_bytes,
             max_batch,
         )
-        self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
+            # The route serves HTTP only; anything else would reach GraphQL as nobody.
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -26,4 +26,8 @@ class Principal:
 
 
 #: With client authentication off (loopback development, the demo): every scope.
+#: Only an authenticator hands this out; nothing assumes it.
 EVERYONE: Final = Principal("anonymous", SCOPES)
+
+#: A request the gate never saw: no scope at all, so it reads and changes nothing.
+NOBODY: Final = Principal("nobody", frozenset())

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from gateway.cli import main
-from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
+from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.settings import Settings, SettingsError, load_settings
-from tests.support import free_port, serve
-
-
-@pytest.fixture
-def upstream(emulator: Emulator) -> Iterator[str]:
-    with serve(create_app(emulator)) as url:
-        yield url
-
-
-def gateway_env(upstream: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "STUDIO_GATEWAY_"))}
-    env.update(
-        STUDIO_GATEWAY_UPSTREAM_URL=upstream,
-        TWILIO_ACCOUNT_SID=DEMO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=DEMO_AUTH_TOKEN,
-        STUDIO_GATEWAY_LOG_LEVEL="warning",
-        **extra,
-    )
-    return env
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise AssertionError("the gateway did not become healthy")
+from tests.app.conftest import gateway_env, gateway_process
+from tests.support import free_port
 
 
 def test_a_bad_setting_stops_start_up_with_one_line_naming_it(
@@ -99,16 +66,8 @@ def test_check_reports_reachability_credentials_and_the_account(
 def test_sigterm_turns_readiness_off_finishes_in_flight_requests_and_exits_zero(
     upstream: str, emulator: Emulator
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=gateway_env(upstream, STUDIO_GATEWAY_DRAIN_SECONDS="0.6"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_healthy(url, process)
+    with gateway_process(upstream, STUDIO_GATEWAY_DRAIN_SECONDS="0.6") as gateway:
+        url = gateway.url
         emulator.latency = 2.0
 
         def slow_query() -> httpx.Response:
@@ -119,7 +78,7 @@ def test_sigterm_turns_readiness_off_finishes_in_flight_requests_and_exits_zero(
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(slow_query) for _ in range(4)]
             time.sleep(0.5)  # the four are now waiting on the upstream
-            process.send_signal(signal.SIGTERM)
+            gateway.process.send_signal(signal.SIGTERM)
             time.sleep(0.1)
             draining = httpx.get(f"{url}/readyz", timeout=2)
             assert draining.status_code == 503
@@ -132,44 +91,24 @@ def test_sigterm_turns_readiness_off_finishes_in_flight_requests_and_exits_zero(
             responses = [f.result() for f in futures]
         assert [r.status_code for r in responses] == [200] * 4
         assert all("errors" not in r.json() and r.json()["data"]["flows"] for r in responses)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        assert gateway.process.wait(timeout=15) == 0
 
 
 def test_several_workers_serve_and_their_metrics_add_up(upstream: str, tmp_path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
-        env=gateway_env(upstream, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_healthy(url, process)
+    with gateway_process(
+        upstream, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
+    ) as gateway:
         for _ in range(6):
             response = httpx.post(
-                f"{url}/graphql", json={"query": "query Six { flows { nodes { sid } } }"}
+                f"{gateway.url}/graphql", json={"query": "query Six { flows { nodes { sid } } }"}
             )
             assert response.status_code == 200 and "errors" not in response.json()
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{gateway.url}/metrics").text
         assert (
             'studio_gateway_graphql_requests_total{operation="Six",outcome="ok",type="query"} 6.0'
             in metrics
         )
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        gateway.stop()
 
 
 def test_serve_refuses_a_public_address_without_client_auth(

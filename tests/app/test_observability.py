@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
 from gateway.observability import Metrics, configure_logging
 from gateway.observability.tracing import Tracing
+from tests.app.conftest import gateway_process
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
 
@@ -196,3 +197,77 @@ async def test_a_span_per_operation_with_a_child_per_upstream_call(emulator: Emu
         "GET /v2/Flows/{Sid}",
     ]
     assert all(s.attributes["http.response.status_code"] == 200 for s in children)
+
+
+def access_lines(text: str) -> list[dict]:
+    return [
+        line
+        for line in (json.loads(row) for row in text.splitlines() if row.startswith("{"))
+        if line["msg"] == "request"
+    ]
+
+
+LOOKUP = "query Lookup($id: ID!) { node(id: $id) { id } }"
+START = 'mutation Start($to: String!) { createExecution(flowSid: "FW00000000000000000000000000000000", to: $to, from: "+15005550001") { sid } }'
+
+
+async def test_the_access_line_has_no_query_string_variables_or_unplain_names(
+    http: httpx.AsyncClient, emulator: Emulator, captured_logs: io.StringIO
+) -> None:
+    phone = emulator.seeded_handles.active_execution.to
+    variables = json.dumps({"id": phone, "to": phone})
+    served = await http.get(
+        "/graphql",
+        params={"query": LOOKUP, "variables": variables},
+        headers={"X-Request-ID": "req-get"},
+    )
+    refused = await http.get("/graphql", params={"query": START, "variables": variables})
+    # A client's operationName need not name anything; a phone number is not written.
+    unknown = await http.post(
+        "/graphql", json={"query": LOOKUP, "variables": {"id": phone}, "operationName": phone}
+    )
+    assert (served.status_code, refused.status_code, unknown.status_code) == (200, 405, 400)
+
+    text = captured_logs.getvalue()
+    lines = access_lines(text)
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("GET", "/graphql", 200),
+        ("GET", "/graphql", 405),
+        ("POST", "/graphql", 400),
+    ]
+    assert lines[0]["request_id"] == "req-get" and lines[0]["operation"] == "Lookup"
+    assert lines[1]["operation"] is None and lines[2]["operation"] is None
+    assert all(isinstance(line["duration_ms"], float) for line in lines)
+    assert phone not in text and phone.lstrip("+") not in text
+    assert "variables" not in text and "?" not in text
+
+
+async def test_a_path_with_control_characters_stays_on_one_line(
+    http: httpx.AsyncClient, captured_logs: io.StringIO
+) -> None:
+    await http.get("/nowhere%0Afake%20line")
+    (line,) = access_lines(captured_logs.getvalue())
+    assert line["path"] == "/nowhere\\nfake line" and line["status"] == 404
+
+
+def test_serve_writes_its_own_access_line_and_never_the_query_string(
+    upstream: str, emulator: Emulator
+) -> None:
+    phone = emulator.seeded_handles.active_execution.to
+    variables = json.dumps({"id": phone, "to": phone})
+    with gateway_process(upstream, STUDIO_GATEWAY_LOG_LEVEL="info") as gateway:
+        served = httpx.get(
+            f"{gateway.url}/graphql", params={"query": LOOKUP, "variables": variables}
+        )
+        refused = httpx.get(
+            f"{gateway.url}/graphql", params={"query": START, "variables": variables}
+        )
+        assert gateway.stop() == 0
+        text = gateway.log()
+    assert (served.status_code, refused.status_code) == (200, 405)
+    lines = [line for line in access_lines(text) if line["path"] == "/graphql"]
+    assert [(line["method"], line["status"]) for line in lines] == [("GET", 200), ("GET", 405)]
+    assert lines[0]["operation"] == "Lookup"
+    # Neither the number nor the query string, raw or URL-encoded, from any logger.
+    assert phone.lstrip("+") not in text
+    assert "query=" not in text and "variables" not in text

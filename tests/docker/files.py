@@ -311,10 +311,41 @@ def depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # -- nginx --------------------------------------------------------------------
 
 
-def nginx_upstreams(text: str) -> dict[str, list[str]]:
-    """`upstream NAME { server HOST:PORT ...; }` blocks as {NAME: ["HOST:PORT", ...]}."""
+def nginx_upstream_blocks(text: str) -> dict[str, str]:
+    """`upstream NAME { ... }` blocks as {NAME: their text}, comments removed."""
     text = re.sub(r"#[^\n]*", "", text)
     return {
-        match.group(1): re.findall(r"^\s*server\s+(\S+?)(?:\s[^;]*)?;", match.group(2), re.M)
+        match.group(1): match.group(2)
         for match in re.finditer(r"\bupstream\s+(\S+)\s*\{([^}]*)\}", text)
     }
+
+
+def nginx_upstreams(text: str) -> dict[str, list[str]]:
+    """`upstream NAME { server HOST:PORT ...; }` blocks as {NAME: ["HOST:PORT", ...]}."""
+    return {
+        name: re.findall(r"^\s*server\s+(\S+?)(?:\s[^;]*)?;", block, re.M)
+        for name, block in nginx_upstream_blocks(text).items()
+    }
+
+
+def nginx_directive(text: str, name: str) -> list[list[str]]:
+    """The arguments of every `NAME arg ...;` in `text`, wherever it stands."""
+    text = re.sub(r"#[^\n]*", "", text)
+    pattern = rf"^\s*{re.escape(name)}\s+([^;{{}}]*);"
+    return [match.group(1).split() for match in re.finditer(pattern, text, re.M)]
+
+
+def nginx_seconds(value: str) -> float:
+    """An nginx time (`10s`, `4s`, `1m`, `500ms`, or a bare number of seconds)."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)?", value)
+    assert match, f"not an nginx time: {value!r}"
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
+    return int(match.group(1)) * scale
+
+
+def nginx_bytes(value: str) -> int:
+    """An nginx size (`64k`, `1m`, or a bare number of bytes)."""
+    match = re.fullmatch(r"(\d+)([kKmMgG])?", value)
+    assert match, f"not an nginx size: {value!r}"
+    unit = (match.group(2) or "").lower()
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from gateway import server
 from gateway.settings import load_settings
 from tests.docker.files import (
     COMPOSE,
@@ -31,6 +32,10 @@ from tests.docker.files import (
     environment,
     load_compose,
     merge,
+    nginx_bytes,
+    nginx_directive,
+    nginx_seconds,
+    nginx_upstream_blocks,
     nginx_upstreams,
     parse_dockerfile,
     plain,
@@ -253,6 +258,35 @@ def test_load_balancer_is_published_on_8080_after_the_replicas_are_healthy(
     assert {name: rule["condition"] for name, rule in deps.items()} == {
         name: "service_healthy" for name in gateways(local)
     }
+
+
+def test_load_balancer_keeps_the_gateways_slow_client_bounds(
+    local: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_environment(monkeypatch, tmp_path, environment(local["services"]["gateway-1"]))
+    settings = load_settings()
+    text = NGINX_CONF.read_text()
+
+    def one(name: str) -> list[str]:
+        found = nginx_directive(text, name)
+        assert len(found) == 1, f"nginx.conf should set {name} once, not {len(found)} times"
+        return found[0]
+
+    # A half-sent header block is dropped at the proxy as soon as at a replica.
+    assert nginx_seconds(one("client_header_timeout")[0]) == settings.header_timeout
+    # A stalled body too (nginx's default would wait 60 s between reads).
+    assert nginx_seconds(one("client_body_timeout")[0]) <= settings.header_timeout
+    # A body the gateway would refuse is refused at the proxy, not bigger or smaller.
+    assert nginx_bytes(one("client_max_body_size")[0]) == settings.max_body_bytes
+    # One address cannot take a replica's whole connection bound.
+    zone = one("limit_conn_zone")
+    name, limit = one("limit_conn")
+    assert zone[0] == "$binary_remote_addr" and f"zone={name}:" in zone[1]
+    assert int(limit) < settings.max_connections
+    # Idle upstream connections end at nginx first, never under a request.
+    (block,) = nginx_upstream_blocks(text).values()
+    (keepalive,) = nginx_directive(block, "keepalive_timeout")
+    assert nginx_seconds(keepalive[0]) < server.KEEP_ALIVE_TIMEOUT
 
 
 def test_only_the_load_balancer_is_published(local: dict[str, Any]) -> None:

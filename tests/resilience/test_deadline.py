@@ -14,6 +14,7 @@ from gateway.graphql import Context
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.schema import build_schema
 from gateway.loaders import Loaders
+from gateway.security.principal import EVERYONE
 from gateway.studio import ClientConfig, Credentials, StudioClient, Timeouts, Transport
 from tests.conftest import FAST_RETRY
 from tests.resilience.conftest import until
@@ -49,7 +50,9 @@ async def run(
     variables: dict[str, Any],
     deadline: float | None,
 ) -> tuple[Any, float]:
-    context = Context(new_loaders=lambda: Loaders(client), request_deadline=deadline)
+    context = Context(
+        new_loaders=lambda: Loaders(client), principal=EVERYONE, request_deadline=deadline
+    )
     started = time.monotonic()
     result = await schema.execute(document, variables, context_value=context)
     return result, time.monotonic() - started
@@ -160,6 +163,8 @@ async def test_a_context_without_the_attribute_has_no_deadline(
     schema: strawberry.Schema, client: StudioClient, emulator: Emulator
 ) -> None:
     class Bare:
+        principal = EVERYONE
+
         def __init__(self) -> None:
             self.loaders = Loaders(client)
 

@@ -1,0 +1,199 @@
+"""Slow clients against the server `studio-gateway serve` runs: headers that never
+end and bodies that trickle are cut off; whole requests and kept-alive connections
+are served as before; past the connection bound, 503.
+
+The timeouts are set short here; each bound below is the timeout plus a wide margin.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+
+import httpx
+import pytest
+
+from gateway import server
+from gateway.app import create_app
+from gateway.emulator import Emulator
+from gateway.emulator import create_app as emulator_app
+from tests.app.conftest import Served, gateway_process
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+from tests.support import serve
+
+HEADER_TIMEOUT = 1.0
+BODY_GRACE = 1.0
+MIN_BODY_RATE = 1000
+#: Generous: a loaded 2-core machine may be slow to fire a timer or start a process.
+MARGIN = 5.0
+QUERY = {"query": "{ flows(first: 1) { nodes { sid } } }"}
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Served]:
+    emulator = Emulator.seeded(seed=7, flows=2, executions_per_flow=2, steps_per_execution=2)
+    with (
+        serve(emulator_app(emulator)) as upstream,
+        gateway_process(
+            upstream,
+            STUDIO_GATEWAY_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
+            STUDIO_GATEWAY_BODY_GRACE=str(BODY_GRACE),
+            STUDIO_GATEWAY_MIN_BODY_RATE=str(MIN_BODY_RATE),
+        ) as served,
+    ):
+        yield served
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=HEADER_TIMEOUT + MARGIN)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server writes until it closes (a socket timeout fails the test)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body, leaving the connection open."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed mid-response: {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def post(body: bytes, *, length: int | None = None) -> bytes:
+    return (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body) if length is None else length).encode() + b"\r\n\r\n"
+    ) + body
+
+
+def test_connections_whose_headers_never_end_are_closed_after_the_timeout(
+    gateway: Served,
+) -> None:
+    # What the review sent: a request line and one header, then nothing.
+    with ExitStack() as stack:
+        socks = [stack.enter_context(closing(connect(gateway.url))) for _ in range(20)]
+        started = time.monotonic()
+        for sock in socks:
+            sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        answers = [read_until_closed(sock) for sock in socks]
+    elapsed = time.monotonic() - started
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), answers[0]
+    assert b"request headers not complete" in answers[0]
+    assert HEADER_TIMEOUT * 0.5 < elapsed < HEADER_TIMEOUT + MARGIN
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_timeout(gateway: Served) -> None:
+    with closing(connect(gateway.url)) as sock:
+        started = time.monotonic()
+        assert read_until_closed(sock) == b""
+    assert HEADER_TIMEOUT * 0.5 < time.monotonic() - started < HEADER_TIMEOUT + MARGIN
+
+
+def test_headers_sent_slowly_but_in_time_are_served(gateway: Served) -> None:
+    request = post(json.dumps(QUERY).encode())
+    head, body = request.split(b"\r\n\r\n")
+    with closing(connect(gateway.url)) as sock:
+        for line in head.split(b"\r\n"):
+            sock.sendall(line + b"\r\n")
+            time.sleep(HEADER_TIMEOUT / 10)
+        sock.sendall(b"\r\n" + body)
+        response = read_response(sock)
+    assert response.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_kept_alive_connection_serves_again_after_idling_past_the_header_timeout(
+    gateway: Served,
+) -> None:
+    # Idle between requests is uvicorn's keep-alive timeout (5 s), not the header timeout.
+    request = post(json.dumps(QUERY).encode())
+    with closing(connect(gateway.url)) as sock:
+        sock.sendall(request)
+        first = read_response(sock)
+        time.sleep(HEADER_TIMEOUT * 1.5)
+        sock.sendall(request)
+        second = read_response(sock)
+    assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 200 ")
+    assert first.partition(b"\r\n\r\n")[2] == second.partition(b"\r\n\r\n")[2]
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_header_timeout_too(
+    gateway: Served,
+) -> None:
+    with closing(connect(gateway.url)) as sock:
+        sock.sendall(post(json.dumps(QUERY).encode()))
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
+    assert time.monotonic() - started < HEADER_TIMEOUT + MARGIN
+
+
+def test_a_trickled_body_is_cut_off(gateway: Served) -> None:
+    with closing(connect(gateway.url)) as sock:
+        sock.sendall(post(b"", length=5000))
+        started = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - started < BODY_GRACE + MARGIN:
+            try:
+                sock.sendall(b" ")  # 5 bytes a second, far below the minimum rate
+            except OSError:  # reset: the server has closed
+                closed = True
+                break
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            if readable:
+                try:
+                    closed = sock.recv(65536) == b""
+                except OSError:
+                    closed = True
+    assert closed
+    assert time.monotonic() - started > BODY_GRACE * 0.5
+
+
+def test_a_body_sent_in_pieces_above_the_minimum_rate_is_served(gateway: Served) -> None:
+    # About 4,000 bytes a second for 1.5 s: past the grace, and well above 1,000 bytes/s.
+    body = json.dumps(QUERY).encode() + b" " * 6000
+    pieces = [body[i : i + 400] for i in range(0, len(body), 400)]
+    with closing(connect(gateway.url)) as sock:
+        sock.sendall(post(b"", length=len(body)))
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.1)
+        response = read_response(sock)
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(response.partition(b"\r\n\r\n")[2])["data"]["flows"]["nodes"]
+
+
+def test_past_the_connection_bound_a_request_is_503(emulator: Emulator) -> None:
+    settings = gateway_settings(environment="production", max_connections=3)
+    app = create_app(settings, transport=asgi_transport(emulator))
+    with serve(app, **server.options(settings)) as url:
+        with ExitStack() as stack:
+            for _ in range(3):
+                stack.enter_context(closing(connect(url)))
+            time.sleep(0.2)  # let the server accept them
+            refused = httpx.get(f"{url}/healthz")
+        time.sleep(0.2)  # and see them go
+        served = httpx.get(f"{url}/healthz")
+    assert refused.status_code == 503
+    assert served.status_code == 200

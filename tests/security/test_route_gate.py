@@ -1,0 +1,126 @@
+"""The gate guards the GraphQL route itself: under a root path, by any path the
+router accepts, a request without credentials is refused before any upstream
+call; and a request that reaches GraphQL without passing the gate holds no scope."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import GatewayGraphQL, build_gateway, create_app
+from gateway.emulator import Emulator
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+from tests.security.conftest import codes
+from tests.security.test_auth import KEYS, READER, api_keys
+from tests.support import serve
+
+ROOT = "/studio"
+CONTEXT = (
+    "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { contactChannelAddress context } }"
+)
+CREATE = 'mutation($f: ID!) { createExecution(flowSid: $f, to: "+15005550006", from: "+15005550001") { sid } }'
+
+
+def settings(**overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "environment": "production",
+        "max_cost": 500,
+        "auth": "api_keys",
+        "api_keys": api_keys(**KEYS),
+        **overrides,
+    }
+    return gateway_settings(**values)
+
+
+async def attacks(http: httpx.AsyncClient, path: str, emulator: Emulator) -> list[httpx.Response]:
+    """What the review sent with no credentials: a contact's PII, a mutation, a 200 KB body, a GET."""
+    handles = emulator.seeded_handles
+    flow_sid, execution_sid = handles.ended_execution
+    padding = {"pad": "x" * 200_000}
+    return [
+        await http.post(
+            path, json={"query": CONTEXT, "variables": {"f": flow_sid, "e": execution_sid}}
+        ),
+        await http.post(path, json={"query": CREATE, "variables": {"f": handles.survey_flow_sid}}),
+        await http.post(
+            path,
+            content=json.dumps({"query": "{ flows { nodes { sid } } }", "variables": padding}),
+            headers={"Content-Type": "application/json"},
+        ),
+        await http.get(path, params={"query": "{ flows { nodes { sid } } }"}),
+    ]
+
+
+@asynccontextmanager
+async def over_asgi(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings(), transport=asgi_transport(emulator))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, root_path=ROOT)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
+            yield http
+
+
+async def test_under_a_root_path_no_credentials_is_401_over_a_socket(emulator: Emulator) -> None:
+    # `uvicorn --root-path /studio` expects the proxy to have taken the prefix off:
+    # it serves /graphql, and /studio/graphql is another path (it prefixes the root).
+    app = create_app(settings(), transport=asgi_transport(emulator))
+    with serve(app, root_path=ROOT) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            emulator.reset_counters()
+            refused = await attacks(http, "/graphql", emulator)
+            elsewhere = await attacks(http, f"{ROOT}/graphql", emulator)
+            calls = emulator.total_requests
+            # The route itself still serves a caller with a key.
+            allowed = await http.post(
+                "/graphql",
+                json={"query": "{ flows(first: 1) { nodes { sid } } }"},
+                headers={"X-API-Key": READER},
+            )
+    assert [r.status_code for r in refused] == [401] * len(refused)
+    assert all(codes(r.json()) == ["UNAUTHENTICATED"] for r in refused)
+    assert [r.status_code for r in elsewhere] == [404] * len(elsewhere)
+    assert calls == 0
+    assert allowed.status_code == 200 and allowed.json()["data"]["flows"]["nodes"]
+
+
+@pytest.mark.parametrize("path", [f"{ROOT}/graphql", "/graphql"])
+async def test_under_a_root_path_no_credentials_is_401_over_asgi(
+    emulator: Emulator, path: str
+) -> None:
+    async with over_asgi(emulator) as http:
+        emulator.reset_counters()
+        refused = await attacks(http, path, emulator)
+    assert [r.status_code for r in refused] == [401] * len(refused)
+    assert emulator.total_requests == 0
+
+
+async def test_graphql_reached_without_the_gate_holds_no_scope(emulator: Emulator) -> None:
+    # Authentication off: had the gate run, this caller would hold every scope.
+    plain = gateway_settings(environment="production", max_cost=500)
+    gateway = build_gateway(plain, transport=asgi_transport(emulator))
+    graphql = GatewayGraphQL([gateway], plain)
+    handles = emulator.seeded_handles
+    flow_sid, execution_sid = handles.ended_execution
+    try:
+        transport = httpx.ASGITransport(app=graphql)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
+            emulator.reset_counters()
+            read = await http.post(
+                "/", json={"query": CONTEXT, "variables": {"f": flow_sid, "e": execution_sid}}
+            )
+            create = await http.post(
+                "/", json={"query": CREATE, "variables": {"f": handles.survey_flow_sid}}
+            )
+    finally:
+        await gateway.aclose()
+    assert read.json()["data"] == {"execution": None}
+    assert codes(read.json()) == ["FORBIDDEN"]
+    assert create.json()["data"] == {"createExecution": None}
+    assert codes(create.json()) == ["FORBIDDEN"]
+    assert emulator.total_requests == 0

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.graphql import ids
+from gateway.graphql.access import read_scope
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.scalars import JSON, FlowStatus
@@ -23,15 +24,8 @@ from gateway.graphql.types import (
     prefetch_flow_children,
 )
 from gateway.loaders import PageKey
-from gateway.security.principal import EVERYONE, EXECUTIONS_READ, FLOWS_READ
+from gateway.security.principal import EVERYONE
 from gateway.studio import StudioError
-
-NODE_SCOPES = {
-    "Flow": FLOWS_READ,
-    "FlowRevision": FLOWS_READ,
-    "Execution": EXECUTIONS_READ,
-    "ExecutionStep": EXECUTIONS_READ,
-}
 
 
 @strawberry.type
@@ -96,7 +90,7 @@ class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
-        scope = NODE_SCOPES[type_name]
+        scope = read_scope(type_name)
         principal = getattr(info.context, "principal", EVERYONE)
         if not principal.allows(scope):
             # Checked before the fetch: a forbidden node costs no upstream call.

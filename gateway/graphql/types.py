@@ -25,7 +25,7 @@ from gateway.graphql.errors import GatewayError, bad_input, from_studio
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
 from gateway.loaders import PageKey
-from gateway.security.principal import EVERYONE, EXECUTIONS_READ
+from gateway.security.principal import EVERYONE, EXECUTIONS_READ, PII_READ
 from gateway.studio import StudioError
 
 V = TypeVar("V")
@@ -229,8 +229,14 @@ class Flow(_FlowFields, Node):
     def webhook_url(self, info: Info) -> str | None:
         return self._get(info, "webhook_url")
 
-    @strawberry.field(description="Identities allowed to test the flow's draft revision.")
-    async def test_users(self, info: Info) -> list[str]:
+    @strawberry.field(
+        description=(
+            "Identities allowed to test the flow's draft revision (phone numbers among "
+            "them: needs pii:read)."
+        ),
+        permission_classes=[PiiRead],
+    )
+    async def test_users(self, info: Info) -> list[str] | None:
         users = await load(_loaders(info).test_users.load(self.flow_sid), "test users")
         return list(users.test_users)
 
@@ -348,7 +354,7 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
             elif field.name == "revisions":
                 params = first_page_params(_int(args.get("first")))
                 _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
-            elif field.name == "testUsers":
+            elif field.name == "testUsers" and principal.allows(PII_READ):
                 _quietly(loaders.test_users.load(flow_sid))
         except (GatewayError, KeyError, TypeError, ValueError):
             continue  # the field itself will say what is wrong with its arguments

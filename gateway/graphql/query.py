@@ -33,7 +33,7 @@ class Query:
     @strawberry.field(description="The account's flows.", permission_classes=[FlowsRead])
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Flow]:
+    ) -> Connection[Flow] | None:
         loaders = info.context.loaders
 
         def page(params: dict[str, str]) -> Any:
@@ -131,7 +131,7 @@ class Query:
         status: FlowStatus,
         definition: JSON,
         commit_message: str | None = None,
-    ) -> FlowValidation:
+    ) -> FlowValidation | None:
         try:
             result = await info.context.loaders.validate_flow(
                 friendly_name=friendly_name,

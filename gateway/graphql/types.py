@@ -161,7 +161,7 @@ class _FlowFields:
         return self._get(info, "definition", whole=True)
 
     @strawberry.field(description="Whether it is a draft or published.")
-    def status(self, info: Info) -> FlowStatus:
+    def status(self, info: Info) -> FlowStatus | None:
         return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
 
     @strawberry.field(description="Description of change made in the revision.")
@@ -189,7 +189,7 @@ class _FlowFields:
         return self._get(info, "url")  # type: ignore[no-any-return]
 
     @strawberry.field(description="The widgets of the definition.")
-    async def widgets(self, info: Info) -> list[Widget]:
+    async def widgets(self, info: Info) -> list[Widget] | None:
         return widgets_of(await _value(self._get(info, "definition", whole=True)))
 
 
@@ -243,7 +243,7 @@ class Flow(_FlowFields, Node):
     @strawberry.field(description="The flow's revisions, newest first.")
     async def revisions(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[FlowRevision]:
+    ) -> Connection[FlowRevision] | None:
         loaders = _loaders(info)
 
         def page(params: dict[str, str]) -> Any:
@@ -484,7 +484,7 @@ class Execution(Node):
         return self._get(info, "flow_version")
 
     @strawberry.field(description="Whether the execution is still running.")
-    def status(self, info: Info) -> ExecutionStatus:
+    def status(self, info: Info) -> ExecutionStatus | None:
         return _then(self._get(info, "status"), lambda s: ExecutionStatus(s.value))  # type: ignore[return-value]
 
     @strawberry.field(
@@ -541,7 +541,7 @@ class Execution(Node):
     @strawberry.field(description="The execution's steps, most recent first.")
     async def steps(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ExecutionStep]:
+    ) -> Connection[ExecutionStep] | None:
         loaders = _loaders(info)
         parent = (self.flow_sid, self.execution_sid)
 

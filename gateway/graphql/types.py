@@ -318,10 +318,17 @@ def execution_filters(
     filters = {}
     if status is not None:
         filters["status"] = status.value  # Twilio's quirk: lowercase
-    for name, value in (("DateCreatedFrom", date_from), ("DateCreatedTo", date_to)):
+    for argument, name, value in (
+        ("dateCreatedFrom", "DateCreatedFrom", date_from),
+        ("dateCreatedTo", "DateCreatedTo", date_to),
+    ):
         if value is not None:
             if value.tzinfo is None:
-                raise bad_input(f"{name} needs a timezone, e.g. 2024-05-01T00:00:00Z")
+                # A date alone ("2024-05-01") parses as a naive midnight: the same fix.
+                raise bad_input(
+                    f"{argument} needs a date, a time and a timezone, e.g. 2024-05-01T00:00:00Z",
+                    argument=argument,
+                )
             filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return filters
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from graphql import GraphQLError, Node
+
 from gateway.studio import InvalidArgument, Reason, StudioError
 
 
@@ -45,6 +47,10 @@ class GatewayError(Exception):
 
     def __repr__(self) -> str:
         return f"GatewayError({self.code.value}, {self.message!r})"
+
+    def as_graphql_error(self, node: Node | None = None) -> GraphQLError:
+        """This error as one that refuses an operation before it runs (at `node`, if given)."""
+        return GraphQLError(self.message, nodes=node, extensions=self.extensions)
 
 
 def bad_input(message: str, **extensions: Any) -> GatewayError:

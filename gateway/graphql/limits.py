@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from gateway.graphql.cost import AnalysisTooLarge, Introspection, UnknownOperation, analyse
@@ -67,7 +66,7 @@ class EnforceLimits(SchemaExtension):
         if limits is not None and self.execution_context.graphql_document is not None:
             error = self._check(limits)
             if error is not None or self._cost_only():
-                errors = [_graphql_error(error)] if error is not None else None
+                errors = [error.as_graphql_error()] if error is not None else None
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=errors)
         yield
 
@@ -139,7 +138,3 @@ def _introspection_error(seen: Introspection, bound: IntrospectionLimits) -> Gat
 
 def _too_complex(limit: str, message: str, actual: int | None, maximum: int | None) -> GatewayError:
     return GatewayError(message, Code.QUERY_TOO_COMPLEX, limit=limit, actual=actual, max=maximum)
-
-
-def _graphql_error(error: GatewayError) -> GraphQLError:
-    return GraphQLError(error.message, extensions=error.extensions)

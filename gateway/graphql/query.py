@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.graphql import ids
+from gateway.graphql.access import read_scope
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.scalars import JSON, FlowStatus
@@ -23,15 +24,7 @@ from gateway.graphql.types import (
     prefetch_flow_children,
 )
 from gateway.loaders import PageKey
-from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ
 from gateway.studio import StudioError
-
-NODE_SCOPES = {
-    "Flow": FLOWS_READ,
-    "FlowRevision": FLOWS_READ,
-    "Execution": EXECUTIONS_READ,
-    "ExecutionStep": EXECUTIONS_READ,
-}
 
 
 @strawberry.type
@@ -39,7 +32,7 @@ class Query:
     @strawberry.field(description="The account's flows.", permission_classes=[FlowsRead])
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Flow]:
+    ) -> Connection[Flow] | None:
         loaders = info.context.loaders
 
         def page(params: dict[str, str]) -> Any:
@@ -96,7 +89,7 @@ class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
-        scope = NODE_SCOPES[type_name]
+        scope = read_scope(type_name)
         if not principal(info).allows(scope):
             # Checked before the fetch: a forbidden node costs no upstream call.
             raise GatewayError(
@@ -136,7 +129,7 @@ class Query:
         status: FlowStatus,
         definition: JSON,
         commit_message: str | None = None,
-    ) -> FlowValidation:
+    ) -> FlowValidation | None:
         try:
             result = await info.context.loaders.validate_flow(
                 friendly_name=friendly_name,

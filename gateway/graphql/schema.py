@@ -14,6 +14,7 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from gateway.graphql.access import AccessCache, CheckScopes
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.limits import EnforceLimits
@@ -107,7 +108,16 @@ def build_schema(
     extensions: list[Any] | None = None,
 ) -> strawberry.Schema:
     """The schema. Extensions are classes or factories: one instance per operation."""
-    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits, RequestDeadline]
+    access = AccessCache()
+    # CheckScopes after EnforceLimits: a refusal for size or cost stands, and an
+    # operation over the limits is never walked.
+    chosen: list[Any] = [
+        FreshLoaders,
+        Observe,
+        EnforceLimits,
+        lambda: CheckScopes(access),
+        RequestDeadline,
+    ]
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return GatewaySchema(

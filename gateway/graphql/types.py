@@ -25,7 +25,7 @@ from gateway.graphql.errors import GatewayError, bad_input, from_studio
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
 from gateway.loaders import PageKey
-from gateway.security.principal import EXECUTIONS_READ
+from gateway.security.principal import EXECUTIONS_READ, PII_READ
 from gateway.studio import StudioError
 
 V = TypeVar("V")
@@ -161,7 +161,7 @@ class _FlowFields:
         return self._get(info, "definition", whole=True)
 
     @strawberry.field(description="Whether it is a draft or published.")
-    def status(self, info: Info) -> FlowStatus:
+    def status(self, info: Info) -> FlowStatus | None:
         return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
 
     @strawberry.field(description="Description of change made in the revision.")
@@ -189,7 +189,7 @@ class _FlowFields:
         return self._get(info, "url")  # type: ignore[no-any-return]
 
     @strawberry.field(description="The widgets of the definition.")
-    async def widgets(self, info: Info) -> list[Widget]:
+    async def widgets(self, info: Info) -> list[Widget] | None:
         return widgets_of(await _value(self._get(info, "definition", whole=True)))
 
 
@@ -229,15 +229,21 @@ class Flow(_FlowFields, Node):
     def webhook_url(self, info: Info) -> str | None:
         return self._get(info, "webhook_url")
 
-    @strawberry.field(description="Identities allowed to test the flow's draft revision.")
-    async def test_users(self, info: Info) -> list[str]:
+    @strawberry.field(
+        description=(
+            "Identities allowed to test the flow's draft revision (phone numbers among "
+            "them: needs pii:read)."
+        ),
+        permission_classes=[PiiRead],
+    )
+    async def test_users(self, info: Info) -> list[str] | None:
         users = await load(_loaders(info).test_users.load(self.flow_sid), "test users")
         return list(users.test_users)
 
     @strawberry.field(description="The flow's revisions, newest first.")
     async def revisions(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[FlowRevision]:
+    ) -> Connection[FlowRevision] | None:
         loaders = _loaders(info)
 
         def page(params: dict[str, str]) -> Any:
@@ -312,10 +318,17 @@ def execution_filters(
     filters = {}
     if status is not None:
         filters["status"] = status.value  # Twilio's quirk: lowercase
-    for name, value in (("DateCreatedFrom", date_from), ("DateCreatedTo", date_to)):
+    for argument, name, value in (
+        ("dateCreatedFrom", "DateCreatedFrom", date_from),
+        ("dateCreatedTo", "DateCreatedTo", date_to),
+    ):
         if value is not None:
             if value.tzinfo is None:
-                raise bad_input(f"{name} needs a timezone, e.g. 2024-05-01T00:00:00Z")
+                # A date alone ("2024-05-01") parses as a naive midnight: the same fix.
+                raise bad_input(
+                    f"{argument} needs a date, a time and a timezone, e.g. 2024-05-01T00:00:00Z",
+                    argument=argument,
+                )
             filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return filters
 
@@ -348,7 +361,7 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
             elif field.name == "revisions":
                 params = first_page_params(_int(args.get("first")))
                 _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
-            elif field.name == "testUsers":
+            elif field.name == "testUsers" and caller.allows(PII_READ):
                 _quietly(loaders.test_users.load(flow_sid))
         except (GatewayError, KeyError, TypeError, ValueError):
             continue  # the field itself will say what is wrong with its arguments
@@ -478,7 +491,7 @@ class Execution(Node):
         return self._get(info, "flow_version")
 
     @strawberry.field(description="Whether the execution is still running.")
-    def status(self, info: Info) -> ExecutionStatus:
+    def status(self, info: Info) -> ExecutionStatus | None:
         return _then(self._get(info, "status"), lambda s: ExecutionStatus(s.value))  # type: ignore[return-value]
 
     @strawberry.field(
@@ -535,7 +548,7 @@ class Execution(Node):
     @strawberry.field(description="The execution's steps, most recent first.")
     async def steps(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ExecutionStep]:
+    ) -> Connection[ExecutionStep] | None:
         loaders = _loaders(info)
         parent = (self.flow_sid, self.execution_sid)
 

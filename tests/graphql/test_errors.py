@@ -182,3 +182,23 @@ async def test_an_execution_with_no_steps_has_an_empty_connection(
         "nodes": [],
         "pageInfo": {"hasNextPage": False, "startCursor": None, "endCursor": None},
     }
+
+
+@pytest.mark.parametrize("argument", ["dateCreatedFrom", "dateCreatedTo"])
+@pytest.mark.parametrize("value", ["2024-05-01", "2024-05-01T00:00:00"])
+async def test_a_date_without_a_time_zone_names_the_graphql_argument(
+    gateway: Gateway, emulator: Emulator, argument: str, value: str
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    result = await gateway.query(
+        f"""query($f: ID!, $d: DateTime) {{ flow(sid: $f) {{ sid
+             executions({argument}: $d) {{ nodes {{ sid }} }} }} }}""",
+        {"f": flow_sid, "d": value},
+    )
+    assert result["data"]["flow"] == {"sid": flow_sid, "executions": None}
+    (error,) = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["argument"] == argument
+    assert error["message"].startswith(f"{argument} needs ")
+    assert "timezone" in error["message"] and "DateCreated" not in error["message"]
+    assert gateway.calls["GET /v2/Flows/{FlowSid}/Executions"] == 0

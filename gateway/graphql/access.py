@@ -1,0 +1,350 @@
+"""Which scopes reading each field needs, and the check that applies it to a whole document.
+
+One table says what each `(type, field)` needs: a field of `Flow` or
+`FlowRevision` needs `flows:read`, a field of `Execution` or `ExecutionStep`
+`executions:read`, a few need more (`pii:read` for phone numbers, identities
+and contexts; the other family's scope for a relation into it), and the
+identity of an object (`IDENTITY`) needs nothing: a caller that just changed
+or created an object may always learn which one it was.
+
+`CheckScopes` walks the chosen operation once per document, before anything
+executes, with every fragment (inline or named, on an object type or on
+`Node`) expanded and aliases seen through, and refuses with `FORBIDDEN` an
+operation that reads a field its caller lacks a scope for:
+
+- a mutation, whatever it reads: it never runs half, and a write scope never
+  reads the object it returns;
+- a query, only where nothing on the way checks first. The scope checks that
+  run at execution (the fields' permission classes, and `node(id:)` for the
+  type it fetches) null their field with `FORBIDDEN` and run nothing below it,
+  so the rest of a query still answers; a field that no such check guards is
+  refused here, whatever path it was reached by.
+
+What a document needs depends only on its text and operation, so it is worked
+out once and cached (`AccessCache`); each request then compares it with its
+caller's scopes. A field counts whether or not `@skip`/`@include` would drop it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Final
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from gateway.graphql.errors import Code, GatewayError
+from gateway.security.principal import (
+    EVERYONE,
+    EXECUTIONS_READ,
+    EXECUTIONS_WRITE,
+    FLOWS_READ,
+    FLOWS_WRITE,
+    PII_READ,
+    SCOPES,
+)
+
+# -- the table ----------------------------------------------------------------
+
+#: The scope every field of an object type needs, unless `FIELD_SCOPES` says otherwise.
+TYPE_SCOPES: Final[dict[str, str]] = {
+    "Flow": FLOWS_READ,
+    "FlowRevision": FLOWS_READ,
+    "Execution": EXECUTIONS_READ,
+    "ExecutionStep": EXECUTIONS_READ,
+}
+
+#: An object's identity: free to read wherever the object itself may be reached,
+#: so a write-only key learns which object its mutation changed or made.
+IDENTITY: Final = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
+
+_EXECUTION_PII: Final = frozenset({EXECUTIONS_READ, PII_READ})
+_FLOW_OF_EXECUTION: Final = frozenset({EXECUTIONS_READ, FLOWS_READ})
+
+#: Fields that need other scopes than their type's: the roots, PII, and relations
+#: from one family of objects (flows, executions) into the other.
+FIELD_SCOPES: Final[dict[tuple[str, str], frozenset[str]]] = {
+    ("Query", "flows"): frozenset({FLOWS_READ}),
+    ("Query", "flow"): frozenset({FLOWS_READ}),
+    ("Query", "validateFlow"): frozenset({FLOWS_READ}),
+    ("Query", "execution"): frozenset({EXECUTIONS_READ}),
+    ("Query", "executionStep"): frozenset({EXECUTIONS_READ}),
+    # `node(id:)` checks the scope of the type its id names (TYPE_SCOPES).
+    ("Query", "node"): frozenset(),
+    ("Mutation", "createExecution"): frozenset({EXECUTIONS_WRITE}),
+    ("Mutation", "endExecution"): frozenset({EXECUTIONS_WRITE}),
+    ("Mutation", "deleteExecution"): frozenset({EXECUTIONS_WRITE}),
+    ("Mutation", "createFlow"): frozenset({FLOWS_WRITE}),
+    ("Mutation", "updateFlow"): frozenset({FLOWS_WRITE}),
+    ("Mutation", "deleteFlow"): frozenset({FLOWS_WRITE}),
+    ("Mutation", "updateFlowTestUsers"): frozenset({FLOWS_WRITE}),
+    ("Flow", "testUsers"): frozenset({FLOWS_READ, PII_READ}),
+    ("Flow", "executions"): frozenset({FLOWS_READ, EXECUTIONS_READ}),
+    ("Execution", "contactChannelAddress"): _EXECUTION_PII,
+    ("Execution", "context"): _EXECUTION_PII,
+    ("Execution", "flow"): _FLOW_OF_EXECUTION,
+    ("Execution", "flowRevision"): _FLOW_OF_EXECUTION,
+    ("ExecutionStep", "context"): _EXECUTION_PII,
+    ("ExecutionStep", "flow"): _FLOW_OF_EXECUTION,
+    ("ExecutionStep", "fromWidget"): _FLOW_OF_EXECUTION,
+    ("ExecutionStep", "toWidget"): _FLOW_OF_EXECUTION,
+}
+
+#: Fields whose resolver checks, before it fetches, the scope of the type it returns.
+_CHECKS_OBJECT_TYPE: Final = frozenset({("Query", "node")})
+
+
+def needs(type_name: str, field_name: str) -> frozenset[str]:
+    """The scopes reading `type_name.field_name` needs (none: free to read once reached).
+
+    A type missing from the table (a connection, `PageInfo`, `Widget`) adds none:
+    the field that leads to it already needed what its contents do.
+    """
+    scopes = FIELD_SCOPES.get((type_name, field_name))
+    if scopes is not None:
+        return scopes
+    scope = TYPE_SCOPES.get(type_name)
+    if scope is None or field_name in IDENTITY:
+        return frozenset()
+    return frozenset({scope})
+
+
+def read_scope(type_name: str) -> str:
+    """The scope that reading an object of `type_name` needs (`node(id:)` checks it)."""
+    return TYPE_SCOPES[type_name]
+
+
+def checked_at_execution(field: GraphQLField) -> frozenset[str]:
+    """The scopes a field's permission classes check before its resolver runs."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    classes = getattr(definition, "permission_classes", None) or ()
+    return frozenset(scope for c in classes if isinstance(scope := getattr(c, "scope", None), str))
+
+
+# -- what a document needs --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A field of the document that needs `scopes`, reached through checks of `checked`.
+
+    `checked` holds the scopes that execution checks on the way to the field (its
+    own included): when the caller lacks one of them, a check nulls the field or
+    one above it before it runs. `path` is its response keys (aliases) from the root.
+    """
+
+    scopes: frozenset[str]
+    checked: frozenset[str]
+    path: tuple[str, ...]
+    node: FieldNode
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentAccess:
+    """What one operation of a document reads, for any caller."""
+
+    mutation: bool
+    fields: tuple[Need, ...]
+
+    def refusals(self, held: frozenset[str]) -> list[GraphQLError]:
+        """One FORBIDDEN error per scope the caller lacks, naming the first field that needs it."""
+        found: dict[str, GraphQLError] = {}
+        for need in self.fields:
+            if not self.mutation and not need.checked <= held:
+                continue  # a check on the way nulls it at execution; the rest answers
+            for scope in sorted(need.scopes - held):
+                if scope not in found:
+                    found[scope] = _forbidden(scope, need)
+        return list(found.values())
+
+
+def _forbidden(scope: str, need: Need) -> GraphQLError:
+    path = ".".join(need.path)
+    return GatewayError(
+        f"`{path}` needs the {scope} scope; the operation was refused before it ran",
+        Code.FORBIDDEN,
+        requiredScope=scope,
+        fieldPath=path,
+    ).as_graphql_error(need.node)
+
+
+def analyse(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> DocumentAccess | None:
+    """What the chosen operation reads; None when the document has no such operation."""
+    operation = get_operation_ast(document, operation_name)
+    root = schema.get_root_type(operation.operation) if operation is not None else None
+    if operation is None or root is None:
+        return None  # graphql-core reports it
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    walk = _Walk(schema, fragments)
+    found = walk.selections(operation.selection_set, root, frozenset(), by_type=False)
+    return DocumentAccess(operation.operation is OperationType.MUTATION, found)
+
+
+_MemoKey = tuple[int, str, frozenset[str], bool]
+
+
+class _Walk:
+    """Every field of an operation with what it needs; fragments expanded where spread.
+
+    Each selection set keeps one field per distinct (scopes, checked) pair, the first
+    in document order, and is walked once per context: a fragment spread many times
+    (a "fragment bomb") costs its size once, not once per spread.
+    """
+
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+        self.schema = schema
+        self.fragments = fragments
+        self.memo: dict[_MemoKey, tuple[Need, ...]] = {}
+        # Validation refuses fragment cycles before this runs; never loop on one anyway.
+        self.open: set[str] = set()
+
+    def selections(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        checked: frozenset[str],
+        *,
+        by_type: bool,
+    ) -> tuple[Need, ...]:
+        """The needs of a selection set on `parent`, paths relative to it.
+
+        `by_type`: the object here was fetched by a resolver that checked the scope
+        of its type (`node(id:)`), so fields on a type the caller lacks never run.
+        """
+        key = (id(selection_set), parent.name, checked, by_type)
+        known = self.memo.get(key)
+        if known is not None:
+            return known
+        found: dict[tuple[frozenset[str], frozenset[str]], Need] = {}
+        for need in self._expand(selection_set, parent, checked, by_type):
+            found.setdefault((need.scopes, need.checked), need)
+        self.memo[key] = result = tuple(found.values())
+        return result
+
+    def _expand(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        checked: frozenset[str],
+        by_type: bool,
+    ) -> Iterator[Need]:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield from self.field(selection, parent, checked, by_type)
+            elif isinstance(selection, InlineFragmentNode):
+                on = self._narrow(selection.type_condition, parent)
+                yield from self.selections(selection.selection_set, on, checked, by_type=by_type)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in self.open:
+                    continue
+                self.open.add(name)
+                try:
+                    on = self._narrow(fragment.type_condition, parent)
+                    yield from self.selections(fragment.selection_set, on, checked, by_type=by_type)
+                finally:
+                    self.open.discard(name)
+
+    def field(
+        self, node: FieldNode, parent: GraphQLNamedType, checked: frozenset[str], by_type: bool
+    ) -> Iterator[Need]:
+        name = node.name.value
+        definition = getattr(parent, "fields", {}).get(name)
+        if definition is None:
+            return  # `__typename`, introspection, or what validation refuses
+        key = node.alias.value if node.alias is not None else name
+        guards = checked_at_execution(definition)
+        if by_type and parent.name in TYPE_SCOPES:
+            guards |= {TYPE_SCOPES[parent.name]}
+        checked = checked | guards
+        scopes = needs(parent.name, name) | checked_at_execution(definition)
+        if scopes:
+            yield Need(scopes, checked, (key,), node)
+        if node.selection_set is not None:
+            child = get_named_type(definition.type)
+            by_child_type = (parent.name, name) in _CHECKS_OBJECT_TYPE
+            for need in self.selections(node.selection_set, child, checked, by_type=by_child_type):
+                yield replace(need, path=(key, *need.path))
+
+    def _narrow(
+        self, condition: NamedTypeNode | None, parent: GraphQLNamedType
+    ) -> GraphQLNamedType:
+        if condition is None:
+            return parent
+        return self.schema.get_type(condition.name.value) or parent
+
+
+# -- the cache and the extension ----------------------------------------------
+
+
+class AccessCache:
+    """What each document reads, worked out once: by its text and operation name."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str | None], DocumentAccess | None] = OrderedDict()
+
+    def get(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        text: str | None,
+        operation_name: str | None,
+    ) -> DocumentAccess | None:
+        if text is None:
+            return analyse(schema, document, operation_name)
+        key = (text, operation_name)
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        access = self._entries[key] = analyse(schema, document, operation_name)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return access
+
+
+class CheckScopes(SchemaExtension):
+    """Refuse, before it runs, an operation that reads what its caller may not (see above).
+
+    Give one `AccessCache` to every operation of a schema: `lambda: CheckScopes(cache)`.
+    """
+
+    def __init__(self, cache: AccessCache | None = None) -> None:
+        self.cache = cache if cache is not None else AccessCache()
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        held = getattr(ec.context, "principal", EVERYONE).scopes
+        # A refusal already made (limits, X-Cost-Only) stands; every scope reads anything.
+        if ec.result is None and ec.graphql_document is not None and not SCOPES <= held:
+            access = self.cache.get(
+                ec.schema._schema, ec.graphql_document, ec.query, ec.operation_name
+            )
+            errors = access.refusals(held) if access is not None else []
+            if errors:
+                ec.result = GraphQLExecutionResult(data=None, errors=errors)
+        yield

@@ -1,8 +1,9 @@
 """The Starlette application: routing, then per request the emulator's pipeline.
 
-Each request is counted under its route template, then delayed (latency and
-jitter, while counted as in flight), then possibly given an injected fault,
-then authenticated and handled. Errors leave as Twilio-shaped JSON.
+Each request is counted under its route template, then held while the emulator
+is paused, then delayed (latency and jitter; in flight all the while), then
+possibly given an injected fault, then authenticated and handled. Errors leave
+as Twilio-shaped JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 # Every method reaches the endpoint, so one Twilio does not support is counted and
 # answered by the emulator itself (405, code 20004) rather than by the router.
 _ALL_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: How often a request held by `Emulator.paused` looks whether it may go on.
+_PAUSE_POLL: Final = 0.002
 
 
 def create_app(
@@ -97,6 +100,9 @@ def _endpoint(emulator: Emulator, template: str, base_url: str | None) -> Endpoi
         method = request.method
         emulator.begin_request(f"{method} {template}")
         try:
+            # Polled, not an Event: tests flip the flag from another thread (and loop).
+            while emulator.paused:  # noqa: ASYNC110
+                await anyio.sleep(_PAUSE_POLL)
             delay = emulator.request_delay()
             if delay > 0:
                 await anyio.sleep(delay)

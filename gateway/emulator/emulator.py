@@ -32,6 +32,9 @@ class Emulator:
     """An in-memory Twilio Studio v2: serve it with `create_app(emulator)`.
 
     Knobs are plain attributes read on every request:
+        paused: while True, requests wait (counted, and in flight) before anything
+            else happens to them; set it back to False to let them go on. Tests
+            hold calls in flight with it instead of guessing a latency.
         latency: seconds added to every request.
         jitter: up to this many more seconds, uniformly at random.
         faults: injected failures (see `Faults`).
@@ -45,6 +48,7 @@ class Emulator:
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
         self.seed = seed
         self.clock: Callable[[], datetime] = clock or utc_now
+        self.paused = False
         self.latency = 0.0
         self.jitter = 0.0
         self.faults = Faults(random.Random(f"faults:{seed}"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +15,7 @@ from gateway.observability import Metrics
 from gateway.settings import Settings
 from gateway.studio import Transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import ends_at, until
 
 
 @asynccontextmanager
@@ -43,19 +42,17 @@ async def test_the_request_deadline_answers_what_resolved_and_times_out_the_rest
         "hang", count=50, route="/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
     )
     async with served(emulator, request_deadline=0.6, call_deadline=30) as http:
-        started = time.monotonic()
-        body = (
-            await http.post(
-                "/graphql",
-                json={
-                    "query": """query($f: ID!) { flow(sid: $f) { friendlyName
-                      executions(first: 2) { nodes { sid steps { nodes { sid } } } } } }""",
-                    "variables": {"f": flow_sid},
-                },
-            )
-        ).json()
-        elapsed = time.monotonic() - started
-    assert elapsed < 3
+        async with ends_at(0.6):  # the request's deadline: not the call's 30 s, nor the hang's hour
+            body = (
+                await http.post(
+                    "/graphql",
+                    json={
+                        "query": """query($f: ID!) { flow(sid: $f) { friendlyName
+                          executions(first: 2) { nodes { sid steps { nodes { sid } } } } } }""",
+                        "variables": {"f": flow_sid},
+                    },
+                )
+            ).json()
     assert body["data"]["flow"]["friendlyName"]
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"UPSTREAM_TIMEOUT"}
@@ -78,7 +75,13 @@ async def test_the_circuit_shows_in_readiness_and_metrics_and_fails_fast(
         ready = await http.get("/readyz")
         assert ready.status_code == 200, "a Twilio outage must not empty the pool"
         assert ready.json()["upstream"]["circuit"]["state"] == "open"
-        await asyncio.sleep(1.1)  # the gauges are sampled each second
-        metrics = (await http.get("/metrics")).text
-    assert "studio_gateway_upstream_circuit_state 2.0" in metrics
+
+        async def exported() -> str:
+            return (await http.get("/metrics")).text
+
+        async def sampled_open() -> bool:  # the gauges are sampled once a second
+            return "studio_gateway_upstream_circuit_state 2.0" in await exported()
+
+        await until(sampled_open)
+        metrics = await exported()
     assert "studio_gateway_asyncio_tasks" in metrics

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DroppedConnection, Emulator, create_app
+from tests.support import paused, until, until_blocking
 
 from . import contract
 from .conftest import AUTH, LiveServer
@@ -148,10 +150,7 @@ def test_a_hang_ends_when_the_client_gives_up(live_server: LiveServer, emulator:
         with pytest.raises(httpx.ReadTimeout):
             http.get(flow_url(emulator))
     # The server notices the closed connection and stops waiting on its own.
-    deadline = time.monotonic() + 2
-    while emulator.in_flight and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert emulator.in_flight == 0
+    until_blocking(lambda: emulator.in_flight == 0)
 
 
 async def test_a_short_hang_answers_afterwards(
@@ -232,6 +231,32 @@ async def test_latency_counts_towards_requests_in_flight(
     assert emulator.in_flight == 0
     assert elapsed >= 0.05
     assert responses[0].headers["twilio-concurrent-requests"].isdigit()
+
+
+async def test_paused_requests_are_counted_and_wait_in_flight_until_it_is_lifted(
+    client: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    with paused(emulator):
+        calls = [asyncio.create_task(client.get("/v2/Flows")) for _ in range(3)]
+        await until(lambda: emulator.in_flight == 3)
+        assert emulator.requests["GET /v2/Flows"] == 3
+        assert not any(call.done() for call in calls)
+
+    responses = await asyncio.gather(*calls)
+
+    assert [r.status_code for r in responses] == [200] * 3
+    assert emulator.in_flight == 0
+
+
+def test_a_pause_holds_requests_on_a_served_emulator_too(
+    live_server: LiveServer, emulator: Emulator
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        with paused(emulator):
+            answer = pool.submit(httpx.get, f"{live_server.url}/v2/Flows", auth=AUTH, timeout=30)
+            until_blocking(lambda: emulator.in_flight == 1)
+            assert not answer.done()
+        assert answer.result().status_code == 200
 
 
 async def test_jitter_adds_at_most_its_bound(emulator: Emulator) -> None:

@@ -6,10 +6,12 @@ request counters with the minimum the Studio API allows for that query.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway
+from tests.support import paused, until
 
 FLOWS = "GET /v2/Flows"
 FLOW = "GET /v2/Flows/{Sid}"
@@ -258,13 +260,17 @@ async def test_a_flows_lists_go_out_beside_the_flow_itself(
 ) -> None:
     # Nothing a flow's lists need comes from the flow's record: one round trip, not two.
     flow_sid = emulator.seeded_handles.survey_flow_sid
-    emulator.latency = 0.05
-    data = await gateway.data(
-        """query($f: ID!) { flow(sid: $f) { friendlyName testUsers
-             executions(first: 3, status: ENDED) { nodes { sid } }
-             revisions(first: 2) { nodes { revision } } } }""",
-        {"f": flow_sid},
-    )
+    with paused(emulator):
+        query = asyncio.ensure_future(
+            gateway.data(
+                """query($f: ID!) { flow(sid: $f) { friendlyName testUsers
+                     executions(first: 3, status: ENDED) { nodes { sid } }
+                     revisions(first: 2) { nodes { revision } } } }""",
+                {"f": flow_sid},
+            )
+        )
+        await until(lambda: emulator.in_flight == 4)  # all four wait on Twilio together
+    data = await query
     assert data["flow"]["executions"]["nodes"]
     assert gateway.calls == Counter({FLOW: 1, TEST_USERS: 1, EXECUTIONS: 1, REVISIONS: 1})
     assert emulator.max_in_flight == 4

@@ -9,10 +9,9 @@ a real TCP close.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,15 +80,6 @@ def error_at(result: dict[str, Any], *path: str | int) -> dict[str, Any]:
     """The one error whose path is `path`."""
     (error,) = [e for e in result.get("errors", []) if tuple(e.get("path", ())) == path]
     return error
-
-
-async def until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
-    """Poll a condition that another thread (a server) makes true."""
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the condition did not come true within {seconds} s")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.emulator import Emulator
+from gateway.studio import Transport
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
 
@@ -17,14 +19,24 @@ Open = Callable[..., Any]
 
 
 @asynccontextmanager
-async def secured(emulator: Emulator, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway with production defaults (and the real limits) unless told otherwise."""
+async def secured(
+    emulator: Emulator, *, transport: Transport | None = None, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with production defaults (and the real limits) unless told otherwise.
+
+    A test that watches the gateway's upstream calls hands in the `transport` to the emulator.
+    """
     values: dict[str, Any] = {"environment": "production", "max_cost": 500, **settings}
-    app = create_app(gateway_settings(**values), transport=asgi_transport(emulator))
+    app = create_app(gateway_settings(**values), transport=transport or asgi_transport(emulator))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
             yield http
+
+
+def basic(sid: str, token: str) -> dict[str, str]:
+    """The Authorization header of a pass-through caller."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()}
 
 
 def codes(body: dict[str, Any]) -> list[str]:

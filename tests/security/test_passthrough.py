@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
-from tests.security.conftest import codes, secured
+from tests.security.conftest import basic, codes, secured
 
 OTHER_SID, OTHER_TOKEN = "AC" + "5e" * 16, "second-account-token-5e5e"
 FLOWS = "{ flows(first: 50) { nodes { sid friendlyName } } }"
-
-
-def basic(sid: str, token: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()}
 
 
 async def test_each_request_reads_its_own_account(emulator: Emulator) -> None:

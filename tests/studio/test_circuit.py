@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -20,7 +19,7 @@ from gateway.studio import (
     Transport,
 )
 from tests.conftest import asgi_transport
-from tests.support import free_port
+from tests.support import free_port, paused, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 MISSING_FLOW = "FW" + "0" * 32
@@ -86,20 +85,21 @@ async def test_the_circuit_opens_at_the_failure_ratio_and_then_calls_nothing_ups
     await studio.aclose()
 
 
-async def test_an_open_circuit_fails_fast(emulator: Emulator, credentials: Credentials) -> None:
+async def test_an_open_circuit_refuses_before_starting_any_call(
+    emulator: Emulator, credentials: Credentials
+) -> None:
     studio = breaker_client(emulator, credentials)
     await fail_until_open(studio, emulator)
-    flow_sid = emulator.seeded_handles.survey_flow_sid
+    flights = studio.transport.single_flight.stats.started
 
-    started = time.perf_counter()
-    for _ in range(1000):
-        try:
-            await studio.fetch_flow(flow_sid)
-        except StudioError as error:
-            assert error.reason is Reason.CIRCUIT_OPEN
-    # A behaviour check, not a benchmark: refusing touches no socket and no task.
-    assert time.perf_counter() - started < 0.5
+    for _ in range(100):
+        with pytest.raises(StudioError) as caught:
+            await studio.fetch_flow(emulator.seeded_handles.survey_flow_sid)
+        assert caught.value.reason is Reason.CIRCUIT_OPEN
+
+    # Refusing touches no socket and starts no task (not even a shared read's).
     assert emulator.total_requests == 0
+    assert studio.transport.single_flight.stats.started == flights
     await studio.aclose()
 
 
@@ -108,8 +108,7 @@ async def test_after_the_cooldown_trial_calls_close_the_circuit(
 ) -> None:
     studio = breaker_client(emulator, credentials, cooldown=0.2)
     await fail_until_open(studio, emulator)
-    await asyncio.sleep(0.25)
-    assert studio.transport.circuit.state is CircuitState.HALF_OPEN
+    await until(lambda: studio.transport.circuit.state is CircuitState.HALF_OPEN)
 
     flow_sid = emulator.seeded_handles.survey_flow_sid
     for _ in range(3):
@@ -126,8 +125,7 @@ async def test_half_open_lets_only_the_trial_calls_through(
 ) -> None:
     studio = breaker_client(emulator, credentials, cooldown=0.2)
     await fail_until_open(studio, emulator)
-    await asyncio.sleep(0.25)
-    emulator.latency = 0.05
+    await until(lambda: studio.transport.circuit.state is CircuitState.HALF_OPEN)
     handles = emulator.seeded_handles
     flows = [
         handles.survey_flow_sid,
@@ -137,7 +135,11 @@ async def test_half_open_lets_only_the_trial_calls_through(
         handles.non_ascii_flow_sid,
     ]
 
-    results = await asyncio.gather(*(studio.fetch_flow(f) for f in flows), return_exceptions=True)
+    with paused(emulator):
+        calls = [asyncio.create_task(studio.fetch_flow(f)) for f in flows]
+        # Three trial calls wait on Twilio together; the other two were refused at once.
+        await until(lambda: emulator.in_flight == 3 and sum(c.done() for c in calls) == 2)
+    results = await asyncio.gather(*calls, return_exceptions=True)
 
     refused = [r for r in results if isinstance(r, StudioError)]
     assert len(refused) == 2 and all(r.reason is Reason.CIRCUIT_OPEN for r in refused)
@@ -151,7 +153,7 @@ async def test_a_failed_trial_call_reopens_the_circuit(
 ) -> None:
     studio = breaker_client(emulator, credentials, cooldown=0.2)
     await fail_until_open(studio, emulator)
-    await asyncio.sleep(0.25)
+    await until(lambda: studio.transport.circuit.state is CircuitState.HALF_OPEN)
     flow_sid = emulator.seeded_handles.survey_flow_sid
     emulator.faults.enqueue("503", route="/v2/Flows/{Sid}")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from gateway.emulator import Emulator
 from gateway.studio import (
+    Attempt,
     ClientConfig,
     Credentials,
     Reason,
@@ -21,6 +21,7 @@ from gateway.studio import (
     current_scope,
 )
 from tests.conftest import FAST_RETRY
+from tests.support import ends_at, paused, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 LIST_FLOWS = "GET /v2/Flows"
@@ -37,24 +38,22 @@ async def studio(emulator_url: str, credentials: Credentials) -> AsyncIterator[S
     await client.aclose()
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(300):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not come true within 3 s")
+def observe_attempts(studio: StudioClient) -> list[Attempt]:
+    """Every attempt the client's transport finishes, as it reports them."""
+    attempts: list[Attempt] = []
+    studio.transport.observers.append(attempts.append)
+    return attempts
 
 
 async def test_a_call_ends_at_its_scopes_deadline_not_its_own(
     studio: StudioClient, emulator: Emulator
 ) -> None:
     emulator.faults.enqueue("hang", route="/v2/Flows/{Sid}")
-    started = time.monotonic()
-    with call_scope(0.3), pytest.raises(StudioError) as caught:
-        await studio.fetch_flow(emulator.seeded_handles.survey_flow_sid)
+    async with ends_at(0.3):
+        with call_scope(0.3), pytest.raises(StudioError) as caught:
+            await studio.fetch_flow(emulator.seeded_handles.survey_flow_sid)
 
     assert caught.value.reason is Reason.TIMEOUT
-    assert 0.25 < time.monotonic() - started < 1.0
     await until(lambda: emulator.in_flight == 0)
     assert studio.transport.circuit.stats.calls == 0, "the request's deadline blames no one"
 
@@ -99,31 +98,30 @@ async def test_cancelling_a_parent_scope_ends_the_calls_of_its_children(
 async def test_a_retry_after_beyond_the_scopes_deadline_fails_fast_with_the_wait(
     studio: StudioClient, emulator: Emulator
 ) -> None:
-    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=5)
-    started = time.monotonic()
-    with call_scope(2.0), pytest.raises(StudioError) as caught:
-        await studio.list_flows()
+    # Waiting out 25 s would fit the call's own 30 s deadline, not the scope's 20 s.
+    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=25)
+    async with ends_at(0):
+        with call_scope(20.0), pytest.raises(StudioError) as caught:
+            await studio.list_flows()
 
-    assert time.monotonic() - started < 0.5
-    assert caught.value.status == 429 and caught.value.retry_after == 5
+    assert caught.value.status == 429 and caught.value.retry_after == 25
     assert emulator.requests[LIST_FLOWS] == 1
 
 
 async def test_a_shared_read_ends_for_each_waiter_at_its_own_deadline(
     studio: StudioClient, emulator: Emulator
 ) -> None:
-    emulator.latency = 0.4
     flow_sid = emulator.seeded_handles.survey_flow_sid
+    with paused(emulator):
+        patient = asyncio.create_task(studio.fetch_flow(flow_sid))
+        await until(lambda: emulator.in_flight == 1)
+        async with ends_at(0.1):
+            with call_scope(0.1), pytest.raises(StudioError) as caught:
+                await studio.fetch_flow(flow_sid)
+        assert studio.transport.single_flight.stats.joined == 1, "it waited on the shared call"
+        assert not patient.done()
 
-    async def in_a_hurry() -> object:
-        with call_scope(0.1):
-            return await studio.fetch_flow(flow_sid)
-
-    patient = asyncio.create_task(studio.fetch_flow(flow_sid))
-    await asyncio.sleep(0.02)
-    hurried = await asyncio.gather(in_a_hurry(), return_exceptions=True)
-
-    assert isinstance(hurried[0], StudioError) and hurried[0].reason is Reason.TIMEOUT
+    assert caught.value.reason is Reason.TIMEOUT
     assert (await patient).sid == flow_sid
     assert emulator.requests[FETCH_FLOW] == 1
 
@@ -132,20 +130,19 @@ async def test_cancelling_a_scope_also_ends_the_wait_before_a_retry(
     studio: StudioClient, emulator: Emulator
 ) -> None:
     route = "/v2/Flows/{FlowSid}/Executions"
-    emulator.faults.enqueue("429", count=3, method="POST", route=route, retry_after=2)
+    emulator.faults.enqueue("429", count=3, method="POST", route=route, retry_after=20)
     flow_sid = emulator.seeded_handles.survey_flow_sid
-    started = time.monotonic()
+    attempts = observe_attempts(studio)
     with call_scope() as scope:
         call = asyncio.create_task(
             studio.create_execution(flow_sid, "+15005550777", "+15005550001")
         )
-        await until(lambda: emulator.requests[f"POST {route}"] == 1)
-        await asyncio.sleep(0.05)
-        scope.cancel()
-        with pytest.raises(StudioError) as caught:
-            await call
+        await until(lambda: [a.will_retry for a in attempts] == [True])  # waiting out 20 s
+        async with ends_at(0):
+            scope.cancel()
+            with pytest.raises(StudioError) as caught:
+                await call
 
-    assert time.monotonic() - started < 1.0
     assert caught.value.status == 429, "the call fails with the error it was waiting out"
     assert emulator.requests[f"POST {route}"] == 1
 
@@ -153,14 +150,17 @@ async def test_cancelling_a_scope_also_ends_the_wait_before_a_retry(
 async def test_a_shared_read_whose_waiters_all_left_stops_retrying(
     studio: StudioClient, emulator: Emulator
 ) -> None:
-    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=2)
+    emulator.faults.enqueue("429", count=3, route="/v2/Flows", retry_after=20)
+    attempts = observe_attempts(studio)
     with call_scope() as scope:
         call = asyncio.create_task(studio.list_flows())
-        await until(lambda: emulator.requests[LIST_FLOWS] == 1)
+        await until(lambda: [a.will_retry for a in attempts] == [True])  # waiting out 20 s
         scope.cancel()
         with pytest.raises(StudioError) as caught:
             await call
 
     assert caught.value.reason is Reason.TIMEOUT
-    await until(lambda: studio.transport.single_flight.stats.in_flight == 0)
+    # The shared call's own task ends as well: none is left waiting to retry.
+    await until(lambda: asyncio.all_tasks() == {asyncio.current_task()})
+    assert studio.transport.single_flight.stats.in_flight == 0
     assert emulator.requests[LIST_FLOWS] == 1

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
         None, description="Allow introspection; default by environment."
     )
     suggestions: bool | None = Field(
-        None, description='"Did you mean …" in validation errors; default by environment.'
+        None, description='"Did you mean …" in error messages; default by environment.'
     )
     auth: Literal["none", "api_keys", "jwt"] = Field(
         "none", description="How callers authenticate: `none`, `api_keys` or `jwt`."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,19 @@ logger = logging.getLogger("gateway.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
 
+# graphql-core's `did_you_mean`: " Did you mean [the enum value |to use an inline
+# fragment on ]'A', 'B', or 'C'?", where each suggestion is a GraphQL name.
+_NAME = r"'[_A-Za-z][_0-9A-Za-z]*'"
+_DID_YOU_MEAN = (
+    r" Did you mean (?:the enum value |to use an inline fragment on )?"
+    rf"{_NAME}(?:(?:, {_NAME})*,? or {_NAME})?\?"
+)
+#: Where graphql-core puts it: at the end of a message...
+_SUGGESTION_AT_END = re.compile(_DID_YOU_MEAN + r"$")
+#: ...or, for an unknown input field, before the value: ". Did you mean 'a'? Found: {…}."
+#: (without suggestions graphql-core writes ", found: {…}.").
+_SUGGESTION_BEFORE_FOUND = re.compile(r"\." + _DID_YOU_MEAN + r" Found: ")
+
 
 class FreshLoaders(SchemaExtension):
     """New loaders for every operation: a WebSocket's context outlives many."""
@@ -45,11 +59,12 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        suggestions = not self.config.disable_field_suggestions
         for index, error in enumerate(errors):
-            errors[index] = _client_error(error)
+            errors[index] = _client_error(error, suggestions=suggestions)
 
 
-def _client_error(error: GraphQLError) -> GraphQLError:
+def _client_error(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GatewayError):
         return error
@@ -58,6 +73,8 @@ def _client_error(error: GraphQLError) -> GraphQLError:
         # describes the client's own document and input, so it is theirs to see.
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), **_code_of(error.message)}
+        if not suggestions:
+            error.message = without_suggestions(error.message)
         return error
     if isinstance(original, StudioError):
         clean = from_studio(original, "the requested data")
@@ -82,6 +99,16 @@ def _client_error(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions=clean.extensions,
     )
+
+
+def without_suggestions(message: str) -> str:
+    """The message without graphql-core's "Did you mean …?", which names schema members.
+
+    Strawberry's `disable_field_suggestions` strips it from unknown fields only;
+    arguments, enum values, types and variable values get it too.
+    """
+    message = _SUGGESTION_AT_END.sub("", message)
+    return _SUGGESTION_BEFORE_FOUND.sub(", found: ", message)
 
 
 def _variable_error(error: GraphQLError) -> bool:

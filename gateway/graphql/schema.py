@@ -10,6 +10,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.language.parser import MAX_NESTING_DEPTH
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
@@ -28,6 +29,8 @@ from gateway.studio import StudioError
 logger = logging.getLogger("gateway.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
+#: All graphql-core says when fragments spread into each other too deeply.
+_FRAGMENTS_TOO_DEEP = "Validation aborted."
 
 # graphql-core's `did_you_mean`: " Did you mean [the enum value |to use an inline
 # fragment on ]'A', 'B', or 'C'?", where each suggestion is a GraphQL name.
@@ -71,6 +74,11 @@ def _client_error(error: GraphQLError, *, suggestions: bool = True) -> GraphQLEr
     if original is None or _variable_error(error):
         # A syntax, validation or variable error: graphql-core's message
         # describes the client's own document and input, so it is theirs to see.
+        if error.message == _FRAGMENTS_TOO_DEEP:
+            error.message = (
+                f"the document nests deeper than {MAX_NESTING_DEPTH} levels "
+                "(fragments included): validation aborted"
+            )
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), **_code_of(error.message)}
         if not suggestions:
@@ -121,6 +129,8 @@ def _code_of(message: str) -> dict[str, Any]:
         return {"code": Code.BAD_USER_INPUT.value}
     if "tokens. Parsing aborted" in message:
         return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "tokens"}
+    if "nested too deeply. Parsing aborted" in message or "(fragments included)" in message:
+        return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "nesting", "max": MAX_NESTING_DEPTH}
     if message.startswith("Syntax Error"):
         return {"code": "GRAPHQL_PARSE_FAILED"}
     return {"code": "GRAPHQL_VALIDATION_FAILED"}

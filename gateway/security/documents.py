@@ -14,17 +14,24 @@ with two bounds: each document at most `max_document_bytes` (checked by
   adds a document and evicts the least recently used past `max_bytes`, in one
   atomic step for every replica. The keys carry a TTL, renewed on each
   registration, so an abandoned namespace disappears. `DocumentStore` keeps an
-  in-process LRU in front, so a hot document costs no Redis round trip.
+  in-process LRU in front, so a hot document costs no Redis round trip, and
+  carries on with it alone while Redis is unreachable (APQ clients then send
+  the text again, as after any miss).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
+
 if TYPE_CHECKING:
     import redis.asyncio as redis
+
+logger = logging.getLogger("gateway.security")
 
 #: What an entry costs beyond its document: its key, the bytes object, the LRU's node.
 ENTRY_OVERHEAD = 256
@@ -130,7 +137,8 @@ class RedisDocuments:
 
     async def put(self, digest: str, document: str) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
-        args = [digest, document, self.max_bytes, ttl_ms, time.time(), ENTRY_OVERHEAD]
+        args: list[str | int | float] = [digest, document, self.max_bytes, ttl_ms]
+        args += [time.time(), ENTRY_OVERHEAD]
         await self._put(keys=self.keys, args=args)
 
     async def nbytes(self) -> int:
@@ -152,7 +160,11 @@ class DocumentStore:
     async def get(self, digest: str) -> str | None:
         document = self.memory.get(digest)
         if document is None and self.redis is not None:
-            document = await self.redis.get(digest)
+            try:
+                document = await self.redis.get(digest)
+            except RedisError as error:
+                _unreachable(error)
+                return None
             if document is not None:
                 self.memory.put(digest, document)
         return document
@@ -160,9 +172,18 @@ class DocumentStore:
     async def put(self, digest: str, document: str) -> None:
         self.memory.put(digest, document)
         if self.redis is not None:
-            await self.redis.put(digest, document)
+            try:
+                await self.redis.put(digest, document)
+            except RedisError as error:
+                _unreachable(error)
 
     async def aclose(self) -> None:
         self.memory.clear()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def _unreachable(error: RedisError) -> None:
+    logger.warning(
+        "persisted queries: Redis failed (%s); this process's LRU only", type(error).__name__
+    )

@@ -17,6 +17,7 @@ from gateway.emulator import Emulator
 from gateway.security.documents import DocumentStore, RedisDocuments
 from tests.conftest import REDIS_URL
 from tests.security.conftest import codes, secured
+from tests.support import free_port
 
 QUERY = "query Flows { flows(first: 2) { nodes { sid } } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -213,16 +214,36 @@ async def test_redis_keeps_its_documents_within_the_byte_bound(
         for document in documents:
             assert "errors" not in await register(http, document)
     assert store.redis is not None and 0 < await store.redis.nbytes() <= bound
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        kept = await client.hvals(f"{redis_prefix}documents")
+        kept = [str(d) for d in await client.hvals(f"{redis_prefix}documents")]
         ttl = await client.pttl(f"{redis_prefix}documents")
     finally:
         await client.aclose()
+    # The documents are ASCII: characters are bytes.
     assert 0 < sum(len(d) for d in kept) <= bound
-    assert {d.decode() for d in kept} <= set(documents[-len(kept) :])
+    assert set(kept) <= set(documents[-len(kept) :])
     assert ttl > 0
     # Another replica (its own, empty LRU) finds the newest in Redis, not the oldest.
     async with secured(emulator, documents=shared(bound)) as http:
         assert "errors" not in await by_hash(http, documents[-1])
         assert codes(await by_hash(http, documents[0])) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_while_redis_is_unreachable_apq_carries_on_in_process(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = RedisDocuments(
+        f"redis://127.0.0.1:{free_port()}/0", prefix="nowhere:", max_bytes=1 << 20
+    )
+    store = DocumentStore(1 << 20, nowhere)
+    try:
+        async with secured(emulator, documents=store) as http:
+            missing = await http.post("/graphql", json={"extensions": persisted()})
+            registered = await register(http, QUERY)
+            again = await by_hash(http, QUERY)
+    finally:
+        await store.aclose()
+    assert missing.status_code == 200 and codes(missing.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert registered["data"] == again["data"] and again["data"]["flows"]["nodes"]
+    assert "persisted queries: Redis failed" in caplog.text

@@ -222,8 +222,8 @@ class Settings(BaseSettings):
             )
         if self.persisted_query_max_bytes > self.persisted_queries_max_bytes:
             raise ValueError(
-                "persisted_query_max_bytes: cannot exceed persisted_queries_max_bytes "
-                f"({self.persisted_queries_max_bytes})"
+                "persisted_query_max_bytes: cannot exceed "
+                f"STUDIO_GATEWAY_PERSISTED_QUERIES_MAX_BYTES ({self.persisted_queries_max_bytes})"
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")

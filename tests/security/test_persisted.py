@@ -15,6 +15,7 @@ import redis.asyncio as redis
 from gateway.cache import MemoryCache
 from gateway.emulator import Emulator
 from gateway.security.documents import DocumentStore, RedisDocuments
+from gateway.settings import SettingsError, load_settings
 from tests.conftest import REDIS_URL
 from tests.security.conftest import codes, secured
 from tests.support import free_port
@@ -247,3 +248,12 @@ async def test_while_redis_is_unreachable_apq_carries_on_in_process(
     assert missing.status_code == 200 and codes(missing.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
     assert registered["data"] == again["data"] and again["data"]["flows"]["nodes"]
     assert "persisted queries: Redis failed" in caplog.text
+
+
+def test_a_document_cap_above_the_stores_bound_stops_start_up() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(persisted_queries_max_bytes=4096, persisted_query_max_bytes=8192)
+    assert str(raised.value) == (
+        "STUDIO_GATEWAY_PERSISTED_QUERY_MAX_BYTES: cannot exceed "
+        "STUDIO_GATEWAY_PERSISTED_QUERIES_MAX_BYTES (4096)"
+    )

@@ -46,6 +46,7 @@ from gateway.security.auth import (
     NoAuthentication,
     parse_api_keys,
 )
+from gateway.security.documents import DocumentStore, RedisDocuments
 from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.security.principal import NOBODY
@@ -93,7 +94,7 @@ class Gateway:
     #: The shared cache of upstream data; None when caching is off.
     cache: Cache | None
     metrics: Metrics
-    #: The process's store (the cache's backend, also holding persisted queries).
+    #: The cache's backend (also when caching is off: /readyz pings its Redis).
     store: Cache | None = None
     tracing: Tracing | None = None
     upstream: UpstreamState = field(default_factory=UpstreamState)
@@ -198,11 +199,18 @@ def create_app(
     cache: Cache | None = None,
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
+    documents: DocumentStore | None = None,
 ) -> Starlette:
-    """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics."""
+    """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics,
+    the persisted queries' store."""
     holder: list[Gateway] = []
-    # One store per process: the shared cache's backend and the persisted queries.
     store = cache if cache is not None else _store(settings)
+    safelist = load_safelist(settings.safelist_file) if settings.safelist_file else None
+    # Persisted queries never share the cache: a flood of them must not evict
+    # upstream data. With a safelist, nothing a client sends is kept.
+    owned_documents = documents is None and safelist is None and settings.persisted_queries
+    if owned_documents:
+        documents = _documents(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -227,6 +235,8 @@ def create_app(
             await gateway.aclose()
             if cache is None:
                 await store.aclose()  # ours; a cache handed in belongs to the caller
+            if owned_documents and documents is not None:
+                await documents.aclose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -256,9 +266,10 @@ def create_app(
         CancelOnDisconnect(graphql),
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
-            store,
+            documents if safelist is None else None,
             apq=settings.persisted_queries,
-            safelist=load_safelist(settings.safelist_file) if settings.safelist_file else None,
+            safelist=safelist,
+            max_document_bytes=settings.persisted_query_max_bytes,
         ),
         passthrough=settings.upstream_credentials == "passthrough",
         max_body_bytes=settings.max_body_bytes,
@@ -325,6 +336,16 @@ def authenticator(settings: Settings) -> Authenticator:
 
 def _store(settings: Settings) -> Cache:
     return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+
+
+def _documents(settings: Settings) -> DocumentStore:
+    bound = settings.persisted_queries_max_bytes
+    redis = None
+    if settings.redis_url:
+        redis = RedisDocuments(
+            settings.redis_url, prefix="studio-gateway:persisted:", max_bytes=bound
+        )
+    return DocumentStore(bound, redis)
 
 
 def build_gateway(

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         None, description="Allow introspection; default by environment."
     )
     suggestions: bool | None = Field(
-        None, description='"Did you mean …" in validation errors; default by environment.'
+        None, description='"Did you mean …" in error messages; default by environment.'
     )
     auth: Literal["none", "api_keys", "jwt"] = Field(
         "none", description="How callers authenticate: `none`, `api_keys` or `jwt`."
@@ -215,6 +215,17 @@ class Settings(BaseSettings):
     persisted_queries: bool = Field(
         True, description="Accept automatic persisted queries (Apollo APQ)."
     )
+    persisted_queries_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Bytes all persisted queries may take together, per process and in Redis; "
+            "the least recently used go first."
+        ),
+    )
+    persisted_query_max_bytes: int = Field(
+        32 * 1024, ge=256, description="Largest document a client may persist, bytes."
+    )
     safelist_file: str | None = Field(
         None,
         description="A JSON manifest {sha256: document}; when set, only those operations run.",
@@ -240,6 +251,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "upstream_credentials: passthrough uses the Authorization header, "
                 "so it cannot be combined with auth=jwt (use api_keys)"
+            )
+        if self.persisted_query_max_bytes > self.persisted_queries_max_bytes:
+            raise ValueError(
+                "persisted_query_max_bytes: cannot exceed "
+                f"STUDIO_GATEWAY_PERSISTED_QUERIES_MAX_BYTES ({self.persisted_queries_max_bytes})"
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")

@@ -5,14 +5,19 @@ from __future__ import annotations
 import io
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.studio import ClientConfig, Credentials, RetryPolicy, StudioClient, Transport
 from tests.support import serve
+
+#: The real Redis every suite uses (`.ci/run` starts one).
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 #: Small, fast retries for tests: same policy, shorter waits.
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
@@ -70,6 +75,24 @@ def no_pii_in_any_log() -> Iterator[None]:
     text = buffer.getvalue()
     leaked = sorted(v for v in seeded_pii() | {DEMO_AUTH_TOKEN} if v in text)
     assert not leaked, f"personal data or secrets reached the logs: {leaked[:5]}"
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the real Redis; its keys go when the test ends."""
+    prefix = f"test-{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        try:
+            await client.ping()
+        except redis.ConnectionError:
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379 (.ci/run starts it)")
+        yield prefix
+    finally:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 @pytest.fixture

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as redis
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
+from tests.conftest import REDIS_URL
 from tests.graphql.conftest import Gateway, open_gateway
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision definition }
@@ -21,22 +18,15 @@ DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Cache]:
     if request.param == "memory":
         yield MemoryCache()
         return
-    backend = RedisCache(REDIS_URL, prefix=f"test-{uuid.uuid4().hex}:")
+    backend = RedisCache(REDIS_URL, prefix=redis_prefix)
     try:
-        await backend.ping()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not reachable on 127.0.0.1:6379 (.ci/run starts it)")
-    yield backend
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(f"{backend.prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-    await backend.aclose()
+        yield backend
+    finally:
+        await backend.aclose()
 
 
 async def gateway_with(emulator: Emulator, cache: Cache) -> AsyncIterator[Gateway]:

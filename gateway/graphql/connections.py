@@ -17,7 +17,8 @@ from typing import Any, Final, Generic, TypeVar
 
 import strawberry
 
-from gateway.graphql.errors import bad_input
+from gateway.graphql.errors import GatewayError, bad_input
+from gateway.security import client_json
 from gateway.studio import Page, PageRef
 
 T = TypeVar("T")
@@ -27,6 +28,10 @@ DEFAULT_FIRST: Final = 50
 MAX_FIRST: Final = 1000
 #: The paging parameters a cursor may carry; filters come from the arguments.
 _PAGING: Final = ("PageSize", "Page", "PageToken")
+#: Longer than any cursor this API writes (a list id and a page token of at most 256).
+MAX_CURSOR_LENGTH: Final = 1024
+#: Digits of a page number in a cursor: far past any list, well short of int()'s limit.
+MAX_PAGE_DIGITS: Final = 9
 
 
 @strawberry.type(description="Where a page of a connection starts and ends.")
@@ -124,12 +129,24 @@ def _encode_cursor(list_id: str, paging: dict[str, str], index: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, list_id: str) -> tuple[dict[str, str], int]:
+def load_cursor(cursor: str) -> Any:
+    """The JSON inside a cursor; BAD_USER_INPUT when there is none to read."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise bad_input("the cursor is longer than any this API returns: pass one it returned")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # A cursor this API wrote nests two levels deep.
+        return client_json.loads(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
     except (binascii.Error, ValueError, UnicodeError):
-        raise bad_input("the cursor is malformed: pass a cursor this API returned") from None
+        raise _malformed() from None
+
+
+def _malformed() -> GatewayError:
+    return bad_input("the cursor is malformed: pass a cursor this API returned")
+
+
+def _decode_cursor(cursor: str, list_id: str) -> tuple[dict[str, str], int]:
+    data = load_cursor(cursor)
     if not isinstance(data, dict) or not isinstance(data.get("p"), dict):
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     if data.get("l") != list_id:
@@ -141,13 +158,16 @@ def _decode_cursor(cursor: str, list_id: str) -> tuple[dict[str, str], int]:
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     size, number = paging.get("PageSize", "50"), paging.get("Page", "0")
     token = paging.get("PageToken", "")
-    if not (_digits(size) and 1 <= int(size) <= MAX_FIRST and _digits(number)):
+    if not (_digits(size, len(str(MAX_FIRST))) and 1 <= int(size) <= MAX_FIRST):
+        raise bad_input("the cursor is malformed: pass a cursor this API returned")
+    if not _digits(number, MAX_PAGE_DIGITS):
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     if len(token) > 256 or not token.isprintable():
         raise bad_input("the cursor is malformed: pass a cursor this API returned")
     return paging, index
 
 
-def _digits(text: str) -> bool:
-    # str.isdigit() is true for "²", which int() refuses.
-    return text.isascii() and text.isdigit()
+def _digits(text: str, most: int) -> bool:
+    # str.isdigit() is true for "²", which int() refuses; and int() refuses
+    # text of over 4,300 digits, so the length is checked first.
+    return len(text) <= most and text.isascii() and text.isdigit()

@@ -19,10 +19,7 @@ for the request, so that is what the loaders do.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,7 +40,7 @@ from graphql import (
 )
 
 from gateway.graphql import ids
-from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST
+from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST, load_cursor
 from gateway.graphql.errors import GatewayError
 
 #: Field nodes one analysis may visit: a fragment "bomb" must not cost us CPU.
@@ -443,10 +440,10 @@ def _pages(items: int, after: object) -> int:
 def _cursor_position(cursor: str) -> tuple[int, int] | None:
     """The page size and index a cursor carries; None when it is not readable."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = load_cursor(cursor)
         size = int(data["p"].get("PageSize", 50))
         index = data["i"]
-    except (binascii.Error, ValueError, OverflowError, KeyError, TypeError, AttributeError):
+    except (GatewayError, ValueError, OverflowError, KeyError, TypeError, AttributeError):
         return None
     if not (1 <= size <= MAX_FIRST and isinstance(index, int)):
         return None

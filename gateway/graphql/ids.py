@@ -20,6 +20,9 @@ PATHS: Final[dict[str, tuple[str, ...]]] = {
     "Execution": ("FW", "FN"),
     "ExecutionStep": ("FW", "FN", "FT"),
 }
+#: A revision number has at most as many digits as GraphQL's Int.
+MAX_REVISION_DIGITS = 10
+_NOT_OURS = "the id is not a Studio Gateway object id"
 
 
 def encode(type_name: str, *path: str | int) -> str:
@@ -32,19 +35,26 @@ def decode(global_id: str) -> tuple[str, tuple[str, ...]]:
     try:
         raw = base64.b64decode(global_id.encode(), validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
-        raise bad_input("the id is not a Studio Gateway object id") from None
+        raise bad_input(_NOT_OURS) from None
     type_name, _, rest = raw.partition(":")
     kinds = PATHS.get(type_name)
     path = tuple(rest.split("/")) if rest else ()
     if kinds is None or len(path) != len(kinds):
-        raise bad_input("the id is not a Studio Gateway object id")
+        raise bad_input(_NOT_OURS)
     for kind, part in zip(kinds, path, strict=True):
-        valid = _number(part) if kind == "#" else is_sid(kind, part)
-        if not valid:
-            raise bad_input("the id is not a Studio Gateway object id")
+        if kind == "#":
+            _check_number(part)
+        elif not is_sid(kind, part):
+            raise bad_input(_NOT_OURS)
     return type_name, path
 
 
-def _number(text: str) -> bool:
+def _check_number(text: str) -> None:
     # str.isdigit() is true for "²"; only ASCII digits make a revision number.
-    return text.isascii() and text.isdigit() and int(text) > 0
+    if not (text.isascii() and text.isdigit()):
+        raise bad_input(_NOT_OURS)
+    # Checked before int(): Python refuses to convert text of over 4,300 digits.
+    if len(text) > MAX_REVISION_DIGITS:
+        raise bad_input("the revision number in the id is too long")
+    if int(text) < 1:
+        raise bad_input(_NOT_OURS)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.language.parser import MAX_NESTING_DEPTH
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
@@ -28,6 +30,21 @@ from gateway.studio import StudioError
 logger = logging.getLogger("gateway.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
+#: All graphql-core says when fragments spread into each other too deeply.
+_FRAGMENTS_TOO_DEEP = "Validation aborted."
+
+# graphql-core's `did_you_mean`: " Did you mean [the enum value |to use an inline
+# fragment on ]'A', 'B', or 'C'?", where each suggestion is a GraphQL name.
+_NAME = r"'[_A-Za-z][_0-9A-Za-z]*'"
+_DID_YOU_MEAN = (
+    r" Did you mean (?:the enum value |to use an inline fragment on )?"
+    rf"{_NAME}(?:(?:, {_NAME})*,? or {_NAME})?\?"
+)
+#: Where graphql-core puts it: at the end of a message...
+_SUGGESTION_AT_END = re.compile(_DID_YOU_MEAN + r"$")
+#: ...or, for an unknown input field, before the value: ". Did you mean 'a'? Found: {…}."
+#: (without suggestions graphql-core writes ", found: {…}.").
+_SUGGESTION_BEFORE_FOUND = re.compile(r"\." + _DID_YOU_MEAN + r" Found: ")
 
 
 class FreshLoaders(SchemaExtension):
@@ -46,19 +63,27 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        suggestions = not self.config.disable_field_suggestions
         for index, error in enumerate(errors):
-            errors[index] = _client_error(error)
+            errors[index] = _client_error(error, suggestions=suggestions)
 
 
-def _client_error(error: GraphQLError) -> GraphQLError:
+def _client_error(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GatewayError):
         return error
     if original is None or _variable_error(error):
         # A syntax, validation or variable error: graphql-core's message
         # describes the client's own document and input, so it is theirs to see.
+        if error.message == _FRAGMENTS_TOO_DEEP:
+            error.message = (
+                f"the document nests deeper than {MAX_NESTING_DEPTH} levels "
+                "(fragments included): validation aborted"
+            )
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), **_code_of(error.message)}
+        if not suggestions:
+            error.message = without_suggestions(error.message)
         return error
     if isinstance(original, StudioError):
         clean = from_studio(original, "the requested data")
@@ -85,6 +110,16 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def without_suggestions(message: str) -> str:
+    """The message without graphql-core's "Did you mean …?", which names schema members.
+
+    Strawberry's `disable_field_suggestions` strips it from unknown fields only;
+    arguments, enum values, types and variable values get it too.
+    """
+    message = _SUGGESTION_AT_END.sub("", message)
+    return _SUGGESTION_BEFORE_FOUND.sub(", found: ", message)
+
+
 def _variable_error(error: GraphQLError) -> bool:
     # Raised while coercing variables, before anything executed (so: no path).
     return error.path is None and error.message.startswith("Variable '$")
@@ -95,6 +130,8 @@ def _code_of(message: str) -> dict[str, Any]:
         return {"code": Code.BAD_USER_INPUT.value}
     if "tokens. Parsing aborted" in message:
         return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "tokens"}
+    if "nested too deeply. Parsing aborted" in message or "(fragments included)" in message:
+        return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "nesting", "max": MAX_NESTING_DEPTH}
     if message.startswith("Syntax Error"):
         return {"code": "GRAPHQL_PARSE_FAILED"}
     return {"code": "GRAPHQL_VALIDATION_FAILED"}

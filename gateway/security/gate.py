@@ -16,6 +16,7 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.security import client_json
 from gateway.security.auth import Authenticator, Unauthenticated
 from gateway.security.persisted import PersistedError, PersistedQueries
 from gateway.studio import Credentials, InvalidArgument
@@ -106,7 +107,12 @@ class GraphQLGate:
             # A form or text/plain POST needs no CORS preflight: that is the CSRF door.
             raise Refused(415, "POST a JSON body (Content-Type: application/json)", "BAD_REQUEST")
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        # A Content-Length of thousands of digits is over any limit, and past int()'s.
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > self.max_body_bytes)
+        ):
             raise _too_large(self.max_body_bytes)
         body = b""
         while True:
@@ -116,10 +122,7 @@ class GraphQLGate:
                 raise _too_large(self.max_body_bytes)
             if not message.get("more_body"):
                 break
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise Refused(400, "the body is not valid JSON", "BAD_REQUEST") from None
+        data = _load(body, "the body")
         if isinstance(data, list):
             if not data or len(data) > self.max_batch:
                 raise Refused(400, f"a batch holds 1 to {self.max_batch} operations", "BAD_REQUEST")
@@ -135,10 +138,10 @@ class GraphQLGate:
         params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
         operation: dict[str, Any] = {"query": params.get("query")}
         if params.get("extensions"):
-            try:
-                operation["extensions"] = json.loads(params["extensions"])
-            except ValueError:
-                raise Refused(400, "extensions is not valid JSON", "BAD_REQUEST") from None
+            operation["extensions"] = _load(params["extensions"], "the extensions parameter")
+        if params.get("variables"):
+            # Strawberry parses it again, which is safe once it passed here.
+            _load(params["variables"], "the variables parameter")
         if operation["query"] is None and "extensions" not in operation:
             return bytes(raw)  # GraphiQL's page, or strawberry's own "no query" answer
         resolved = await self._resolve(operation)
@@ -155,6 +158,13 @@ class GraphQLGate:
         except PersistedError as error:
             # Apollo clients read the message and the code and retry with the text.
             raise Refused(200, error.message, error.code) from None
+
+
+def _load(data: str | bytes, what: str) -> Any:
+    try:
+        return client_json.loads(data, what=what)
+    except client_json.ClientJSONError as error:
+        raise Refused(400, error.message, "BAD_REQUEST") from None
 
 
 def _changes_state(query: Any) -> bool:

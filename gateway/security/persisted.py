@@ -2,8 +2,10 @@
 
 APQ: a client sends `extensions.persistedQuery.sha256Hash` without the text;
 an unknown hash answers `PersistedQueryNotFound`, the client retries with the
-text, and the gateway keeps it (in-process, or in Redis for every replica).
-Safelist: only the operations of a manifest loaded at start may run.
+text, and the gateway keeps it in its own store, bounded in bytes (see
+`gateway.security.documents`); a document over `max_document_bytes` is refused
+and never kept. Safelist: only the operations of a manifest loaded at start may
+run, and nothing a client sends is ever kept.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.cache import Cache
+from gateway.security.documents import DocumentStore
 
-APQ_TTL = 7 * 24 * 3600.0
+#: The default cap on one persisted document, in UTF-8 bytes.
+MAX_DOCUMENT_BYTES = 32 * 1024
 
 
 class PersistedError(Exception):
@@ -42,9 +45,15 @@ def load_safelist(path: str) -> dict[str, str]:
 
 class PersistedQueries:
     def __init__(
-        self, store: Cache | None, *, apq: bool = True, safelist: dict[str, str] | None = None
+        self,
+        store: DocumentStore | None,
+        *,
+        apq: bool = True,
+        safelist: dict[str, str] | None = None,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self.store, self.apq, self.safelist = store, apq, safelist
+        self.max_document_bytes = max_document_bytes
 
     async def resolve(self, operation: dict[str, Any]) -> dict[str, Any]:
         """The operation with its full text, or a PersistedError saying what to do."""
@@ -55,29 +64,42 @@ class PersistedQueries:
             if not isinstance(persisted, dict) or persisted.get("version") != 1:
                 raise PersistedError("unsupported persistedQuery version", "BAD_USER_INPUT")
             digest = str(persisted.get("sha256Hash", "")).lower()
-            if self.safelist is not None and not query:
-                query = self.safelist.get(digest)
-                if query is None:
-                    raise _not_allowed()
+            if self.safelist is not None:
+                # The manifest is the only store: a sent text is checked below, never kept.
+                if not query:
+                    query = self.safelist.get(digest)
+                    if query is None:
+                        raise _not_allowed()
             elif not self.apq:
                 raise PersistedError("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
             elif query:
-                if not isinstance(query, str) or sha256(query) != digest:
-                    raise PersistedError(
-                        "provided sha256Hash does not match the query", "BAD_USER_INPUT"
-                    )
-                if self.store is not None:
-                    await self.store.set(f"apq:{digest}", query.encode(), APQ_TTL)
+                await self._register(digest, query)
             else:
-                stored = await self.store.get(f"apq:{digest}") if self.store else None
+                stored = await self.store.get(digest) if self.store else None
                 if stored is None:
                     raise PersistedError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
-                query = stored.decode()
+                query = stored
         if self.safelist is not None and (
             not isinstance(query, str) or sha256(query) not in self.safelist
         ):
             raise _not_allowed()
         return {**operation, "query": query}
+
+    async def _register(self, digest: str, query: Any) -> None:
+        if not isinstance(query, str):
+            raise PersistedError("the query must be a string", "BAD_USER_INPUT")
+        size = len(query.encode())
+        if size > self.max_document_bytes:
+            raise PersistedError(
+                f"the query is {size} bytes; a persisted query may be at most "
+                f"{self.max_document_bytes} bytes: send it without "
+                "extensions.persistedQuery",
+                "BAD_USER_INPUT",
+            )
+        if sha256(query) != digest:
+            raise PersistedError("provided sha256Hash does not match the query", "BAD_USER_INPUT")
+        if self.store is not None:
+            await self.store.put(digest, query)
 
 
 def _not_allowed() -> PersistedError:

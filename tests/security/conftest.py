@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from gateway.app import create_app
+from gateway.cache import Cache
 from gateway.emulator import Emulator
+from gateway.security.documents import DocumentStore
 from gateway.studio import Transport
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
@@ -20,14 +22,24 @@ Open = Callable[..., Any]
 
 @asynccontextmanager
 async def secured(
-    emulator: Emulator, *, transport: Transport | None = None, **settings: Any
+    emulator: Emulator,
+    *,
+    transport: Transport | None = None,
+    cache: Cache | None = None,
+    documents: DocumentStore | None = None,
+    **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with production defaults (and the real limits) unless told otherwise.
 
     A test that watches the gateway's upstream calls hands in the `transport` to the emulator.
     """
     values: dict[str, Any] = {"environment": "production", "max_cost": 500, **settings}
-    app = create_app(gateway_settings(**values), transport=transport or asgi_transport(emulator))
+    app = create_app(
+        gateway_settings(**values),
+        transport=transport or asgi_transport(emulator),
+        cache=cache,
+        documents=documents,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:

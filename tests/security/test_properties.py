@@ -22,12 +22,20 @@ operations, each sent twice. A profile's queries share one emulator (they
 change nothing); each mutation gets a fresh one, so every example starts from
 the same seeded state and replays exactly. Runs are derandomized: CI sees the
 same examples every time.
+
+Hostile input beside them (300 examples): raw JSON bodies (deep, near and past
+the size limit, numbers like 1e400, -0 and 6,000 digits, NaN literals, lone
+surrogates, bytes that are not UTF-8), the same in GET parameters, and forged
+global ids and cursors (lengths, digits of other scripts, encodings, padding).
+Each is answered as the client's fault: a 4xx, or GraphQL errors with
+documented codes; never a 500, INTERNAL_SERVER_ERROR or an error in the log.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -580,3 +588,235 @@ async def test_a_variable_of_the_wrong_type_is_a_client_error(
     gateway: httpx.AsyncClient, emulator: Emulator, document: str, variables: dict[str, Any]
 ) -> None:
     await run(gateway, emulator, document, variables)
+
+
+# -- hostile input: raw JSON bodies, ids and cursors -------------------------------------
+#
+# Whatever the bytes, the answer is a 4xx or a GraphQL error with a documented
+# code: never a 500, never INTERNAL_SERVER_ERROR, never an error in the log.
+
+HOSTILE = settings(QUERIES, max_examples=120)
+#: What the gate answers about persisted queries, beside the GraphQL codes.
+ANSWERED_CODES = DOCUMENTED_CODES | {
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_SUPPORTED",
+    "PERSISTED_QUERY_NOT_ALLOWED",
+}
+
+#: Any character that can be UTF-8 (surrogates cannot; the raw bodies send them).
+_UTF8 = st.characters(codec="utf-8")
+_NUMBERS = st.one_of(
+    st.sampled_from(
+        [
+            *("1e400", "-1e400", "-0", "-0.0", "0e0", "1e-400", "2147483648", "-2147483649"),
+            *("NaN", "Infinity", "-Infinity", "01", "1.", ".5", "0x10", "1.5"),
+        ]
+    ),
+    st.integers(1, 6_000).map(lambda n: "9" * n),
+    st.integers(1, 6_000).map(lambda n: "-1" + "0" * n),
+    st.integers(300, 6_000).map(lambda n: f"1e{n}"),
+)
+_STRINGS = st.one_of(
+    st.sampled_from(
+        [
+            *(r'"\ud800"', r'"\udfff"', r'"\ud83d\ude00"', r'"\ud83d"', r'"\\ud800"'),
+            *(r'"a\u0000b"', '"²³١٢"', r'"\u00e9"', '"unterminated'),
+        ]
+    ),
+    st.text(_UTF8, max_size=20).map(json.dumps),
+)
+
+
+def _deep(levels: int, opener: str, closed: bool) -> str:
+    closer = {"[": "]", '{"a":': "}"}[opener]
+    return opener * levels + ("1" + closer * levels if closed else "")
+
+
+_DEEP = st.builds(_deep, st.integers(50, 30_000), st.sampled_from(["[", '{"a":']), st.booleans())
+_VALUES = (
+    st.recursive(
+        st.one_of(_NUMBERS, _STRINGS, st.sampled_from(["null", "true", "false", "{}", "[]"])),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3).map(lambda items: "[" + ",".join(items) + "]"),
+            st.lists(st.tuples(_STRINGS, inner), max_size=3).map(
+                lambda pairs: "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+            ),
+        ),
+        max_leaves=6,
+    )
+    | _DEEP
+)
+_BODIES = [
+    "{v}",
+    "[{v}]",
+    '{{"query": "{{ __typename }}", "variables": {{"x": {v}}}}}',
+    '{{"query": "query($x: Int) {{ flows(first: $x) {{ nodes {{ sid }} }} }}", "variables": {{"x": {v}}}}}',
+    '{{"query": "query($d: JSON!) {{ validateFlow(friendlyName: \\"x\\", status: DRAFT,'
+    ' definition: $d) {{ valid }} }}", "variables": {{"d": {v}}}}}',
+    '{{"query": {v}}}',
+    '{{"query": "{{ __typename }}", "operationName": {v}}}',
+    '{{"query": "{{ __typename }}", "variables": {v}, "extensions": {v}}}',
+    '{{"extensions": {{"persistedQuery": {{"version": 1, "sha256Hash": {v}}}}}}}',
+    '{{"query": "{{ __typename }}", "pad": "{v}"}}',
+]
+#: Bytes that are not UTF-8 (or are, barely), dropped somewhere into a body.
+_JUNK = st.sampled_from(
+    [b"\xff", b"\xed\xa0\x80", b"\xe2\x82", b"\xc0\xaf", b"\x00", b"\xef\xbb\xbf"]
+)
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn) -> bytes:
+    template = draw(st.sampled_from(_BODIES))
+    if template.endswith('"pad": "{v}"}}'):
+        # Around the body limit (64 KiB) and past it.
+        value = "x" * draw(st.sampled_from([65_450, 65_500, 65_536, 66_000, 200_000]))
+    else:
+        value = draw(_VALUES)
+    body = template.format(v=value).encode()
+    if draw(st.integers(0, 4)) == 0:
+        at = draw(st.integers(0, len(body)))
+        body = body[:at] + draw(_JUNK) + body[at:]
+    return body
+
+
+def check_hostile_answer(response: httpx.Response, log: pytest.LogCaptureFixture) -> None:
+    """A 4xx, or GraphQL errors with documented codes; nothing logged as an error."""
+    assert response.status_code < 500, response.text[:500]
+    if response.status_code == 200:
+        body = response.json()
+        assert isinstance(body, dict) and set(body) <= {"data", "errors", "extensions"}, body
+        for error in body.get("errors", []):
+            assert (error.get("extensions") or {}).get("code") in ANSWERED_CODES, error
+            assert not LEAK.search(error["message"]), error
+    else:
+        assert 400 <= response.status_code < 500, response.status_code
+    assert_nothing_went_wrong(log)
+
+
+def assert_nothing_went_wrong(log: pytest.LogCaptureFixture) -> None:
+    """No error and no traceback in the log of this example."""
+    errors = [r for r in log.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not errors, [r.getMessage()[:300] for r in errors]
+
+
+@HOSTILE
+@given(body=hostile_bodies())
+async def test_a_hostile_body_is_answered_as_the_clients_fault(
+    gateway: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    caplog.clear()
+    headers = {"content-type": "application/json"}
+    check_hostile_answer(await gateway.post("/graphql", content=body, headers=headers), caplog)
+
+
+@settings(HOSTILE, max_examples=60)
+@given(name=st.sampled_from(["variables", "extensions"]), value=_VALUES)
+async def test_hostile_get_parameters_are_answered_as_the_clients_fault(
+    gateway: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, name: str, value: str
+) -> None:
+    caplog.clear()
+    params = {"query": "{ __typename }", name: value[:20_000]}
+    check_hostile_answer(await gateway.get("/graphql", params=params), caplog)
+
+
+# Digits as clients might send them: ASCII, other scripts' digits that
+# str.isdigit() accepts and int() may not, and runs past int()'s 4,300.
+_DIGITS = st.one_of(
+    st.text(st.sampled_from("0123456789"), min_size=1, max_size=12),
+    st.text(st.sampled_from("0123456789²³١٢٣１２𝟙߁"), min_size=1, max_size=8),
+    st.integers(1, 6_000).map(lambda n: "7" * n),
+    st.sampled_from(["0", "-1", "+1", " 1", "1 ", "1_000", "1e3", ""]),
+)
+_TEXT = st.text(_UTF8, max_size=12)
+
+
+def _encodings(raw: bytes) -> st.SearchStrategy[str]:
+    """A payload as ids and cursors are written, and as they are mangled."""
+    standard = base64.b64encode(raw).decode()
+    urlsafe = base64.urlsafe_b64encode(raw).decode()
+    return st.sampled_from(
+        [
+            standard,
+            standard.rstrip("="),
+            urlsafe,
+            urlsafe.rstrip("="),
+            standard + "=",
+            standard + "====",
+            " " + standard,
+            standard[: len(standard) // 2] + "\n" + standard[len(standard) // 2 :],
+            raw.decode("utf-8", "replace"),
+        ]
+    )
+
+
+@st.composite
+def hostile_ids(draw: st.DrawFn, pools: Pools) -> str:
+    type_name = draw(
+        st.sampled_from(["FlowRevision", "Flow", "Execution", "ExecutionStep", "Widget", ""])
+    )
+    parts = draw(
+        st.lists(
+            st.one_of(st.sampled_from(pools.flows), _DIGITS, _TEXT, st.just("FN" + "0" * 32)),
+            min_size=0,
+            max_size=4,
+        )
+    )
+    raw = f"{type_name}:{'/'.join(parts)}".encode()
+    return draw(_encodings(raw))
+
+
+@st.composite
+def hostile_cursors(draw: st.DrawFn, pools: Pools) -> str:
+    real = draw(st.sampled_from(pools.cursors["flows"]))
+    paging = draw(
+        st.dictionaries(
+            st.sampled_from(["PageSize", "Page", "PageToken", "Other"]),
+            st.one_of(_DIGITS, _TEXT, st.integers(), st.none()),
+            max_size=3,
+        )
+    )
+    index = draw(
+        st.one_of(
+            st.integers(-2, 3), st.integers(), st.just(int("9" * 500)), st.booleans(), st.floats()
+        )
+    )
+    shapes = [
+        json.dumps({"l": "flows", "p": paging, "i": index}).encode(),
+        json.dumps({"l": draw(_TEXT), "p": paging, "i": 0}).encode(),
+        _deep(draw(st.integers(1, 3_000)), draw(st.sampled_from(["[", '{"a":'])), True).encode(),
+        b'{"l": "flows", "p": {"PageSize": NaN}, "i": 1e400}',
+    ]
+    mangled = [real, real + draw(_TEXT), real[: draw(st.integers(0, len(real)))], real * 20]
+    return draw(st.one_of(_encodings(draw(st.sampled_from(shapes))), st.sampled_from(mangled)))
+
+
+@HOSTILE
+@given(data=st.data())
+async def test_hostile_ids_and_cursors_are_bad_input_never_an_internal_error(
+    gateway: httpx.AsyncClient,
+    emulator: Emulator,
+    pools: Pools,
+    caplog: pytest.LogCaptureFixture,
+    data: st.DataObject,
+) -> None:
+    caplog.clear()
+    flow = pools.flows[0]
+    if data.draw(st.booleans(), label="id or cursor"):
+        document = "query($v: ID!) { node(id: $v) { id } }"
+        value = data.draw(hostile_ids(pools), label="id")
+    else:
+        document = data.draw(
+            st.sampled_from(
+                [
+                    "query($v: String) { flows(first: 2, after: $v) { nodes { sid } } }",
+                    f'query($v: String) {{ flow(sid: "{flow}") {{ executions(first: 3, after: $v) {{ nodes {{ sid }} }} }} }}',
+                    f'query($v: String) {{ flow(sid: "{flow}") {{ revisions(first: 30, after: $v) {{ nodes {{ revision }} }} }} }}',
+                ]
+            ),
+            label="document",
+        )
+        value = data.draw(hostile_cursors(pools), label="cursor")
+    # Every property of the generated queries, the cost estimate's included.
+    await run(gateway, emulator, document, {"v": value})
+    assert_nothing_went_wrong(caplog)

@@ -302,9 +302,9 @@ def create_app(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            allow_headers=settings.cors_allow_header_list(),
             expose_headers=["X-Request-ID"],
-            max_age=600,
+            max_age=settings.cors_max_age,
         )
     return app
 

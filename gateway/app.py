@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
+from gateway.http.view import GraphQLView
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestInfo, current_request
 from gateway.observability.logs import log
@@ -172,7 +172,7 @@ class Gateway:
         await self.client.aclose()
 
 
-class GatewayGraphQL(GraphQL[Context, None]):
+class GatewayGraphQL(GraphQLView):
     def __init__(self, holder: list[Gateway], settings: Settings, **options: Any) -> None:
         schema = build_schema(
             introspection=settings.feature("introspection"),

@@ -31,6 +31,7 @@ from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
+from gateway.http.compression import Compression
 from gateway.http.view import GraphQLView
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestInfo, current_request
@@ -294,6 +295,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
     )
+    app.add_middleware(Compression, min_bytes=settings.compress_min_bytes)
     app.add_middleware(RequestIds)
     origins = settings.cors_origin_list()
     if origins:

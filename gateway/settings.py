@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(
         30.0, gt=0, description="Seconds in-flight requests get to finish when stopping."
     )
+    compress_min_bytes: int = Field(
+        1024,
+        ge=0,
+        description=(
+            "Compress answers of at least this many bytes (brotli, zstd or gzip, as the "
+            "client accepts); 0 turns compression off."
+        ),
+    )
 
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(

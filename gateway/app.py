@@ -31,6 +31,7 @@ from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
+from gateway.http.caching import HttpCaching
 from gateway.http.compression import Compression
 from gateway.http.view import GraphQLView
 from gateway.loaders import Loaders
@@ -180,7 +181,7 @@ class GatewayGraphQL(GraphQLView):
             suggestions=settings.feature("suggestions"),
             max_batch=settings.max_batch,
         )
-        super().__init__(schema, **options)
+        super().__init__(schema, cache_max_age=settings.http_cache_max_age, **options)
         self._holder = holder
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -308,6 +309,9 @@ def create_app(
             expose_headers=["X-Request-ID"],
             max_age=settings.cors_max_age,
         )
+    # Outermost: its ETag is over the bytes sent (compressed), and its Vary takes
+    # in the Origin that CORS adds.
+    app.add_middleware(HttpCaching)
     return app
 
 

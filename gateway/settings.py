@@ -125,6 +125,14 @@ class Settings(BaseSettings):
             "client accepts); 0 turns compression off."
         ),
     )
+    http_cache_max_age: int = Field(
+        300,
+        ge=0,
+        description=(
+            "Seconds a client may keep a GET answer read only from what never changes "
+            "(`Cache-Control: private`); 0 makes every answer `no-store`."
+        ),
+    )
 
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(

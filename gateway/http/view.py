@@ -12,6 +12,10 @@ strawberry's ASGI app, with the hooks that decide how an answer goes out:
   `application/json` it stays 200, as older clients expect.
 - **Requests strawberry refuses outright** (no query, a `query` that is not a
   string, …) answer with a JSON error, never a `text/plain` one.
+- **Caching.** A GET answer with no error, read only from what never changes
+  (the request's loaders keep count: `Loaders.reads`), says so with
+  `Cache-Control: private, max-age=…`; `gateway.http.caching` adds the `ETag`,
+  answers `If-None-Match` and marks every other answer `no-store`.
 """
 
 from __future__ import annotations
@@ -40,7 +44,12 @@ MEDIA_TYPES = (GRAPHQL_RESPONSE, JSON)
 
 
 class GraphQLView(GraphQL[Context, None]):
-    """strawberry's ASGI GraphQL app with the spec's media types and statuses."""
+    """strawberry's ASGI GraphQL app with the spec's media types, statuses and caching."""
+
+    def __init__(self, *args: Any, cache_max_age: int = 0, **options: Any) -> None:
+        super().__init__(*args, **options)
+        #: Seconds a client may keep a GET answer read only from what never changes.
+        self.cache_max_age = cache_max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,6 +110,13 @@ class GraphQLView(GraphQL[Context, None]):
             )
             error = GraphQLError(message, extensions={"code": "OPERATION_RESOLUTION_FAILURE"})
             return ExecutionResult(data=None, errors=[error])
+        if (
+            self.cache_max_age
+            and request_adapter.method == "GET"
+            and not result.errors
+            and context.loaders.reads.only_immutable
+        ):
+            sub_response.headers["cache-control"] = f"private, max-age={self.cache_max_age}"
         return result
 
     async def process_result(

@@ -217,7 +217,7 @@ class Loaders:
             f"ctx:{flow_sid}:{sid}",
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, sid),
+            keep=self._ended_before(flow_sid, sid),
         )
 
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
@@ -226,7 +226,7 @@ class Loaders:
             f"step:{flow_sid}:{execution_sid}:{sid}",
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+            keep=self._ended_before(flow_sid, execution_sid),
         )
 
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
@@ -235,7 +235,7 @@ class Loaders:
             f"stepctx:{flow_sid}:{execution_sid}:{sid}",
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+            keep=self._ended_before(flow_sid, execution_sid),
         )
 
     async def _fetch_flows_page(self, key: PageKey) -> Page[Flow]:
@@ -268,7 +268,7 @@ class Loaders:
             cache_key,
             _steps_page,
             lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref),
-            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+            keep=self._ended_before(flow_sid, execution_sid),
         )
         for step in page.items:
             self.step.prime((flow_sid, execution_sid, step.sid), step)
@@ -282,6 +282,13 @@ class Loaders:
         if future is None or not future.done() or future.cancelled() or future.exception():
             return False
         return bool(future.result().status is ExecutionStatus.ENDED)
+
+    def _ended_before(self, flow_sid: str, execution_sid: str) -> Callable[[object], bool]:
+        """`keep` for what belongs to an execution, decided before it is read: a read
+        that began while the execution ran may miss its last steps, even when the
+        execution is seen ended by the time that read returns."""
+        ended = self._known_ended(flow_sid, execution_sid)
+        return lambda _: ended
 
     async def _cached(
         self,

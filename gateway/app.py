@@ -27,13 +27,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.graphql.limits import Limits
+from gateway.http.caching import HttpCaching
+from gateway.http.compression import Compression
+from gateway.http.view import GraphQLView
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, current_request
 from gateway.observability.access import AccessLog
@@ -177,14 +179,14 @@ class Gateway:
         await self.client.aclose()
 
 
-class GatewayGraphQL(GraphQL[Context, None]):
+class GatewayGraphQL(GraphQLView):
     def __init__(self, holder: list[Gateway], settings: Settings, **options: Any) -> None:
         schema = build_schema(
             introspection=settings.feature("introspection"),
             suggestions=settings.feature("suggestions"),
             max_batch=settings.max_batch,
         )
-        super().__init__(schema, **options)
+        super().__init__(schema, cache_max_age=settings.http_cache_max_age, **options)
         self._holder = holder
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -289,6 +291,7 @@ def create_app(
         # Outside the gate: the page holds no data, and a browser loading it sends
         # no credentials; GraphiQL's own requests then pass the gate like any client's.
         app.add_middleware(GraphiQLPage, graphiql=graphiql)
+    app.add_middleware(Compression, min_bytes=settings.compress_min_bytes)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(
@@ -296,10 +299,13 @@ def create_app(
             allow_origins=origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            allow_headers=settings.cors_allow_header_list(),
             expose_headers=["X-Request-ID"],
-            max_age=600,
+            max_age=settings.cors_max_age,
         )
+    # Its ETag is over the bytes sent (compressed), and its Vary takes in the
+    # Origin that CORS adds.
+    app.add_middleware(HttpCaching)
     # Outermost: every response has an id and an access line, preflights and 405s too.
     app.add_middleware(AccessLog)
     return app

@@ -6,6 +6,10 @@ request's memory of what it has already fetched. A list page primes the
 per-item loaders, so nothing a page returned is fetched again; abridged list
 records (the Flows and Revisions lists leave out the definition) are kept
 apart, so a missing field is never mistaken for a null one.
+
+`Loaders.reads` records whether everything the operation read can never change
+(the same rule as the shared cache's), so an answer built from it alone may be
+cached by the client.
 """
 
 from __future__ import annotations
@@ -59,6 +63,31 @@ class PageKey:
         return PageRef(dict(self.params))
 
 
+class Reads:
+    """What one operation read: objects that can never change, and any others.
+
+    A read that failed counts as one that can change: its error, or a resolver's
+    null in its place, may not be the answer next time.
+    """
+
+    __slots__ = ("immutable", "mutable")
+
+    def __init__(self) -> None:
+        self.immutable = 0
+        self.mutable = 0
+
+    def saw(self, immutable: bool) -> None:
+        if immutable:
+            self.immutable += 1
+        else:
+            self.mutable += 1
+
+    @property
+    def only_immutable(self) -> bool:
+        """True when something was read and all of it is final (DESIGN.md "what never changes")."""
+        return self.immutable > 0 and self.mutable == 0
+
+
 class LoaderObserver(Protocol):
     """Told of each batch and each shared-cache look-up (metrics)."""
 
@@ -106,6 +135,7 @@ class Loaders:
         self.cache = cache
         self.cache_ttl = cache_ttl
         self.observer = observer
+        self.reads = Reads()
         self._scope = client.credentials.scope
 
         def loader(fetch: Callable[[Any], Awaitable[Any]], name: str) -> Loader[Any, Any]:
@@ -115,7 +145,7 @@ class Loaders:
         self.flow_revision: Loader[RevisionKey, FlowRevision] = loader(
             self._fetch_revision, "flow_revision"
         )
-        self.test_users: Loader[FlowKey, TestUsers] = loader(client.fetch_test_users, "test_users")
+        self.test_users: Loader[FlowKey, TestUsers] = loader(self._fetch_test_users, "test_users")
         self.execution: Loader[ExecutionKey, Execution] = loader(self._fetch_execution, "execution")
         self.execution_context: Loader[ExecutionKey, ExecutionContext] = loader(
             self._fetch_execution_context, "execution_context"
@@ -148,13 +178,19 @@ class Loaders:
     # -- fetches --------------------------------------------------------------
 
     async def _fetch_flow(self, sid: str) -> Flow:
+        self.reads.saw(immutable=False)
         return await self.client.fetch_flow(sid)
+
+    async def _fetch_test_users(self, sid: str) -> TestUsers:
+        self.reads.saw(immutable=False)
+        return await self.client.fetch_test_users(sid)
 
     async def _fetch_revision(self, key: RevisionKey) -> FlowRevision:
         flow_sid, ref = key
         if not ref.isdigit():
             # An alias moves as the flow changes: never cached across requests,
             # but once resolved, the numbered revision is this request's too.
+            self.reads.saw(immutable=False)
             revision = await self.client.fetch_flow_revision(flow_sid, ref)
             self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
             await self._store(f"rev:{flow_sid}:{revision.revision}", revision)
@@ -181,7 +217,7 @@ class Loaders:
             f"ctx:{flow_sid}:{sid}",
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, sid),
+            keep=self._ended_before(flow_sid, sid),
         )
 
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
@@ -190,7 +226,7 @@ class Loaders:
             f"step:{flow_sid}:{execution_sid}:{sid}",
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+            keep=self._ended_before(flow_sid, execution_sid),
         )
 
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
@@ -199,10 +235,11 @@ class Loaders:
             f"stepctx:{flow_sid}:{execution_sid}:{sid}",
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
-            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+            keep=self._ended_before(flow_sid, execution_sid),
         )
 
     async def _fetch_flows_page(self, key: PageKey) -> Page[Flow]:
+        self.reads.saw(immutable=False)
         page = await self.client.list_flows(page=key.ref)
         for flow in page.items:
             self.listed_flows.setdefault(flow.sid, flow)
@@ -210,6 +247,7 @@ class Loaders:
 
     async def _fetch_revisions_page(self, key: PageKey) -> Page[FlowRevision]:
         (flow_sid,) = key.parent
+        self.reads.saw(immutable=False)  # a flow gains revisions
         page = await self.client.list_flow_revisions(flow_sid, page=key.ref)
         for revision in page.items:
             self.listed_revisions.setdefault((flow_sid, str(revision.revision)), revision)
@@ -217,6 +255,7 @@ class Loaders:
 
     async def _fetch_executions_page(self, key: PageKey) -> Page[Execution]:
         (flow_sid,) = key.parent
+        self.reads.saw(immutable=False)
         page = await self.client.list_executions(flow_sid, page=key.ref)
         for execution in page.items:
             self.execution.prime((flow_sid, execution.sid), execution)
@@ -225,16 +264,12 @@ class Loaders:
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
         cache_key = "steps:" + ":".join(key.parent) + ":" + _query(key.params)
-        cached = await self._load_cached(cache_key)
-        if cached is not None:
-            page = Page(
-                [ExecutionStep.from_json(row) for row in cached["items"]],
-                PageMeta(**cached["meta"]),
-            )
-        else:
-            page = await self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref)
-            if self._known_ended(flow_sid, execution_sid):
-                await self._store(cache_key, page)
+        page = await self._cached(
+            cache_key,
+            _steps_page,
+            lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref),
+            keep=self._ended_before(flow_sid, execution_sid),
+        )
         for step in page.items:
             self.step.prime((flow_sid, execution_sid, step.sid), step)
         return page
@@ -248,6 +283,13 @@ class Loaders:
             return False
         return bool(future.result().status is ExecutionStatus.ENDED)
 
+    def _ended_before(self, flow_sid: str, execution_sid: str) -> Callable[[object], bool]:
+        """`keep` for what belongs to an execution, decided before it is read: a read
+        that began while the execution ran may miss its last steps, even when the
+        execution is seen ended by the time that read returns."""
+        ended = self._known_ended(flow_sid, execution_sid)
+        return lambda _: ended
+
     async def _cached(
         self,
         key: str,
@@ -258,9 +300,16 @@ class Loaders:
     ) -> V:
         cached = await self._load_cached(key)
         if cached is not None:
+            self.reads.saw(immutable=True)  # only what never changes is ever stored
             return parse(cached)
-        value = await fetch()
-        if keep(value):
+        try:
+            value = await fetch()
+        except BaseException:
+            self.reads.saw(immutable=False)
+            raise
+        final = keep(value)
+        self.reads.saw(final)
+        if final:
             await self._store(key, value)
         return value
 
@@ -279,6 +328,7 @@ class Loaders:
     # -- writes: the request's one way to change anything upstream --------------
 
     async def validate_flow(self, **fields: Any) -> FlowValidation:
+        self.reads.saw(immutable=False)  # Twilio's rules may change
         return await self.client.validate_flow(**fields)
 
     async def create_flow(self, **fields: Any) -> Flow:
@@ -350,6 +400,12 @@ class Loaders:
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:
     for key in [k for k in loader.futures if match(k)]:
         loader.clear(key)
+
+
+def _steps_page(cached: dict[str, Any]) -> Page[ExecutionStep]:
+    return Page(
+        [ExecutionStep.from_json(row) for row in cached["items"]], PageMeta(**cached["meta"])
+    )
 
 
 def _query(params: tuple[tuple[str, str], ...]) -> str:

@@ -30,7 +30,16 @@ from gateway.studio import (
     studio_base_url,
 )
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["CORS_ALLOW_HEADERS", "Settings", "SettingsError", "load_settings"]
+
+#: Request headers browsers may send cross-origin: ours, and those real clients
+#: add (Apollo's client awareness and CSRF headers, W3C trace context and
+#: baggage, Sentry's trace header).
+CORS_ALLOW_HEADERS = (
+    "Content-Type, Authorization, X-API-Key, X-Request-ID, X-Cost-Only, "
+    "apollographql-client-name, apollographql-client-version, apollo-require-preflight, "
+    "x-apollo-operation-name, traceparent, tracestate, baggage, sentry-trace"
+)
 
 
 def _twilio(name: str) -> AliasChoices:
@@ -135,6 +144,22 @@ class Settings(BaseSettings):
             "answered 503 and its connection closed."
         ),
     )
+    compress_min_bytes: int = Field(
+        1024,
+        ge=0,
+        description=(
+            "Compress answers of at least this many bytes (brotli, zstd or gzip, as the "
+            "client accepts); 0 turns compression off."
+        ),
+    )
+    http_cache_max_age: int = Field(
+        300,
+        ge=0,
+        description=(
+            "Seconds a client may keep a GET answer read only from what never changes "
+            "(`Cache-Control: private`); 0 makes every answer `no-store`."
+        ),
+    )
 
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(
@@ -201,6 +226,13 @@ class Settings(BaseSettings):
     )
     cors_allow_credentials: bool = Field(
         False, description="Let browsers send cookies/credentials (never with origin `*`)."
+    )
+    cors_allow_headers: str = Field(
+        CORS_ALLOW_HEADERS,
+        description="Request headers browsers may send cross-origin, comma-separated.",
+    )
+    cors_max_age: int = Field(
+        600, ge=0, description="Seconds browsers may keep a preflight's answer."
     )
     max_depth: int = Field(10, ge=1, description="Deepest selection nesting allowed.")
     max_aliases: int = Field(30, ge=0, description="Aliases per operation, fragments expanded.")
@@ -271,10 +303,13 @@ class Settings(BaseSettings):
         return self.development if value is None else bool(value)
 
     def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        return _items(self.cors_origins)
+
+    def cors_allow_header_list(self) -> list[str]:
+        return _items(self.cors_allow_headers)
 
     def jwt_algorithm_list(self) -> list[str]:
-        return [a.strip() for a in self.jwt_algorithms.split(",") if a.strip()]
+        return _items(self.jwt_algorithms)
 
     def base_url(self) -> str:
         if self.upstream_url:
@@ -317,6 +352,11 @@ class Settings(BaseSettings):
             ),
             single_flight=self.single_flight,
         )
+
+
+def _items(text: str) -> list[str]:
+    """A comma-separated setting's items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _secret(value: SecretStr | None) -> str:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
-from tests.conftest import REDIS_URL
+from gateway.emulator import create_app as create_emulator_app
+from gateway.loaders import Loaders
+from gateway.studio import (
+    ClientConfig,
+    Credentials,
+    ExecutionStatus,
+    StudioClient,
+    Transport,
+)
+from tests.conftest import FAST_RETRY, REDIS_URL
 from tests.graphql.conftest import Gateway, open_gateway
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
@@ -102,3 +113,52 @@ async def test_cached_data_never_crosses_accounts(emulator: Emulator, cache: Cac
         assert result["data"]["execution"] is None
         assert [e["extensions"]["code"] for e in result["errors"]] == ["NOT_FOUND"]
         assert other.total_calls == 1
+
+
+class SlowStepContexts(httpx.AsyncBaseTransport):
+    """The emulator, except that a step context's answer, once Studio has given
+    it, waits for `release` before it reaches the client: a read slow to return."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.inner = httpx.ASGITransport(app=create_emulator_app(emulator))
+        self.answered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if "/Steps/" in request.url.path and request.url.path.endswith("/Context"):
+            await response.aread()
+            self.answered.set()
+            await self.release.wait()
+        return response
+
+
+async def test_a_step_context_read_before_its_execution_ended_is_never_kept(
+    emulator: Emulator, credentials: Credentials
+) -> None:
+    # The context was read while the execution ran; by the time it arrives the
+    # request has seen the execution ended. What it read is not final.
+    flow_sid, sid, _, _ = emulator.seeded_handles.active_execution
+    slow = SlowStepContexts(emulator)
+    config = ClientConfig(base_url="http://emulator.test", retry=FAST_RETRY)
+    client = StudioClient(
+        Transport(config, http=httpx.AsyncClient(transport=slow, base_url=config.base_url)),
+        credentials,
+    )
+    cache = MemoryCache()
+    (step,) = (await client.list_execution_steps(flow_sid, sid)).items
+    key = (flow_sid, sid, step.sid)
+
+    loaders = Loaders(client, cache)
+    read = loaders.step_context.load(key)  # dispatched at the next turn of the loop
+    await slow.answered.wait()
+    await client.update_execution(flow_sid, sid, ExecutionStatus.ENDED)
+    assert (await loaders.execution.load((flow_sid, sid))).status is ExecutionStatus.ENDED
+    slow.release.set()
+    await read
+
+    assert not loaders.reads.only_immutable
+    emulator.reset_counters()
+    await Loaders(client, cache).step_context.load(key)
+    assert emulator.total_requests == 1  # fetched again: nothing was kept
+    await client.aclose()

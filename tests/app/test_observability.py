@@ -224,7 +224,9 @@ async def test_the_access_line_has_no_query_string_variables_or_unplain_names(
     refused = await http.get("/graphql", params={"query": START, "variables": variables})
     # A client's operationName need not name anything; a phone number is not written.
     unknown = await http.post(
-        "/graphql", json={"query": LOOKUP, "variables": {"id": phone}, "operationName": phone}
+        "/graphql",
+        json={"query": LOOKUP, "variables": {"id": phone}, "operationName": phone},
+        headers={"Accept": "application/graphql-response+json"},
     )
     assert (served.status_code, refused.status_code, unknown.status_code) == (200, 405, 400)
 

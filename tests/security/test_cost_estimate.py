@@ -39,6 +39,8 @@ class Facts:
     ids: dict[str, str]
     flow_cursors: list[str]
     execution_cursors: list[str]
+    #: The cursor of the first of the many-revisions flow's revisions, from `first: 1`.
+    revision_cursor: str
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,13 @@ QUERIES = [
         lambda facts: {"f": facts.handles.survey_flow_sid, "a": facts.execution_cursors[0]},
     ),
     Case(
+        # The cursor's page held one item; the rest is asked for as one page.
+        "after: a cursor from a page of 1, then a wide first",
+        """query($f: ID!, $a: String) { flow(sid: $f) {
+             revisions(first: 1000, after: $a) { nodes { revision status } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid, "a": facts.revision_cursor},
+    ),
+    Case(
         "validateFlow",
         """query($d: JSON!) { validateFlow(friendlyName: "x", status: DRAFT, definition: $d) {
              valid errors } }""",
@@ -363,10 +372,11 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
     handles = emulator.seeded_handles
     flow, execution, sid = handles.subflow_step
     data = await gateway.data(
-        """query($f: ID!, $e: ID!, $s: ID!, $survey: ID!, $ivr: ID!) {
+        """query($f: ID!, $e: ID!, $s: ID!, $survey: ID!, $ivr: ID!, $many: ID!) {
              flows(first: 2) { edges { cursor } }
              survey: flow(sid: $survey) { id executions(first: 2) { edges { cursor } } }
              ivr: flow(sid: $ivr) { executions(first: 1) { nodes { sid } } }
+             many: flow(sid: $many) { revisions(first: 1) { edges { cursor } } }
              execution(flowSid: $f, sid: $e) { id flowRevision { id } }
              executionStep(flowSid: $f, executionSid: $e, sid: $s) { id } }""",
         {
@@ -375,6 +385,7 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
             "s": sid,
             "survey": handles.survey_flow_sid,
             "ivr": handles.ivr_flow_sid,
+            "many": handles.flow_with_many_revisions_sid,
         },
     )
     return Facts(
@@ -388,6 +399,7 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
         },
         flow_cursors=[e["cursor"] for e in data["flows"]["edges"]],
         execution_cursors=[e["cursor"] for e in data["survey"]["executions"]["edges"]],
+        revision_cursor=data["many"]["revisions"]["edges"][0]["cursor"],
     )
 
 

@@ -130,13 +130,13 @@ class Shape:
 
 
 def analyse(
-    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
 ) -> Shape:
-    operation = _operation(document, operation_name)
+    """The shape of `operation` (of `document`) with these coerced variable values."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walker = _Walker(fragments, variables or {})
+    walker = _Walker(fragments, variables)
     shape = walker.shape
     shape.directives += len(operation.directives or ())
     root = "Mutation" if operation.operation.value == "mutation" else "Query"
@@ -148,7 +148,8 @@ def analyse(
     return shape
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    """The operation execution will run; UnknownOperation when there is no such one."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     for operation in operations:
         if name is None or (operation.name and operation.name.value == name):

@@ -298,6 +298,30 @@ QUERIES = [
              revisions(first: 1000, after: $a) { nodes { revision status } } } }""",
         lambda facts: {"f": facts.handles.flow_with_many_revisions_sid, "a": facts.revision_cursor},
     ),
+    # -- variables: the values execution uses ---------------------------------------------
+    Case(
+        "variables: an operation's default first (60), none sent",
+        """query($f: ID!, $n: Int = 60) { flow(sid: $f) {
+             revisions(first: $n) { nodes { revision definition } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid},
+    ),
+    Case(
+        "variables: 60.0 sent for an Int (GraphQL coerces it to 60)",
+        """query($f: ID!, $n: Int) { flow(sid: $f) {
+             revisions(first: $n) { nodes { revision definition } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid, "n": 60.0},
+    ),
+    Case(
+        "variables: a default of 2 all the way down, as Relay compiles $count",
+        """query($count: Int = 2) { flows(first: $count) { nodes { executions(first: $count) {
+             nodes { steps(first: $count) { nodes { context } } } } } } }""",
+    ),
+    Case(
+        "variables: a sent value over the default",
+        """query($f: ID!, $n: Int = 1) { flow(sid: $f) {
+             executions(first: $n) { nodes { context } } } }""",
+        lambda facts: {"f": facts.handles.survey_flow_sid, "n": 8},
+    ),
     Case(
         "validateFlow",
         """query($d: JSON!) { validateFlow(friendlyName: "x", status: DRAFT, definition: $d) {
@@ -494,6 +518,57 @@ async def test_the_budget_is_inclusive(emulator: Emulator) -> None:
         over = await gateway.query(document, {"f": flow, "n": 9})
         assert error_codes(over) == ["QUERY_TOO_EXPENSIVE"]
         assert gateway.total_calls == 0
+
+
+async def test_a_relay_style_default_is_priced_as_the_value_it_is(emulator: Emulator) -> None:
+    """`$count: Int = 2` costs what `first: 2` costs; it was once priced as 50 and refused."""
+    relay = """query($count: Int = 2) { flows(first: $count) { nodes { executions(first: $count) {
+                 nodes { steps(first: $count) { nodes { context } } } } } } }"""
+    literal = """{ flows(first: 2) { nodes { executions(first: 2) {
+                   nodes { steps(first: 2) { nodes { context } } } } } } }"""
+    async for gateway in open_gateway(emulator, max_cost=500):
+        ran = await gateway.query(relay)
+        assert "errors" not in ran, ran["errors"]
+        priced = await gateway.query(literal)
+        assert ran["extensions"] == priced["extensions"]
+
+
+async def test_cost_only_with_variables_that_do_not_coerce_says_what_is_wrong(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql",
+        json={
+            "query": "query($n: Int) { flows(first: $n) { nodes { sid } } }",
+            "variables": {"n": 2.5},
+        },
+        headers={"X-Cost-Only": "true"},
+    )
+    body = response.json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "$n" in body["errors"][0]["message"]
+    assert body.get("data") is None and "cost" not in body.get("extensions", {})
+    assert emulator.total_requests == 0
+
+
+async def test_a_batched_operation_whose_variables_are_not_an_object_is_bad_input(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    # Strawberry checks `variables` for one operation, not for each of a batch;
+    # a list once reached the estimator and came back INTERNAL_SERVER_ERROR.
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql",
+        json=[
+            {"query": "query($n: Int) { flows(first: $n) { nodes { sid } } }", "variables": [2]},
+            {"query": "{ flows(first: 1) { nodes { sid } } }"},
+        ],
+    )
+    bad, good = response.json()
+    assert error_codes(bad) == ["BAD_USER_INPUT"]
+    assert "variables" in bad["errors"][0]["message"]
+    assert len(good["data"]["flows"]["nodes"]) == 1
 
 
 async def test_a_cursor_the_estimator_cannot_read_is_charged_not_crashed_on(

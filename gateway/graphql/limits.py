@@ -5,15 +5,22 @@ serves any configuration. Cost depends on variables, so it is computed for
 every request, after validation and before execution, from the values
 execution will use: coerced as graphql-core coerces them (`1000.0` sent for an
 `Int` is 1000), the operation's defaults (`$n: Int = 1000`) filled in.
+
+A batch (one HTTP request holding a JSON array of operations) is budgeted as a
+whole: `price_batch` adds up its operations' estimates before any of them
+runs, and when the sum is over `max_cost` every operation of the batch is
+refused. Strawberry runs a batch's operations side by side, so a running sum
+kept as each one starts would let the first ones run (a mutation half
+applied) before a later one is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
@@ -30,6 +37,15 @@ class Limits:
     max_tokens: int = 2000
     max_directives: int = 20
     max_cost: int = 500
+
+
+@dataclass(frozen=True)
+class BatchOperation:
+    """One operation of a batch, as the client sent it."""
+
+    query: object
+    operation_name: str | None
+    variables: object
 
 
 def estimate(
@@ -57,6 +73,44 @@ def variables_error(variables: object) -> GatewayError | None:
     if variables is None or isinstance(variables, dict):
         return None
     return bad_input("variables must be a JSON object of names and values")
+
+
+def price_batch(
+    schema: GraphQLSchema, operations: Sequence[BatchOperation], limits: Limits
+) -> GatewayError | None:
+    """The refusal for every operation of a batch that, in all, could cost over `max_cost`.
+
+    An operation that cannot run (it does not parse or validate, its variables
+    do not coerce, it is too large to analyse) makes no call and counts
+    nothing. Validation, the dearest of those checks, runs only for a batch
+    the others leave over the limit.
+    """
+    priced: list[tuple[DocumentNode, int]] = []
+    for operation in operations:
+        query, variables = operation.query, operation.variables
+        if not isinstance(query, str) or not (variables is None or isinstance(variables, dict)):
+            continue  # refused on its own, before any call
+        try:
+            document = parse(query, max_tokens=limits.max_tokens)
+            shape = estimate(schema, document, operation.operation_name, variables)
+        except (GraphQLError, UnknownOperation, AnalysisTooLarge):
+            continue
+        if isinstance(shape, Shape):
+            priced.append((document, int(shape.cost)))
+    total = sum(cost for _, cost in priced)
+    if total > limits.max_cost:
+        total = sum(cost for document, cost in priced if not validate(schema, document))
+    if total <= limits.max_cost:
+        return None
+    return GatewayError(
+        f"this batch of {len(operations)} operations could make up to {total} upstream calls "
+        f"in all; the limit for one request is {limits.max_cost}, so none of them ran. Send "
+        "fewer operations, or ask for fewer items (`first`) or fewer fields.",
+        Code.QUERY_TOO_EXPENSIVE,
+        estimatedUpstreamCalls=total,
+        budget=limits.max_cost,
+        batchSize=len(operations),
+    )
 
 
 class EnforceLimits(SchemaExtension):
@@ -133,7 +187,9 @@ class EnforceLimits(SchemaExtension):
                 estimatedUpstreamCalls=int(shape.cost),
                 budget=limits.max_cost,
             )
-        return None
+        # Under its own limits, but part of a batch that is over them in all.
+        refusal: GatewayError | None = getattr(ec.context, "batch_refusal", None)
+        return refusal
 
 
 def _too_complex(limit: str, message: str, actual: int | None, maximum: int | None) -> GatewayError:

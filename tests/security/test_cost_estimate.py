@@ -473,6 +473,15 @@ async def test_cost_only_answers_the_estimate_without_calling_upstream(
     assert emulator.total_requests == 0
 
 
+async def execution_status(gateway: Gateway, flow: str, execution: str) -> str:
+    data = await gateway.data(
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status } }",
+        {"f": flow, "e": execution},
+    )
+    status: str = data["execution"]["status"]
+    return status
+
+
 async def test_cost_only_never_runs_a_mutation(gateway: Gateway, emulator: Emulator) -> None:
     flow, execution, _, _ = emulator.seeded_handles.active_execution
     document = f'mutation {{ endExecution(flowSid: "{flow}", sid: "{execution}") {{ status }} }}'
@@ -484,11 +493,7 @@ async def test_cost_only_never_runs_a_mutation(gateway: Gateway, emulator: Emula
     assert body["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
     assert body.get("data") is None
     assert emulator.total_requests == 0
-    status = await gateway.data(
-        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status } }",
-        {"f": flow, "e": execution},
-    )
-    assert status["execution"]["status"] == "ACTIVE"
+    assert await execution_status(gateway, flow, execution) == "ACTIVE"
 
 
 async def test_an_operation_over_budget_is_refused_before_any_call(emulator: Emulator) -> None:
@@ -582,3 +587,78 @@ async def test_a_cursor_the_estimator_cannot_read_is_charged_not_crashed_on(
     assert error_codes(result) == ["BAD_USER_INPUT"]
     assert result["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
     assert gateway.total_calls == 0
+
+
+# -- batches: one budget for the whole HTTP request ------------------------------------
+
+#: 1 flows page, 5 executions pages and 40 contexts: 46 calls, estimated 46.
+CONTEXTS = "{ flows(first: 5) { nodes { executions(first: 8) { nodes { context } } } } }"
+
+
+async def post_batch(gateway: Gateway, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    gateway.emulator.reset_counters()
+    response = await gateway.http.post("/graphql", json=operations)
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()
+    assert len(results) == len(operations)
+    return results
+
+
+async def test_a_batch_over_the_budget_in_all_is_refused_before_any_call(
+    emulator: Emulator,
+) -> None:
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [{"query": CONTEXTS}] * 6)
+        estimates = [r["extensions"]["cost"]["estimatedUpstreamCalls"] for r in results]
+        assert all(e <= 200 for e in estimates) and sum(estimates) > 200
+        for result in results:
+            assert error_codes(result) == ["QUERY_TOO_EXPENSIVE"]
+            assert result["data"] is None
+            error = result["errors"][0]
+            assert "batch" in error["message"]
+            assert error["extensions"]["estimatedUpstreamCalls"] == sum(estimates)
+            assert error["extensions"]["budget"] == 200
+        assert gateway.total_calls == 0
+
+
+async def test_a_batch_over_the_budget_applies_none_of_its_mutations(emulator: Emulator) -> None:
+    flow, execution, _, _ = emulator.seeded_handles.active_execution
+    end = {
+        "query": "mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) { status } }",
+        "variables": {"f": flow, "e": execution},
+    }
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [end, *[{"query": CONTEXTS}] * 5])
+        assert [error_codes(r) for r in results] == [["QUERY_TOO_EXPENSIVE"]] * 6
+        assert gateway.total_calls == 0
+        assert await execution_status(gateway, flow, execution) == "ACTIVE"
+
+
+async def test_a_batch_within_the_budget_runs_every_operation(emulator: Emulator) -> None:
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [{"query": CONTEXTS}] * 4)  # 4 x 46 = 184
+        assert all("errors" not in r and r["data"]["flows"]["nodes"] for r in results)
+        estimates = [r["extensions"]["cost"]["estimatedUpstreamCalls"] for r in results]
+        assert 0 < gateway.total_calls <= sum(estimates) <= 200
+
+
+async def test_operations_that_cannot_run_do_not_count_toward_the_batch(
+    emulator: Emulator,
+) -> None:
+    cannot_run = [
+        {"query": CONTEXTS.replace("context", "context notAField")},
+        {
+            "query": "query($n: Int!) { flows(first: $n) { nodes { executions(first: 8) {"
+            " nodes { context } } } } }",
+            "variables": {"n": "five"},
+        },
+        {"query": CONTEXTS + " {"},
+    ]
+    async for gateway in open_gateway(emulator, max_cost=60):
+        *failed, ran = await post_batch(gateway, [*cannot_run, {"query": CONTEXTS}])
+        assert [error_codes(r) for r in failed] == [
+            ["GRAPHQL_VALIDATION_FAILED"],
+            ["BAD_USER_INPUT"],
+            ["GRAPHQL_PARSE_FAILED"],
+        ]
+        assert "errors" not in ran and ran["data"]["flows"]["nodes"]

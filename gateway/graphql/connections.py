@@ -191,7 +191,9 @@ def _paging_of(ref: PageRef | None) -> dict[str, str] | None:
 
 def _resizable(paging: dict[str, str]) -> bool:
     # A PageToken names a row boundary; Page 0 without one starts at the first row.
-    return bool(paging.get("PageToken")) or int(paging.get("Page", "0")) == 0
+    # (A next page's Page comes from the upstream's URL, unchecked: it may be "".)
+    number = paging.get("Page", "0")
+    return bool(paging.get("PageToken")) or (_digits(number) and int(number) == 0)
 
 
 def _sized(paging: dict[str, str], wanted: int) -> dict[str, str]:

@@ -20,19 +20,21 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
-from gateway.graphql.limits import Limits
+from gateway.graphql.limits import BatchOperation, Limits, price_batch
 from gateway.http.caching import HttpCaching
 from gateway.http.compression import Compression
 from gateway.http.view import GraphQLView
@@ -54,6 +56,9 @@ from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
+
+if TYPE_CHECKING:
+    from cross_web import AsyncHTTPRequestAdapter  # strawberry's, in its own signature
 
 logger = logging.getLogger("gateway.app")
 
@@ -188,9 +193,39 @@ class GatewayGraphQL(GraphQLView):
         )
         super().__init__(schema, cache_max_age=settings.http_cache_max_age, **options)
         self._holder = holder
+        self._graphql_schema = schema._schema  # graphql-core's, for pricing a batch
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return self._holder[0].context(request, response)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """A batch is budgeted as a whole, before any of its operations starts.
+
+        Strawberry runs a batch's operations side by side, sharing this one
+        context: each operation's EnforceLimits refuses itself when the batch is.
+        """
+        if isinstance(request_data, list) and context.limits is not None:
+            context.batch_refusal = price_batch(
+                self._graphql_schema,
+                [BatchOperation(d.query, d.operation_name, d.variables) for d in request_data],
+                context.limits,
+            )
+        return await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
 
 
 def create_app(

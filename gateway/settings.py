@@ -242,7 +242,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body, bytes.")
     max_batch: int = Field(10, ge=1, description="Operations per batched request.")
     max_cost: int = Field(
-        500, ge=1, description="Upstream calls an operation may be estimated to make."
+        500,
+        ge=1,
+        description="Upstream calls an operation, or a whole batch, may be estimated to make.",
     )
     persisted_queries: bool = Field(
         True, description="Accept automatic persisted queries (Apollo APQ)."

@@ -5,6 +5,12 @@ page that holds it (taken from the upstream's `next_page_url`, never invented)
 and its index in that page. The cursor of a page's last item points at the
 start of the next page instead, so resuming from it costs no extra call.
 `first` may cross pages: the connection keeps following `next_page_url`.
+
+Pages are asked for at the size still needed, not the size an earlier request
+chose: a page named by a PageToken (a row boundary) or the first page (Page 0)
+starts at the same row whatever its PageSize, so `first: 1000` after a cursor
+from `first: 1` is one call, not a thousand. A page named only by its number
+(`Page` × `PageSize` rows in) keeps its size, or it would start elsewhere.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import strawberry
@@ -71,6 +79,70 @@ def check_first(first: int | None) -> int:
     return first
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where an item sits upstream: its list, the paging of its page, its index there.
+
+    An index of -1 names the start of the page: the item before it ended the previous one.
+    """
+
+    list_id: str
+    paging: dict[str, str]
+    index: int
+
+    @property
+    def resizable(self) -> bool:
+        """Whether its page may be asked for at another size and still start at the same row."""
+        return _resizable(self.paging)
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """The cursor's contents, checked; BAD_USER_INPUT when it is not one this API returned."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise bad_input("the cursor is longer than any this API returns: pass one it returned")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        # A cursor this API wrote nests two levels deep.
+        data: Any = client_json.loads(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
+    except (binascii.Error, ValueError, UnicodeError):
+        raise _malformed() from None
+    if not isinstance(data, dict) or not isinstance(data.get("p"), dict):
+        raise _malformed()
+    list_id, paging, index = data.get("l"), data["p"], data.get("i")
+    if not isinstance(list_id, str):
+        raise _malformed()
+    if not isinstance(index, int) or isinstance(index, bool) or not -1 <= index < MAX_FIRST:
+        raise _malformed()
+    if set(paging) - set(_PAGING) or not all(isinstance(v, str) for v in paging.values()):
+        raise _malformed()
+    size, number = paging.get("PageSize", str(DEFAULT_FIRST)), paging.get("Page", "0")
+    token = paging.get("PageToken", "")
+    if not (_digits(size, len(str(MAX_FIRST))) and 1 <= int(size) <= MAX_FIRST):
+        raise _malformed()
+    if not _digits(number, MAX_PAGE_DIGITS):
+        raise _malformed()
+    if len(token) > 256 or not token.isprintable():
+        raise _malformed()
+    return Cursor(list_id, paging, index)
+
+
+def most_pages(first: int, after: Cursor | None) -> int:
+    """The most upstream pages `paginate` asks for: `first` items after `after`.
+
+    Each page it asks for is full unless it is the list's last, as Studio's are.
+    """
+    if after is None:
+        return 1  # a page of exactly `first`
+    skip = after.index + 1
+    if after.resizable:
+        # The cursor's page at skip + first, capped; what the cap leaves, one page more.
+        return 1 + math.ceil(max(0, skip + first - MAX_FIRST) / MAX_FIRST)
+    # The cursor's page at its own size; then pages of that size, or (with a
+    # PageToken, as Studio's next pages have) one page of what is left.
+    size = int(after.paging.get("PageSize", str(DEFAULT_FIRST)))
+    return 1 + math.ceil(max(0, first - max(0, size - skip)) / size)
+
+
 async def paginate(
     load_page: Callable[[dict[str, str]], Awaitable[Page[R]]],
     wrap: Callable[[R], T],
@@ -84,8 +156,11 @@ async def paginate(
     count = check_first(first)
     filters = filters or {}
     if after is not None:
-        paging, skip = _decode_cursor(after, list_id)
-        skip += 1
+        cursor = decode_cursor(after)
+        if cursor.list_id != list_id:
+            raise bad_input("the cursor belongs to another list (or other filters)")
+        skip = cursor.index + 1
+        paging = _sized(cursor.paging, skip + count)
     else:
         paging, skip = {"PageSize": first_page_params(count)["PageSize"]}, 0
     edges: list[Edge[T]] = []
@@ -99,14 +174,14 @@ async def paginate(
                 has_next = True
                 break
             if index == last and next_paging is not None:
-                cursor = _encode_cursor(list_id, next_paging, -1)
+                cursor_text = _encode_cursor(list_id, next_paging, -1)
             else:
-                cursor = _encode_cursor(list_id, paging, index)
-            edges.append(Edge(cursor=cursor, node=wrap(page.items[index])))
+                cursor_text = _encode_cursor(list_id, paging, index)
+            edges.append(Edge(cursor=cursor_text, node=wrap(page.items[index])))
         if len(edges) == count or next_paging is None or not page.items:
             has_next = has_next or (len(edges) == count and next_paging is not None)
             break
-        paging, skip = next_paging, 0
+        paging, skip = _sized(next_paging, count - len(edges)), 0
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -124,47 +199,27 @@ def _paging_of(ref: PageRef | None) -> dict[str, str] | None:
     return {k: v for k, v in ref.params.items() if k in _PAGING}
 
 
+def _resizable(paging: dict[str, str]) -> bool:
+    # A PageToken names a row boundary; Page 0 without one starts at the first row.
+    # (A next page's Page comes from the upstream's URL, unchecked: it may be "".)
+    number = paging.get("Page", "0")
+    return bool(paging.get("PageToken")) or (_digits(number, MAX_PAGE_DIGITS) and int(number) == 0)
+
+
+def _sized(paging: dict[str, str], wanted: int) -> dict[str, str]:
+    """The page at `paging`, asked for at `wanted` items when its start allows it."""
+    if not _resizable(paging):
+        return paging
+    return {**paging, "PageSize": str(min(MAX_FIRST, wanted))}
+
+
 def _encode_cursor(list_id: str, paging: dict[str, str], index: int) -> str:
     raw = json.dumps({"l": list_id, "p": paging, "i": index}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def load_cursor(cursor: str) -> Any:
-    """The JSON inside a cursor; BAD_USER_INPUT when there is none to read."""
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise bad_input("the cursor is longer than any this API returns: pass one it returned")
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        # A cursor this API wrote nests two levels deep.
-        return client_json.loads(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
-    except (binascii.Error, ValueError, UnicodeError):
-        raise _malformed() from None
-
-
 def _malformed() -> GatewayError:
     return bad_input("the cursor is malformed: pass a cursor this API returned")
-
-
-def _decode_cursor(cursor: str, list_id: str) -> tuple[dict[str, str], int]:
-    data = load_cursor(cursor)
-    if not isinstance(data, dict) or not isinstance(data.get("p"), dict):
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    if data.get("l") != list_id:
-        raise bad_input("the cursor belongs to another list (or other filters)")
-    paging, index = data["p"], data.get("i")
-    if not isinstance(index, int) or isinstance(index, bool) or not -1 <= index < MAX_FIRST:
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    if set(paging) - set(_PAGING) or not all(isinstance(v, str) for v in paging.values()):
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    size, number = paging.get("PageSize", "50"), paging.get("Page", "0")
-    token = paging.get("PageToken", "")
-    if not (_digits(size, len(str(MAX_FIRST))) and 1 <= int(size) <= MAX_FIRST):
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    if not _digits(number, MAX_PAGE_DIGITS):
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    if len(token) > 256 or not token.isprintable():
-        raise bad_input("the cursor is malformed: pass a cursor this API returned")
-    return paging, index
 
 
 def _digits(text: str, most: int) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.graphql.errors import GatewayError
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.security.principal import NOBODY, Principal
@@ -34,6 +35,9 @@ class Context:
     principal: Principal = NOBODY
     #: Size, shape and cost limits; None applies none (bare tests).
     limits: Limits | None = None
+    #: Set when this request is a batch whose operations together cost over
+    #: `limits.max_cost`: every operation of it is refused (`limits.price_batch`).
+    batch_refusal: GatewayError | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -3,10 +3,12 @@
 `analyse` walks the chosen operation with every fragment expanded and returns
 its depth, aliases, root fields, directives, and an upper bound on the
 upstream calls it can make. The bound follows the loaders' rules (DESIGN.md):
-one call per object fetch, one per upstream page a connection needs (`first`
-items in pages of the size its first request chose), multiplied through
-nested lists by their `first`. De-duplication across the query only makes the
-real count smaller, so the estimate is never below it.
+one call per object fetch, one per upstream page a connection needs
+(`connections.most_pages`, the rule `paginate` follows), multiplied through
+nested lists by their `first`. Variables must be the values execution will
+use: coerced, the operation's defaults filled in (`limits.estimate`).
+De-duplication across the query only makes the real count smaller, so the
+estimate is never below it.
 
 Multiplying through lists alone would overcharge what many items share: every
 object below an execution belongs to that one execution and its one flow. So
@@ -40,7 +42,7 @@ from graphql import (
 )
 
 from gateway.graphql import ids
-from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST, load_cursor
+from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST, decode_cursor, most_pages
 from gateway.graphql.errors import GatewayError
 
 #: Field nodes one analysis may visit: a fragment "bomb" must not cost us CPU.
@@ -153,13 +155,13 @@ class Shape:
 
 
 def analyse(
-    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
 ) -> Shape:
-    operation = _operation(document, operation_name)
+    """The shape of `operation` (of `document`) with these coerced variable values."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walker = _Walker(fragments, variables or {})
+    walker = _Walker(fragments, variables)
     shape = walker.shape
     shape.directives += len(operation.directives or ())
     root = "Mutation" if operation.operation.value == "mutation" else "Query"
@@ -176,7 +178,8 @@ def analyse(
     return shape
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    """The operation execution will run; UnknownOperation when there is no such one."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     for operation in operations:
         if name is None or (operation.name and operation.name.value == name):
@@ -427,24 +430,9 @@ def _node_type(global_id: object) -> str | None:
 def _pages(items: int, after: object) -> int:
     """Upstream pages for `items` items after the cursor `after` (none: from the start)."""
     if not isinstance(after, str):
-        return 1  # the first request asks for a page of exactly `items`
-    position = _cursor_position(after)
-    if position is None:
-        return items + 1  # refused before any call, but charge the most
-    size, index = position
-    # The cursor names a page and an item in it; the rest of that page comes first.
-    rest = max(0, size - max(index, -1) - 1)
-    return 1 + math.ceil(max(0, items - rest) / size)
-
-
-def _cursor_position(cursor: str) -> tuple[int, int] | None:
-    """The page size and index a cursor carries; None when it is not readable."""
+        return most_pages(items, None)
     try:
-        data = load_cursor(cursor)
-        size = int(data["p"].get("PageSize", 50))
-        index = data["i"]
-    except (GatewayError, ValueError, OverflowError, KeyError, TypeError, AttributeError):
-        return None
-    if not (1 <= size <= MAX_FIRST and isinstance(index, int)):
-        return None
-    return size, index
+        cursor = decode_cursor(after)
+    except GatewayError:
+        return 1  # refused before any call; charged as a first page
+    return most_pages(items, cursor)

@@ -2,20 +2,38 @@
 
 The numbers come from the request's context (`Context.limits`), so one schema
 serves any configuration. Cost depends on variables, so it is computed for
-every request, after validation and before execution.
+every request, after validation and before execution, from the values
+execution will use: coerced as graphql-core coerces them (`1000.0` sent for an
+`Int` is 1000), the operation's defaults (`$n: Int = 1000`) filled in.
+
+A batch (one HTTP request holding a JSON array of operations) is budgeted as a
+whole: `price_batch` adds up its operations' estimates before any of them
+runs, and when the sum is over `max_cost` every operation of the batch is
+refused. Strawberry runs a batch's operations side by side, so a running sum
+kept as each one starts would let the first ones run (a mutation half
+applied) before a later one is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from gateway.graphql.cost import AnalysisTooLarge, Introspection, UnknownOperation, analyse
-from gateway.graphql.errors import Code, GatewayError
+from gateway.graphql.cost import (
+    AnalysisTooLarge,
+    Introspection,
+    Shape,
+    UnknownOperation,
+    analyse,
+    operation_of,
+)
+from gateway.graphql.errors import Code, GatewayError, bad_input
 
 
 @dataclass(frozen=True)
@@ -47,12 +65,88 @@ class Limits:
     introspection: IntrospectionLimits = IntrospectionLimits()
 
 
+@dataclass(frozen=True)
+class BatchOperation:
+    """One operation of a batch, as the client sent it."""
+
+    query: object
+    operation_name: str | None
+    variables: object
+
+
+def estimate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Shape | list[GraphQLError]:
+    """The operation's shape and cost, priced with the variable values execution will use.
+
+    When the variables do not coerce, graphql-core's errors instead: execution
+    stops at those same errors, before any call. Raises UnknownOperation (which
+    graphql-core reports too) and AnalysisTooLarge.
+    """
+    operation = operation_of(document, operation_name)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):
+        return coerced
+    return analyse(document, operation, coerced.coerced)
+
+
+def variables_error(variables: object) -> GatewayError | None:
+    """BAD_USER_INPUT for variables that are not a JSON object (strawberry checks
+    that for one operation, not for each of a batch)."""
+    if variables is None or isinstance(variables, dict):
+        return None
+    return bad_input("variables must be a JSON object of names and values")
+
+
+def price_batch(
+    schema: GraphQLSchema, operations: Sequence[BatchOperation], limits: Limits
+) -> GatewayError | None:
+    """The refusal for every operation of a batch that, in all, could cost over `max_cost`.
+
+    An operation that cannot run (it does not parse or validate, its variables
+    do not coerce, it is too large to analyse) makes no call and counts
+    nothing. Validation, the dearest of those checks, runs only for a batch
+    the others leave over the limit.
+    """
+    priced: list[tuple[DocumentNode, int]] = []
+    for operation in operations:
+        query, variables = operation.query, operation.variables
+        if not isinstance(query, str) or not (variables is None or isinstance(variables, dict)):
+            continue  # refused on its own, before any call
+        try:
+            document = parse(query, max_tokens=limits.max_tokens)
+            shape = estimate(schema, document, operation.operation_name, variables)
+        except (GraphQLError, UnknownOperation, AnalysisTooLarge):
+            continue
+        if isinstance(shape, Shape):
+            priced.append((document, int(shape.cost)))
+    total = sum(cost for _, cost in priced)
+    if total > limits.max_cost:
+        total = sum(cost for document, cost in priced if not validate(schema, document))
+    if total <= limits.max_cost:
+        return None
+    return GatewayError(
+        f"this batch of {len(operations)} operations could make up to {total} upstream calls "
+        f"in all; the limit for one request is {limits.max_cost}, so none of them ran. Send "
+        "fewer operations, or ask for fewer items (`first`) or fewer fields.",
+        Code.QUERY_TOO_EXPENSIVE,
+        estimatedUpstreamCalls=total,
+        budget=limits.max_cost,
+        batchSize=len(operations),
+    )
+
+
 class EnforceLimits(SchemaExtension):
     """Refuse an operation whose shape or estimated upstream cost is over its limits."""
 
     def __init__(self, *, execution_context: Any = None) -> None:
         self.estimate: int | None = None
         self.budget: int | None = None
+        #: Why the operation has no estimate: its variables' errors, which execution reports.
+        self.unpriced: list[GraphQLError] | None = None
 
     def on_operation(self) -> Iterator[None]:
         limits = self._limits()
@@ -66,7 +160,8 @@ class EnforceLimits(SchemaExtension):
         if limits is not None and self.execution_context.graphql_document is not None:
             error = self._check(limits)
             if error is not None or self._cost_only():
-                errors = [error.as_graphql_error()] if error is not None else None
+                # X-Cost-Only with variables that do not coerce: their errors say why.
+                errors = [error.as_graphql_error()] if error is not None else self.unpriced
                 self.execution_context.result = GraphQLExecutionResult(data=None, errors=errors)
         yield
 
@@ -86,12 +181,19 @@ class EnforceLimits(SchemaExtension):
     def _check(self, limits: Limits) -> GatewayError | None:
         ec = self.execution_context
         assert ec.graphql_document is not None
+        refused = variables_error(ec.variables)
+        if refused is not None:
+            return refused
+        schema: GraphQLSchema = ec.schema._schema  # graphql-core's, under strawberry's
         try:
-            shape = analyse(ec.graphql_document, ec.operation_name, ec.variables)
+            shape = estimate(schema, ec.graphql_document, ec.operation_name, ec.variables)
         except AnalysisTooLarge:
             return _too_complex("size", "the operation expands to too many fields", None, None)
         except UnknownOperation:
             return None  # graphql-core reports an unknown operation itself
+        if not isinstance(shape, Shape):
+            self.unpriced = shape
+            return None  # nor variables that do not coerce: nothing runs, nothing to charge
         self.estimate, self.budget = int(shape.cost), limits.max_cost
         for name, actual, maximum in (
             ("depth", shape.depth, limits.max_depth),
@@ -114,7 +216,9 @@ class EnforceLimits(SchemaExtension):
                 estimatedUpstreamCalls=int(shape.cost),
                 budget=limits.max_cost,
             )
-        return None
+        # Under its own limits, but part of a batch that is over them in all.
+        refusal: GatewayError | None = getattr(ec.context, "batch_refusal", None)
+        return refusal
 
 
 def _introspection_error(seen: Introspection, bound: IntrospectionLimits) -> GatewayError | None:

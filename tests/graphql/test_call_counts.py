@@ -7,7 +7,10 @@ request counters with the minimum the Studio API allows for that query.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections import Counter
+from typing import Any
 
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway
@@ -176,26 +179,81 @@ async def test_the_revision_an_execution_ran_on_and_the_flow_revision_by_number_
     assert gateway.calls == Counter({EXECUTION: 1, FLOW: 1, REVISION: 1})
 
 
-async def test_first_beyond_a_page_keeps_following_the_upstream_pages(
+EXECUTIONS_PAGE = """query($f: ID!, $n: Int!, $a: String) { flow(sid: $f) {
+                       executions(first: $n, after: $a) {
+                         pageInfo { hasNextPage endCursor } edges { cursor node { sid } } } } }"""
+
+
+async def survey_executions(gateway: Gateway, emulator: Emulator, **variables: Any) -> Any:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    data = await gateway.data(EXECUTIONS_PAGE, {"f": flow_sid, **variables})
+    return data["flow"]["executions"]
+
+
+def sids(connection: Any) -> list[str]:
+    return [edge["node"]["sid"] for edge in connection["edges"]]
+
+
+async def test_first_beyond_a_page_after_a_cursor_is_one_page_of_what_is_needed(
     gateway: Gateway, emulator: Emulator
 ) -> None:
-    flow_sid = emulator.seeded_handles.survey_flow_sid
-    query = """query($f: ID!, $n: Int!, $a: String) { flow(sid: $f) {
-                 executions(first: $n, after: $a) {
-                   pageInfo { hasNextPage endCursor } nodes { sid } } } }"""
-    everything = (await gateway.data(query, {"f": flow_sid, "n": 1000}))["flow"]["executions"]
-    all_sids = [n["sid"] for n in everything["nodes"]]
+    everything = await survey_executions(gateway, emulator, n=1000)
+    all_sids = sids(everything)
     assert len(all_sids) >= 8 and not everything["pageInfo"]["hasNextPage"]
 
-    start = (await gateway.data(query, {"f": flow_sid, "n": 2}))["flow"]["executions"]
+    start = await survey_executions(gateway, emulator, n=2)
     assert start["pageInfo"]["hasNextPage"]
-    rest = (
-        await gateway.data(query, {"f": flow_sid, "n": 5, "a": start["pageInfo"]["endCursor"]})
-    )["flow"]["executions"]
+    rest = await survey_executions(gateway, emulator, n=5, a=start["pageInfo"]["endCursor"])
 
-    assert [n["sid"] for n in start["nodes"] + rest["nodes"]] == all_sids[:7]
-    # Upstream pages of 2 (the size the first request chose): 2 + 2 + 1 of the next.
-    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 3})
+    assert sids(start) + sids(rest) == all_sids[:7]
+    assert rest["pageInfo"]["hasNextPage"]
+    # The cursor came from a page of 2, but Studio's PageToken names a row: the
+    # five items are one page of 5, not pages of 2 (2 + 2 + 1, three calls).
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 1})
+
+
+async def test_a_cursor_in_the_middle_of_a_page_resumes_after_its_item(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    all_sids = sids(await survey_executions(gateway, emulator, n=1000))
+    start = await survey_executions(gateway, emulator, n=3)
+    rest = await survey_executions(gateway, emulator, n=5, a=start["edges"][0]["cursor"])
+    assert sids(rest) == all_sids[1:6]
+    # The first page again, asked for at 1 + 5 items.
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 1})
+    # Its cursors resume as well as the first request's did.
+    more = await survey_executions(gateway, emulator, n=2, a=rest["edges"][1]["cursor"])
+    assert sids(more) == all_sids[3:5]
+
+
+async def test_a_wide_first_after_a_one_item_cursor_is_one_call(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    flow_sid = emulator.seeded_handles.flow_with_many_revisions_sid
+    query = """query($f: ID!, $n: Int!, $a: String) { flow(sid: $f) {
+                 revisions(first: $n, after: $a) { pageInfo { endCursor } nodes { revision } } } }"""
+    one = (await gateway.data(query, {"f": flow_sid, "n": 1}))["flow"]["revisions"]
+    rest = await gateway.data(query, {"f": flow_sid, "n": 1000, "a": one["pageInfo"]["endCursor"]})
+    revisions = [one["nodes"][0]["revision"]] + [
+        r["revision"] for r in rest["flow"]["revisions"]["nodes"]
+    ]
+    assert len(revisions) == len(set(revisions)) >= 60
+    # Not one page of 1 per revision (the first request's page size): one page.
+    assert gateway.calls == Counter({FLOW: 1, REVISIONS: 1})
+
+
+async def test_a_cursor_naming_its_page_by_number_keeps_that_page_then_asks_for_the_rest(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    # Page 1 of size 2, without a PageToken, starts 2 rows in: asked for at
+    # another size it would start elsewhere. Studio's next pages have tokens.
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    all_sids = sids(await survey_executions(gateway, emulator, n=1000))
+    raw = json.dumps({"l": f"executions:{flow_sid}", "p": {"PageSize": "2", "Page": "1"}, "i": -1})
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    rest = await survey_executions(gateway, emulator, n=5, a=cursor)
+    assert sids(rest) == all_sids[2:7]
+    assert gateway.calls == Counter({FLOW: 1, EXECUTIONS: 2})
 
 
 async def test_node_by_id_costs_one_call_for_every_type(gateway: Gateway) -> None:

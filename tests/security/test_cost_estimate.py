@@ -39,6 +39,8 @@ class Facts:
     ids: dict[str, str]
     flow_cursors: list[str]
     execution_cursors: list[str]
+    #: The cursor of the first of the many-revisions flow's revisions, from `first: 1`.
+    revision_cursor: str
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,37 @@ QUERIES = [
         lambda facts: {"f": facts.handles.survey_flow_sid, "a": facts.execution_cursors[0]},
     ),
     Case(
+        # The cursor's page held one item; the rest is asked for as one page.
+        "after: a cursor from a page of 1, then a wide first",
+        """query($f: ID!, $a: String) { flow(sid: $f) {
+             revisions(first: 1000, after: $a) { nodes { revision status } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid, "a": facts.revision_cursor},
+    ),
+    # -- variables: the values execution uses ---------------------------------------------
+    Case(
+        "variables: an operation's default first (60), none sent",
+        """query($f: ID!, $n: Int = 60) { flow(sid: $f) {
+             revisions(first: $n) { nodes { revision definition } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid},
+    ),
+    Case(
+        "variables: 60.0 sent for an Int (GraphQL coerces it to 60)",
+        """query($f: ID!, $n: Int) { flow(sid: $f) {
+             revisions(first: $n) { nodes { revision definition } } } }""",
+        lambda facts: {"f": facts.handles.flow_with_many_revisions_sid, "n": 60.0},
+    ),
+    Case(
+        "variables: a default of 2 all the way down, as Relay compiles $count",
+        """query($count: Int = 2) { flows(first: $count) { nodes { executions(first: $count) {
+             nodes { steps(first: $count) { nodes { context } } } } } } }""",
+    ),
+    Case(
+        "variables: a sent value over the default",
+        """query($f: ID!, $n: Int = 1) { flow(sid: $f) {
+             executions(first: $n) { nodes { context } } } }""",
+        lambda facts: {"f": facts.handles.survey_flow_sid, "n": 8},
+    ),
+    Case(
         "validateFlow",
         """query($d: JSON!) { validateFlow(friendlyName: "x", status: DRAFT, definition: $d) {
              valid errors } }""",
@@ -363,10 +396,11 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
     handles = emulator.seeded_handles
     flow, execution, sid = handles.subflow_step
     data = await gateway.data(
-        """query($f: ID!, $e: ID!, $s: ID!, $survey: ID!, $ivr: ID!) {
+        """query($f: ID!, $e: ID!, $s: ID!, $survey: ID!, $ivr: ID!, $many: ID!) {
              flows(first: 2) { edges { cursor } }
              survey: flow(sid: $survey) { id executions(first: 2) { edges { cursor } } }
              ivr: flow(sid: $ivr) { executions(first: 1) { nodes { sid } } }
+             many: flow(sid: $many) { revisions(first: 1) { edges { cursor } } }
              execution(flowSid: $f, sid: $e) { id flowRevision { id } }
              executionStep(flowSid: $f, executionSid: $e, sid: $s) { id } }""",
         {
@@ -375,6 +409,7 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
             "s": sid,
             "survey": handles.survey_flow_sid,
             "ivr": handles.ivr_flow_sid,
+            "many": handles.flow_with_many_revisions_sid,
         },
     )
     return Facts(
@@ -388,6 +423,7 @@ async def facts(gateway: Gateway, emulator: Emulator) -> Facts:
         },
         flow_cursors=[e["cursor"] for e in data["flows"]["edges"]],
         execution_cursors=[e["cursor"] for e in data["survey"]["executions"]["edges"]],
+        revision_cursor=data["many"]["revisions"]["edges"][0]["cursor"],
     )
 
 
@@ -437,6 +473,15 @@ async def test_cost_only_answers_the_estimate_without_calling_upstream(
     assert emulator.total_requests == 0
 
 
+async def execution_status(gateway: Gateway, flow: str, execution: str) -> str:
+    data = await gateway.data(
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status } }",
+        {"f": flow, "e": execution},
+    )
+    status: str = data["execution"]["status"]
+    return status
+
+
 async def test_cost_only_never_runs_a_mutation(gateway: Gateway, emulator: Emulator) -> None:
     flow, execution, _, _ = emulator.seeded_handles.active_execution
     document = f'mutation {{ endExecution(flowSid: "{flow}", sid: "{execution}") {{ status }} }}'
@@ -448,11 +493,7 @@ async def test_cost_only_never_runs_a_mutation(gateway: Gateway, emulator: Emula
     assert body["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
     assert body.get("data") is None
     assert emulator.total_requests == 0
-    status = await gateway.data(
-        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status } }",
-        {"f": flow, "e": execution},
-    )
-    assert status["execution"]["status"] == "ACTIVE"
+    assert await execution_status(gateway, flow, execution) == "ACTIVE"
 
 
 async def test_an_operation_over_budget_is_refused_before_any_call(emulator: Emulator) -> None:
@@ -484,6 +525,57 @@ async def test_the_budget_is_inclusive(emulator: Emulator) -> None:
         assert gateway.total_calls == 0
 
 
+async def test_a_relay_style_default_is_priced_as_the_value_it_is(emulator: Emulator) -> None:
+    """`$count: Int = 2` costs what `first: 2` costs; it was once priced as 50 and refused."""
+    relay = """query($count: Int = 2) { flows(first: $count) { nodes { executions(first: $count) {
+                 nodes { steps(first: $count) { nodes { context } } } } } } }"""
+    literal = """{ flows(first: 2) { nodes { executions(first: 2) {
+                   nodes { steps(first: 2) { nodes { context } } } } } } }"""
+    async for gateway in open_gateway(emulator, max_cost=500):
+        ran = await gateway.query(relay)
+        assert "errors" not in ran, ran["errors"]
+        priced = await gateway.query(literal)
+        assert ran["extensions"] == priced["extensions"]
+
+
+async def test_cost_only_with_variables_that_do_not_coerce_says_what_is_wrong(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql",
+        json={
+            "query": "query($n: Int) { flows(first: $n) { nodes { sid } } }",
+            "variables": {"n": 2.5},
+        },
+        headers={"X-Cost-Only": "true"},
+    )
+    body = response.json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "$n" in body["errors"][0]["message"]
+    assert body.get("data") is None and "cost" not in body.get("extensions", {})
+    assert emulator.total_requests == 0
+
+
+async def test_a_batched_operation_whose_variables_are_not_an_object_is_bad_input(
+    gateway: Gateway, emulator: Emulator
+) -> None:
+    # Strawberry checks `variables` for one operation, not for each of a batch;
+    # a list once reached the estimator and came back INTERNAL_SERVER_ERROR.
+    emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql",
+        json=[
+            {"query": "query($n: Int) { flows(first: $n) { nodes { sid } } }", "variables": [2]},
+            {"query": "{ flows(first: 1) { nodes { sid } } }"},
+        ],
+    )
+    bad, good = response.json()
+    assert error_codes(bad) == ["BAD_USER_INPUT"]
+    assert "variables" in bad["errors"][0]["message"]
+    assert len(good["data"]["flows"]["nodes"]) == 1
+
+
 async def test_a_cursor_the_estimator_cannot_read_is_charged_not_crashed_on(
     gateway: Gateway,
 ) -> None:
@@ -495,3 +587,78 @@ async def test_a_cursor_the_estimator_cannot_read_is_charged_not_crashed_on(
     assert error_codes(result) == ["BAD_USER_INPUT"]
     assert result["extensions"]["cost"]["estimatedUpstreamCalls"] >= 1
     assert gateway.total_calls == 0
+
+
+# -- batches: one budget for the whole HTTP request ------------------------------------
+
+#: 1 flows page, 5 executions pages and 40 contexts: 46 calls, estimated 46.
+CONTEXTS = "{ flows(first: 5) { nodes { executions(first: 8) { nodes { context } } } } }"
+
+
+async def post_batch(gateway: Gateway, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    gateway.emulator.reset_counters()
+    response = await gateway.http.post("/graphql", json=operations)
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()
+    assert len(results) == len(operations)
+    return results
+
+
+async def test_a_batch_over_the_budget_in_all_is_refused_before_any_call(
+    emulator: Emulator,
+) -> None:
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [{"query": CONTEXTS}] * 6)
+        estimates = [r["extensions"]["cost"]["estimatedUpstreamCalls"] for r in results]
+        assert all(e <= 200 for e in estimates) and sum(estimates) > 200
+        for result in results:
+            assert error_codes(result) == ["QUERY_TOO_EXPENSIVE"]
+            assert result.get("data") is None
+            error = result["errors"][0]
+            assert "batch" in error["message"]
+            assert error["extensions"]["estimatedUpstreamCalls"] == sum(estimates)
+            assert error["extensions"]["budget"] == 200
+        assert gateway.total_calls == 0
+
+
+async def test_a_batch_over_the_budget_applies_none_of_its_mutations(emulator: Emulator) -> None:
+    flow, execution, _, _ = emulator.seeded_handles.active_execution
+    end = {
+        "query": "mutation($f: ID!, $e: ID!) { endExecution(flowSid: $f, sid: $e) { status } }",
+        "variables": {"f": flow, "e": execution},
+    }
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [end, *[{"query": CONTEXTS}] * 5])
+        assert [error_codes(r) for r in results] == [["QUERY_TOO_EXPENSIVE"]] * 6
+        assert gateway.total_calls == 0
+        assert await execution_status(gateway, flow, execution) == "ACTIVE"
+
+
+async def test_a_batch_within_the_budget_runs_every_operation(emulator: Emulator) -> None:
+    async for gateway in open_gateway(emulator, max_cost=200):
+        results = await post_batch(gateway, [{"query": CONTEXTS}] * 4)  # 4 x 46 = 184
+        assert all("errors" not in r and r["data"]["flows"]["nodes"] for r in results)
+        estimates = [r["extensions"]["cost"]["estimatedUpstreamCalls"] for r in results]
+        assert 0 < gateway.total_calls <= sum(estimates) <= 200
+
+
+async def test_operations_that_cannot_run_do_not_count_toward_the_batch(
+    emulator: Emulator,
+) -> None:
+    cannot_run = [
+        {"query": CONTEXTS.replace("context", "context notAField")},
+        {
+            "query": "query($n: Int!) { flows(first: $n) { nodes { executions(first: 8) {"
+            " nodes { context } } } } }",
+            "variables": {"n": "five"},
+        },
+        {"query": CONTEXTS + " {"},
+    ]
+    async for gateway in open_gateway(emulator, max_cost=60):
+        *failed, ran = await post_batch(gateway, [*cannot_run, {"query": CONTEXTS}])
+        assert [error_codes(r) for r in failed] == [
+            ["GRAPHQL_VALIDATION_FAILED"],
+            ["BAD_USER_INPUT"],
+            ["GRAPHQL_PARSE_FAILED"],
+        ]
+        assert "errors" not in ran and ran["data"]["flows"]["nodes"]

@@ -119,7 +119,7 @@ async def run(
 
 
 def assert_refused(emulator: Emulator, before: Any, body: dict[str, Any], scope: str) -> None:
-    assert body["data"] is None
+    assert body.get("data") is None
     assert set(codes(body)) == {"FORBIDDEN"}
     assert scope in {e["extensions"]["requiredScope"] for e in body["errors"]}
     assert emulator.total_requests == 0

@@ -6,8 +6,10 @@ global ids and cursors, with malformed ones beside them. A pass over each
 document then gives most arguments that address one object (`flowSid` + `sid`)
 a real, coherent path, so the queries reach data instead of stopping at
 NOT_FOUND. Its queries are small, so one profile nests what it generates for
-a type (a schema rooted at that type) inside the lists that lead to it. For
-every response:
+a type (a schema rooted at that type) inside the lists that lead to it. It
+writes every argument as a literal, so a strategy of our own spells `first`
+and `after` as execution may read them: variables, defaults, an Int sent as a
+float, cursors from pages of any size. For every response:
 
 - HTTP 200, and GraphQL-shaped JSON (`data`, `errors`, `extensions`, no more);
 - every error has a documented `extensions.code`, never INTERNAL_SERVER_ERROR,
@@ -17,8 +19,8 @@ every response:
 - the same operation sent first with `X-Cost-Only: true` answers the same
   estimate, no data, and makes no upstream call at all.
 
-Five query profiles of 300 examples and three mutation profiles of 70: 1,710
-operations, each sent twice. A profile's queries share one emulator (they
+Five query profiles of 300 examples, three mutation profiles of 70 and 60
+operations with variables: 1,770 operations, each sent twice. A profile's queries share one emulator (they
 change nothing); each mutation gets a fresh one, so every example starts from
 the same seeded state and replays exactly. Runs are derandomized: CI sees the
 same examples every time.
@@ -39,7 +41,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -547,6 +549,170 @@ async def test_generated_mutations_keep_every_promise(profile: str, data: st.Dat
     emulator = Emulator.seeded(**SEED)
     async with serving(emulator) as http:
         await run(http, emulator, document)
+
+
+# -- variables, defaults, floats and cursors --------------------------------------------
+#
+# hypothesis-graphql spells every argument as a literal. Execution reads
+# variables coerced (60.0 sent for an Int is 60) and with the operation's
+# defaults, and resumes cursors of any page size with a wider or narrower
+# `first`: the estimate must read them the same way. These operations spell
+# each `first` and `after` every such way, over lists that cost a call per item.
+
+#: More than the default page (the many-revisions flow has 60), what the other
+#: seeded lists hold, fewer, and the most. Hypothesis favours the first of a
+#: list: the spellings execution reads differently from the document come first.
+FIRSTS = [60, 3, 1, 2, 5, 1000]
+#: How an argument is given: the variable's default, a variable sent (an Int
+#: sent as a float too), a value sent over another default, or a literal.
+SPELLINGS = ["default", "float", "sent", "over a default", "literal"]
+#: Defaults the estimate must not read when a value is sent: one item, no cursor.
+OVERRIDDEN = {"Int": "1", "String": "null"}
+VARIABLES = settings(QUERIES, max_examples=60)
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Where the drawn connections read, and cursors of pages of 1, 2 and 3 for each list."""
+
+    flow: str
+    execution: str
+    many_revisions: str
+    cursors: dict[str, list[str]]
+
+
+@dataclass
+class Spelling:
+    """One operation's variable definitions and values, grown as its arguments are drawn."""
+
+    definitions: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def argument(self, draw: st.DrawFn, name: str, type_name: str, value: int | str) -> str:
+        spelling = draw(st.sampled_from(SPELLINGS))
+        if spelling == "literal":
+            return f"{name}: {json.dumps(value)}"
+        variable = f"v{len(self.definitions)}"
+        if spelling == "default":
+            self.definitions.append(f"${variable}: {type_name} = {json.dumps(value)}")
+        else:
+            default = f" = {OVERRIDDEN[type_name]}" if spelling == "over a default" else ""
+            self.definitions.append(f"${variable}: {type_name}{default}")
+            sent = float(value) if spelling == "float" and isinstance(value, int) else value
+            self.values[variable] = sent
+        return f"{name}: ${variable}"
+
+    def page(self, draw: st.DrawFn, cursors: list[str]) -> str:
+        """A connection's arguments: mostly a `first`, sometimes an `after` from `cursors`."""
+        arguments = []
+        if draw(st.integers(0, 3)):
+            arguments.append(self.argument(draw, "first", "Int", draw(st.sampled_from(FIRSTS))))
+        if cursors and draw(st.integers(0, 2)):
+            cursor = draw(st.sampled_from(cursors))
+            arguments.append(self.argument(draw, "after", "String", cursor))
+        return f"({', '.join(arguments)})" if arguments else ""
+
+    def document(self, selections: list[str]) -> str:
+        header = f"query({', '.join(self.definitions)}) " if self.definitions else ""
+        return header + "{ " + " ".join(selections) + " }"
+
+
+#: What each drawn root field reads: `{outer}` takes the arguments of a list
+#: whose cursors there are, `{inner}` those of a list nested in it.
+SELECTIONS = {
+    "flows": "flows{outer} {{ nodes {{ executions{inner} {{ nodes {{ context }} }} }} }}",
+    "revisions": 'flow(sid: "{many}") {{ revisions{outer} {{ nodes {{ definition }} }} }}',
+    "executions": 'flow(sid: "{flow}") {{ executions{outer} {{ nodes {{ context'
+    " steps{inner} {{ nodes {{ context }} }} }} }} }}",
+    "steps": 'execution(flowSid: "{flow}", sid: "{execution}") {{'
+    " steps{outer} {{ nodes {{ context }} }} }}",
+}
+
+
+def with_variables(lists: Lists) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    """An operation of one or two root fields, and the variables sent with it."""
+
+    @st.composite
+    def operations(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+        spelling = Spelling()
+        selections = []
+        for index in range(draw(st.integers(1, 2))):
+            kind = draw(st.sampled_from(sorted(SELECTIONS)))
+            template = SELECTIONS[kind]
+            outer = spelling.page(draw, lists.cursors[kind])
+            # Only a list the document has may declare variables: an unused one is invalid.
+            inner = spelling.page(draw, []) if "{inner}" in template else ""
+            selection = template.format(
+                outer=outer,
+                inner=inner,
+                many=lists.many_revisions,
+                flow=lists.flow,
+                execution=lists.execution,
+            )
+            selections.append(f"r{index}: {selection}")
+        return spelling.document(selections), spelling.values
+
+    return operations()
+
+
+@pytest.fixture
+async def lists(emulator: Emulator, gateway: httpx.AsyncClient) -> Lists:
+    """Real cursors from pages of 1, 2 and 3 items, and page-numbered ones beside them."""
+    handles = emulator.seeded_handles
+    flow, execution = handles.ended_execution
+    many = handles.flow_with_many_revisions_sid
+
+    def pages(name: str) -> str:
+        return " ".join(f"p{n}: {name}(first: {n}) {{ edges {{ cursor }} }}" for n in (1, 2, 3))
+
+    response = await gateway.post(
+        "/graphql",
+        json={
+            "query": f"""query($f: ID!, $e: ID!, $r: ID!) {{ {pages("flows")}
+              many: flow(sid: $r) {{ {pages("revisions")} }}
+              flow(sid: $f) {{ {pages("executions")} }}
+              execution(flowSid: $f, sid: $e) {{ {pages("steps")} }} }}""",
+            "variables": {"f": flow, "e": execution, "r": many},
+        },
+    )
+    data = response.json()["data"]
+
+    def cursors(holder: dict[str, Any]) -> list[str]:
+        return [edge["cursor"] for n in (1, 2, 3) for edge in holder[f"p{n}"]["edges"]]
+
+    return Lists(
+        flow=flow,
+        execution=execution,
+        many_revisions=many,
+        cursors={
+            "flows": [
+                *cursors(data),
+                forged_cursor("flows", {"PageSize": "2", "Page": "1"}, -1),
+                forged_cursor("flows", {"PageSize": "1", "Page": "2"}, 0),
+            ],
+            "revisions": [
+                *cursors(data["many"]),
+                forged_cursor(f"revisions:{many}", {"PageSize": "3", "Page": "2"}, 1),
+            ],
+            "executions": [
+                *cursors(data["flow"]),
+                forged_cursor(f"executions:{flow}", {"PageSize": "1", "Page": "1"}, -1),
+            ],
+            "steps": [
+                *cursors(data["execution"]),
+                forged_cursor(f"steps:{flow}:{execution}", {"PageSize": "1", "Page": "1"}, 0),
+            ],
+        },
+    )
+
+
+@VARIABLES
+@given(data=st.data())
+async def test_variables_defaults_floats_and_cursors_never_cost_more_than_estimated(
+    gateway: httpx.AsyncClient, emulator: Emulator, lists: Lists, data: st.DataObject
+) -> None:
+    document, variables = data.draw(with_variables(lists), label="operation")
+    await run(gateway, emulator, document, variables)
 
 
 # -- bugs found on the way: minimal examples, kept as regression tests ---------------

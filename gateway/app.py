@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import ExperimentalIncrementalExecutionResults
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -27,10 +29,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
+from gateway.graphql.incremental import (
+    DeferSpecMultipart,
+    accepts_incremental,
+    execute_incrementally,
+    may_be_incremental,
+)
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, RequestInfo, current_request
@@ -173,6 +184,9 @@ class Gateway:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    #: A deferred answer goes out as deferSpec=20220824 multipart (see gateway.graphql.incremental).
+    multipart_transport_class = DeferSpecMultipart
+
     def __init__(self, holder: list[Gateway], settings: Settings, **options: Any) -> None:
         schema = build_schema(
             introspection=settings.feature("introspection"),
@@ -184,6 +198,38 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return self._holder[0].context(request, response)
+
+    # The base view's annotation lacks the incremental result its `run` streams.
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> (
+        ExecutionResult
+        | list[ExecutionResult]
+        | SubscriptionExecutionResult
+        | ExperimentalIncrementalExecutionResults
+    ):
+        """A single operation that may defer, for a client that reads multipart: in parts."""
+        if (
+            isinstance(request_data, GraphQLRequestData)
+            and may_be_incremental(request_data.query)
+            and accepts_incremental(request.headers.get("accept", ""))
+        ):
+            method = request_adapter.method
+            allowed = OperationType.from_http(method)
+            if method == "GET" and not self.allow_queries_via_get:
+                allowed -= {OperationType.QUERY}
+            return await execute_incrementally(
+                self.schema, request_data, context, root_value, allowed, method
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
 
 class RequestIds:

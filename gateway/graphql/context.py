@@ -33,6 +33,9 @@ class Context:
     principal: Principal = EVERYONE
     #: Size, shape and cost limits; None applies none (bare tests).
     limits: Limits | None = None
+    #: Set by the HTTP view for an operation it answers in parts (multipart/mixed);
+    #: otherwise `@defer` and `@stream` are ignored and the answer comes whole.
+    incremental_delivery: bool = False
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -10,12 +10,15 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.incremental import IncrementalDelivery
 from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
@@ -27,6 +30,9 @@ from gateway.studio import StudioError
 logger = logging.getLogger("gateway.graphql")
 
 MASKED_MESSAGE = "Unexpected error."
+# What strawberry raises about the request itself (no query, no such operation,
+# a type not allowed): the HTTP view turns these into a 400 with their message.
+_REQUEST_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 class FreshLoaders(SchemaExtension):
@@ -51,7 +57,7 @@ class GatewaySchema(strawberry.Schema):
 
 def _client_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
-    if isinstance(original, GatewayError):
+    if isinstance(original, (GatewayError, *_REQUEST_ERRORS)):
         return error
     if original is None or _variable_error(error):
         # A syntax, validation or variable error: graphql-core's message
@@ -107,7 +113,7 @@ def build_schema(
     extensions: list[Any] | None = None,
 ) -> strawberry.Schema:
     """The schema. Extensions are classes or factories: one instance per operation."""
-    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits, RequestDeadline]
+    chosen: list[Any] = [FreshLoaders, Observe, EnforceLimits, IncrementalDelivery, RequestDeadline]
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return GatewaySchema(
@@ -117,6 +123,7 @@ def build_schema(
         extensions=[*chosen, *(extensions or [])],
         config=StrawberryConfig(
             disable_field_suggestions=not suggestions,
+            enable_experimental_incremental_execution=True,
             batching_config={"max_operations": max_batch} if max_batch else None,
         ),
     )

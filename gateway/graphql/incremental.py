@@ -9,9 +9,9 @@ as if the document had no `@defer` or `@stream` (GraphQL over HTTP lets a
 server ignore them).
 
 How: the HTTP view runs such an operation through `Schema.stream`, so the
-operation's extensions (loaders, limits, observability) last until its last
-part, and each later part passes `IncrementalDelivery`, which masks its errors
-as the first part's are. graphql-core numbers pending
+operation's extensions (loaders, limits, the request deadline, observability)
+last until its last part, and each later part passes `IncrementalDelivery`,
+which masks its errors as the first part's are. graphql-core numbers pending
 parts (`pending`, `completed`: the 2023 draft of the spec); `DeferSpecMultipart`
 writes them the way deferSpec=20220824 clients read them, each at its path.
 """

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.emulator import Emulator
@@ -38,6 +40,23 @@ def served(emulator_url: str, **settings: Any) -> Iterator[tuple[str, Transport]
     app = create_app(gateway_settings(upstream_url=emulator_url, **settings), transport=transport)
     with serve(app) as url:
         yield url, transport
+
+
+@pytest.fixture
+def operation_logs() -> Iterator[list[logging.LogRecord]]:
+    """The "graphql operation" lines the gateway logs (it runs in the server's thread)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "graphql operation":
+                records.append(record)
+
+    handler = Keep()
+    logger = logging.getLogger("gateway.requests")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 def ended(emulator: Emulator) -> dict[str, str]:
@@ -81,7 +100,7 @@ async def test_a_deferred_part_still_waiting_at_the_deadline_times_out_in_its_pa
 
 
 async def test_a_client_that_hangs_up_mid_answer_stops_the_deferred_calls(
-    emulator: Emulator, emulator_url: str
+    emulator: Emulator, emulator_url: str, operation_logs: list[logging.LogRecord]
 ) -> None:
     emulator.faults.enqueue("hang", count=10, route=STEP_CONTEXT)
     with served(emulator_url, request_deadline=0) as (url, transport):
@@ -99,3 +118,5 @@ async def test_a_client_that_hangs_up_mid_answer_stops_the_deferred_calls(
         calls = emulator.total_requests
         await asyncio.sleep(0.3)
         assert emulator.total_requests == calls, "no call starts after the client left"
+        # The operation is still measured and logged, once.
+        await until(lambda: len(operation_logs) == 1)

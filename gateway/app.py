@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import ExperimentalIncrementalExecutionResults
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -29,11 +31,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
+from gateway.graphql.incremental import (
+    DeferSpecMultipart,
+    accepts_incremental,
+    execute_incrementally,
+    may_be_incremental,
+)
 from gateway.graphql.limits import BatchOperation, Limits, price_batch
 from gateway.http.caching import HttpCaching
 from gateway.http.compression import Compression
@@ -185,6 +194,9 @@ class Gateway:
 
 
 class GatewayGraphQL(GraphQLView):
+    #: A deferred answer goes out as deferSpec=20220824 multipart (see gateway.graphql.incremental).
+    multipart_transport_class = DeferSpecMultipart
+
     def __init__(self, holder: list[Gateway], settings: Settings, **options: Any) -> None:
         schema = build_schema(
             introspection=settings.feature("introspection"),
@@ -198,7 +210,8 @@ class GatewayGraphQL(GraphQLView):
     async def get_context(self, request: Any, response: Any) -> Context:
         return self._holder[0].context(request, response)
 
-    async def execute_operation(
+    # The base view's annotation lacks the incremental result its `run` streams.
+    async def execute_operation(  # type: ignore[override]
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,
@@ -206,12 +219,31 @@ class GatewayGraphQL(GraphQLView):
         context: Context,
         root_value: None,
         sub_response: Response,
-    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
-        """A batch is budgeted as a whole, before any of its operations starts.
+    ) -> (
+        ExecutionResult
+        | list[ExecutionResult]
+        | SubscriptionExecutionResult
+        | ExperimentalIncrementalExecutionResults
+    ):
+        """Run the request's operation(s).
 
-        Strawberry runs a batch's operations side by side, sharing this one
-        context: each operation's EnforceLimits refuses itself when the batch is.
+        A single operation that may defer, for a client that reads multipart, is
+        answered in parts. A batch is budgeted as a whole, before any of its
+        operations starts: strawberry runs them side by side, sharing this one
+        context, and each operation's EnforceLimits refuses itself when the batch is.
         """
+        if (
+            isinstance(request_data, GraphQLRequestData)
+            and may_be_incremental(request_data.query)
+            and accepts_incremental(request.headers.get("accept", ""))
+        ):
+            method = request_adapter.method
+            allowed = OperationType.from_http(method)
+            if method == "GET" and not self.allow_queries_via_get:
+                allowed -= {OperationType.QUERY}
+            return await execute_incrementally(
+                self.schema, request_data, context, root_value, allowed, method
+            )
         if isinstance(request_data, list) and context.limits is not None:
             context.batch_refusal = price_batch(
                 self._graphql_schema,
@@ -219,12 +251,7 @@ class GatewayGraphQL(GraphQLView):
                 context.limits,
             )
         return await super().execute_operation(
-            request=request,
-            request_adapter=request_adapter,
-            request_data=request_data,
-            context=context,
-            root_value=root_value,
-            sub_response=sub_response,
+            request, request_adapter, request_data, context, root_value, sub_response
         )
 
 

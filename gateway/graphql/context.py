@@ -38,6 +38,9 @@ class Context:
     #: Set when this request is a batch whose operations together cost over
     #: `limits.max_cost`: every operation of it is refused (`limits.price_batch`).
     batch_refusal: GatewayError | None = None
+    #: Set by the HTTP view for an operation it answers in parts (multipart/mixed);
+    #: otherwise `@defer` and `@stream` are ignored and the answer comes whole.
+    incremental_delivery: bool = False
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,12 @@ Twilio. Ending the calls themselves needs no new task and no per-field cost,
 and every field still waiting at the deadline is waiting on Twilio: resolvers
 only ask loaders.
 
+With `@defer` or `@stream` the operation goes on after `on_execute`: its later
+parts are computed while the answer streams. So the scope stays current until
+the operation ends, and a deferred part still waiting at the deadline gets its
+`UPSTREAM_TIMEOUT` like any field; `CancelOnDisconnect` watches until the last
+byte of the answer is sent, not just the first.
+
 A read shared with another request (single flight) goes on for that request;
 this one just stops waiting for it.
 """
@@ -35,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from gateway.studio import call_scope
+from gateway.studio import CallScope, call_scope, current_scope, enter_scope
 
 __all__ = ["CancelOnDisconnect", "RequestDeadline"]
 
@@ -51,17 +57,21 @@ class RequestDeadline(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         self._started = asyncio.get_running_loop().time()
-        yield
+        outer = current_scope()
+        try:
+            yield
+        finally:
+            # set in `on_execute`, current until the operation's last part (see above)
+            enter_scope(outer)
 
     def on_execute(self) -> Iterator[None]:
         seconds = getattr(self.execution_context.context, "request_deadline", None)
-        if seconds is None or self._subscription():
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        started = self._started if self._started is not None else loop.time()
-        with call_scope(max(0.0, started + seconds - loop.time())):
-            yield
+        if seconds is not None and not self._subscription():
+            loop = asyncio.get_running_loop()
+            started = self._started if self._started is not None else loop.time()
+            deadline = max(loop.time(), started + seconds)
+            enter_scope(CallScope(deadline, current_scope()))
+        yield
 
     def _subscription(self) -> bool:
         try:
@@ -71,8 +81,9 @@ class RequestDeadline(SchemaExtension):
 
 
 class CancelOnDisconnect:
-    """ASGI middleware: when the client disconnects before the response starts,
-    end every upstream call the request still has in flight, and refuse new ones.
+    """ASGI middleware: when the client disconnects before the whole response is
+    sent (a streamed one included), end every upstream call the request still
+    has in flight, and refuse new ones.
 
     The request's resolvers then fail fast and the handler returns; nothing is
     cancelled from outside. Wrap the `/graphql` endpoint (or the whole app):
@@ -89,7 +100,7 @@ class CancelOnDisconnect:
         # One reader of `receive`: it hands the app the request's messages and
         # is still listening, after the body, when the client goes away.
         messages: asyncio.Queue[Message] = asyncio.Queue()
-        responded = gone = False
+        answered = gone = False
 
         with call_scope() as calls:
 
@@ -99,7 +110,7 @@ class CancelOnDisconnect:
                     message = await receive()
                     messages.put_nowait(message)
                     gone = message["type"] == "http.disconnect"
-                if not responded:
+                if not answered:
                     calls.cancel()
 
             async def app_receive() -> Message:
@@ -108,9 +119,9 @@ class CancelOnDisconnect:
                 return await messages.get()
 
             async def app_send(message: Message) -> None:
-                nonlocal responded
-                if message["type"] == "http.response.start":
-                    responded = True
+                nonlocal answered
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    answered = True
                 await send(message)
 
             listener = asyncio.create_task(listen())

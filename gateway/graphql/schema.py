@@ -12,13 +12,16 @@ import strawberry
 from graphql import GraphQLError
 from graphql.language.parser import MAX_NESTING_DEPTH
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from gateway.graphql.access import AccessCache, CheckScopes
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.incremental import IncrementalDelivery
 from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
@@ -46,6 +49,10 @@ _SUGGESTION_AT_END = re.compile(_DID_YOU_MEAN + r"$")
 #: (without suggestions graphql-core writes ", found: {…}.").
 _SUGGESTION_BEFORE_FOUND = re.compile(r"\." + _DID_YOU_MEAN + r" Found: ")
 
+# What strawberry raises about the request itself (no query, no such operation,
+# a type not allowed): the HTTP view turns these into a 400 with their message.
+_REQUEST_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
 
 class FreshLoaders(SchemaExtension):
     """New loaders for every operation: a WebSocket's context outlives many."""
@@ -70,7 +77,7 @@ class GatewaySchema(strawberry.Schema):
 
 def _client_error(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
-    if isinstance(original, GatewayError):
+    if isinstance(original, (GatewayError, *_REQUEST_ERRORS)):
         return error
     if original is None or _variable_error(error):
         # A syntax, validation or variable error: graphql-core's message
@@ -153,6 +160,7 @@ def build_schema(
         Observe,
         EnforceLimits,
         lambda: CheckScopes(access),
+        IncrementalDelivery,
         RequestDeadline,
     ]
     if not introspection:
@@ -164,6 +172,7 @@ def build_schema(
         extensions=[*chosen, *(extensions or [])],
         config=StrawberryConfig(
             disable_field_suggestions=not suggestions,
+            enable_experimental_incremental_execution=True,
             batching_config={"max_operations": max_batch} if max_batch else None,
         ),
     )

@@ -8,28 +8,57 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
+from graphql.execution import SubsequentIncrementalExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
 
 from gateway.observability.logs import log
 from gateway.observability.requests import current_request, operation_name
 
 
 class Observe(SchemaExtension):
-    """One metric sample, one log line and one span per operation."""
+    """One metric sample, one log line and one span per operation.
+
+    An operation answered in parts (`@defer`, `@stream`) is one operation: it
+    is measured to its last part, counts the upstream calls of every part, and
+    reports the error codes of every part; it is reported even when the client
+    goes away before the last part.
+    """
+
+    def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
+        #: The parts after the first, as they went out (their errors masked by then).
+        self._later_parts: list[SubsequentIncrementalExecutionResult] = []
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         metrics = getattr(context, "metrics", None)
         tracing = getattr(context, "tracing", None)
         started = time.perf_counter()
-        with ExitStack() as stack:
-            span = stack.enter_context(tracing.operation()) if tracing is not None else None
-            yield
-            kind = self._kind()
-            name = self.execution_context.operation_name
-            if span is not None:
-                tracing.name(span, name, kind)
-        seconds = time.perf_counter() - started
+        try:
+            with ExitStack() as stack:
+                span = stack.enter_context(tracing.operation()) if tracing is not None else None
+                try:
+                    yield
+                finally:
+                    if tracing is not None and span is not None:
+                        tracing.name(span, self.execution_context.operation_name, self._kind())
+        except Exception:
+            raise  # about the request itself (answered with a 400): nothing ran
+        except BaseException:
+            # The client went away mid-answer: what ran still counts.
+            self._report(metrics, time.perf_counter() - started)
+            raise
+        self._report(metrics, time.perf_counter() - started)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        if isinstance(result, SubsequentIncrementalExecutionResult):
+            self._later_parts.append(result)
+        yield
+
+    def _report(self, metrics: Any, seconds: float) -> None:
+        kind = self._kind()
+        name = self.execution_context.operation_name
         codes = self._error_codes()
         outcome = "ok" if not codes else ("partial" if self._has_data() else "error")
         if metrics is not None:
@@ -64,6 +93,9 @@ class Observe(SchemaExtension):
         result = self._result()
         if result is not None and getattr(result, "errors", None):
             errors.extend(result.errors)
+        for later in self._later_parts:
+            for part in (*(later.incremental or ()), *(later.completed or ())):
+                errors.extend(part.errors or ())
         codes = []
         for error in errors:
             extensions = getattr(error, "extensions", None) or {}

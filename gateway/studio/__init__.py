@@ -27,7 +27,7 @@ from gateway.studio.records import (
     StepContext,
     TestUsers,
 )
-from gateway.studio.scope import CallScope, call_scope, current_scope
+from gateway.studio.scope import CallScope, call_scope, current_scope, enter_scope
 from gateway.studio.sids import (
     AccountSid,
     ContactSid,
@@ -88,6 +88,7 @@ __all__ = [
     "base_url_from_env",
     "call_scope",
     "current_scope",
+    "enter_scope",
     "is_sid",
     "revision_ref",
     "studio_base_url",

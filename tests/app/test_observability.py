@@ -21,6 +21,7 @@ from gateway.observability.tracing import Tracing
 from tests.app.conftest import gateway_process
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import MULTIPART_ACCEPT, read_multipart
 
 PII_QUERY = """query Detail($f: ID!) { flow(sid: $f) { friendlyName
   executions(first: 5) { nodes { sid contactChannelAddress context
@@ -273,3 +274,38 @@ def test_serve_writes_its_own_access_line_and_never_the_query_string(
     # Neither the number nor the query string, raw or URL-encoded, from any logger.
     assert phone.lstrip("+") not in text
     assert "query=" not in text and "variables" not in text
+
+
+async def test_a_deferred_operation_is_one_operation_measured_to_its_last_part(
+    http: httpx.AsyncClient, emulator: Emulator, captured_logs: io.StringIO
+) -> None:
+    flow, execution = emulator.seeded_handles.ended_execution
+    emulator.faults.enqueue(
+        "500", count=3, route="/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
+    )
+    emulator.reset_counters()
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": """query Deferred($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+                sid ... @defer { steps(first: 3) { nodes { name } } } } }""",
+            "variables": {"f": flow, "e": execution},
+        },
+        headers={"Accept": MULTIPART_ACCEPT, "X-Request-ID": "req-deferred"},
+    )
+    parts = await read_multipart(response)
+
+    assert len(parts) == 2 and "errors" not in parts[0]
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    (operation,) = [
+        line
+        for line in lines
+        if line["msg"] == "graphql operation" and line.get("request_id") == "req-deferred"
+    ]
+    assert operation["operation"] == "Deferred"
+    # The execution, then the steps list the deferred part asked for.
+    assert operation["upstream_calls"] == emulator.total_requests >= 2
+    assert operation["error_codes"] == ["UPSTREAM_UNAVAILABLE"], "the deferred part's error"
+    assert operation["outcome"] == "partial"
+    metrics = (await http.get("/metrics")).text
+    assert 'operation="Deferred",outcome="partial"' in metrics

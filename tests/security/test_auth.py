@@ -22,7 +22,7 @@ from gateway.emulator import Emulator
 from gateway.graphql import ids
 from gateway.security.auth import hash_key
 from tests.security.conftest import codes, secured
-from tests.support import serve
+from tests.support import MULTIPART_ACCEPT, read_multipart, serve
 
 FLOWS = "{ flows(first: 2) { nodes { sid friendlyName } } }"
 
@@ -114,6 +114,30 @@ async def test_without_executions_read_the_flow_still_answers(emulator: Emulator
         ).json()
     assert all(f["sid"] and f["executions"] is None for f in body["data"]["flows"]["nodes"])
     assert set(codes(body)) == {"FORBIDDEN"}
+    assert emulator.requests["GET /v2/Flows/{FlowSid}/Executions"] == 0
+
+
+async def test_a_deferred_field_outside_the_callers_scopes_is_null_forbidden_in_its_part(
+    emulator: Emulator,
+) -> None:
+    flows_only = "sgw_flows_only_5"
+    keys = api_keys(**{flows_only: ["flows:read"]})
+    document = """query($f: ID!) { flow(sid: $f) { friendlyName
+      ... @defer { executions(first: 2) { nodes { sid contactChannelAddress } } } } }"""
+    async with secured(emulator, auth="api_keys", api_keys=keys) as http:
+        emulator.reset_counters()
+        response = await http.post(
+            "/graphql",
+            json={"query": document, "variables": {"f": emulator.seeded_handles.survey_flow_sid}},
+            headers={"X-API-Key": flows_only, "Accept": MULTIPART_ACCEPT},
+        )
+        first, *later = await read_multipart(response)
+    assert first["data"]["flow"]["friendlyName"] and "errors" not in first
+    (part,) = [piece for payload in later for piece in payload.get("incremental", [])]
+    assert part["path"] == ["flow"]
+    assert part["data"] == {"executions": None}
+    assert codes(part) == ["FORBIDDEN"]
+    assert part["errors"][0]["extensions"]["requiredScope"] == "executions:read"
     assert emulator.requests["GET /v2/Flows/{FlowSid}/Executions"] == 0
 
 

@@ -25,7 +25,7 @@ import pytest
 
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, error_codes, open_gateway
-from tests.support import two_widget_flow
+from tests.support import MULTIPART_ACCEPT, plain, read_multipart, two_widget_flow
 
 Variables = dict[str, Any]
 
@@ -662,3 +662,57 @@ async def test_operations_that_cannot_run_do_not_count_toward_the_batch(
             ["GRAPHQL_PARSE_FAILED"],
         ]
         assert "errors" not in ran and ran["data"]["flows"]["nodes"]
+
+
+# -- @defer and @stream ------------------------------------------------------------
+
+INCREMENTAL = {
+    "a deferred inline fragment": """{ flows(first: 5) { nodes { sid
+        ... @defer { executions(first: 8) { nodes { context } } } } } }""",
+    "a deferred fragment spread": """{ flows(first: 5) { nodes { sid ...Runs @defer } } }
+        fragment Runs on Flow { executions(first: 8) { nodes { context } } }""",
+    "nested defers": """{ flows(first: 5) { nodes { sid ... @defer(label: "runs") {
+        executions(first: 8) { nodes { sid ... @defer { steps(first: 5) { nodes { context } } } } } } } } }""",
+    "a streamed connection": """{ flows(first: 5) { nodes @stream(initialCount: 1) { sid
+        executions(first: 8) { nodes { context } } } } }""",
+    "streamed edges": """{ flows(first: 5) { edges @stream { node {
+        executions(first: 8) { edges @stream(initialCount: 2) { node { context } } } } } } }""",
+}
+
+
+@pytest.mark.parametrize("document", INCREMENTAL.values(), ids=INCREMENTAL.keys())
+async def test_deferred_and_streamed_parts_are_charged_like_the_rest(
+    gateway: Gateway, document: str
+) -> None:
+    whole = await gateway.query(plain(document))
+    expected = whole["extensions"]["cost"]["estimatedUpstreamCalls"]
+
+    gateway.emulator.reset_counters()
+    response = await gateway.http.post(
+        "/graphql", json={"query": document}, headers={"Accept": MULTIPART_ACCEPT}
+    )
+    parts = await read_multipart(response)
+
+    assert len(parts) > 1
+    assert parts[0]["extensions"]["cost"]["estimatedUpstreamCalls"] == expected
+    assert gateway.total_calls <= expected
+    # A client that takes the whole answer is charged the same.
+    ignored = await gateway.query(document)
+    assert ignored["extensions"]["cost"]["estimatedUpstreamCalls"] == expected
+
+
+async def test_a_deferred_operation_over_budget_is_refused_before_any_call(
+    emulator: Emulator,
+) -> None:
+    deferred = """{ flows(first: 5) { nodes { sid ... @defer { executions(first: 8) { nodes {
+                    context steps(first: 5) { nodes { context } } } } } } } }"""
+    async for gateway in open_gateway(emulator, max_cost=10):
+        emulator.reset_counters()
+        response = await gateway.http.post(
+            "/graphql", json={"query": deferred}, headers={"Accept": MULTIPART_ACCEPT}
+        )
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert error_codes(body) == ["QUERY_TOO_EXPENSIVE"]
+        assert body["extensions"]["cost"]["estimatedUpstreamCalls"] > 10
+        assert gateway.total_calls == 0

@@ -87,7 +87,8 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(self.prefix + key)
-        return bytes(value) if value is not None else None
+        # The client does not decode responses: a value comes as bytes (its types allow str).
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._redis.set(self.prefix + key, value, px=max(1, int(ttl * 1000)))

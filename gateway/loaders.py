@@ -88,6 +88,8 @@ class Loader(DataLoader[K, V]):
                 observer.observe_batch(name, len(keys))
             return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
 
+        # An exception in place of a value fails that key alone, as aiodataloader
+        # documents; its annotations allow values only.
         super().__init__(batch, cache_map=self.futures)  # type: ignore[arg-type]
 
 

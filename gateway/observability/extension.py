@@ -27,7 +27,7 @@ class Observe(SchemaExtension):
             yield
             kind = self._kind()
             name = self.execution_context.operation_name
-            if span is not None:
+            if span is not None and tracing is not None:
                 tracing.name(span, name, kind)
         seconds = time.perf_counter() - started
         codes = self._error_codes()

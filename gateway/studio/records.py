@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from gateway.studio.errors import Reason, StudioError
 
 JSON = Any
+E = TypeVar("E", bound=StrEnum)
 
 
 class FlowStatus(StrEnum):
@@ -95,12 +96,14 @@ def _links(data: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _enum(kind: type[StrEnum], data: Mapping[str, Any], key: str) -> Any:
+def _enum(kind: type[E], data: Mapping[str, Any], key: str) -> E:
     value = data.get(key)
-    try:
-        return kind(value)
-    except ValueError:
-        raise Malformed(f"field {key!r} has unknown value {str(value)[:20]!r}") from None
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise Malformed(f"field {key!r} has unknown value {str(value)[:20]!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,6 @@ from gateway.security.principal import NOBODY
 from gateway.settings import Settings
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 
-logger = logging.getLogger("gateway.app")
-
 
 @dataclass
 class UpstreamState:

@@ -21,12 +21,11 @@ import json
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-#: How long immutable entries are kept: Twilio deletes executions after 30 days.
-IMMUTABLE_TTL = 24 * 3600.0
-
-R = TypeVar("R")
+#: How long immutable entries are kept by default (`STUDIO_GATEWAY_CACHE_TTL`): an
+#: hour, well inside the 30 days after which Twilio deletes executions.
+IMMUTABLE_TTL = 3600.0
 
 
 class Cache(Protocol):

@@ -138,7 +138,6 @@ class Loaders:
         )
         #: Abridged records seen in list pages, by key. Never in the loaders above.
         self.listed_flows: dict[FlowKey, Flow] = {}
-        self.listed_revisions: dict[RevisionKey, FlowRevision] = {}
 
     # -- reads that accept an abridged record ---------------------------------
 
@@ -212,10 +211,7 @@ class Loaders:
 
     async def _fetch_revisions_page(self, key: PageKey) -> Page[FlowRevision]:
         (flow_sid,) = key.parent
-        page = await self.client.list_flow_revisions(flow_sid, page=key.ref)
-        for revision in page.items:
-            self.listed_revisions.setdefault((flow_sid, str(revision.revision)), revision)
-        return page
+        return await self.client.list_flow_revisions(flow_sid, page=key.ref)
 
     async def _fetch_executions_page(self, key: PageKey) -> Page[Execution]:
         (flow_sid,) = key.parent

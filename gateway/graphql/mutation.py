@@ -17,7 +17,6 @@ from gateway.graphql.fields import mutation
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
 from gateway.graphql.types import Execution, Flow, load
-from gateway.studio import UNSET
 
 
 @strawberry.type
@@ -104,9 +103,9 @@ class Mutation:
             info.context.loaders.update_flow(
                 sid,
                 status=status.value,
-                friendly_name=friendly_name if friendly_name is not None else UNSET,
-                definition=definition if definition is not None else UNSET,
-                commit_message=commit_message if commit_message is not None else UNSET,
+                friendly_name=friendly_name,
+                definition=definition,
+                commit_message=commit_message,
             ),
             f"flow {sid}",
         )

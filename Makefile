@@ -39,6 +39,10 @@ lint: $(DEV)
 	$(BIN)/ruff check gateway tests bench
 	$(BIN)/ruff format --check gateway tests bench
 
+# What CI runs before the tests: lint, formatting and `mypy --strict` (pyproject.toml).
+check: lint
+	$(BIN)/mypy
+
 bench: $(DEV)
 	$(BIN)/python -m bench.queries
 

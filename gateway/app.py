@@ -69,8 +69,6 @@ from gateway.studio import Attempt, Credentials, StudioClient, Transport
 if TYPE_CHECKING:
     from cross_web import AsyncHTTPRequestAdapter  # strawberry's, in its own signature
 
-logger = logging.getLogger("gateway.app")
-
 
 @dataclass
 class UpstreamState:

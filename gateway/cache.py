@@ -21,12 +21,11 @@ import json
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-#: How long immutable entries are kept: Twilio deletes executions after 30 days.
-IMMUTABLE_TTL = 24 * 3600.0
-
-R = TypeVar("R")
+#: How long immutable entries are kept by default (`STUDIO_GATEWAY_CACHE_TTL`): an
+#: hour, well inside the 30 days after which Twilio deletes executions.
+IMMUTABLE_TTL = 3600.0
 
 
 class Cache(Protocol):
@@ -87,7 +86,8 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(self.prefix + key)
-        return bytes(value) if value is not None else None
+        # The client does not decode responses: a value comes as bytes (its types allow str).
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._redis.set(self.prefix + key, value, px=max(1, int(ttl * 1000)))

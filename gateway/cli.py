@@ -179,7 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
     settings = Settings(
         upstream_url=upstream,
         twilio_account_sid=DEMO_ACCOUNT_SID,
-        twilio_auth_token=DEMO_AUTH_TOKEN,  # type: ignore[arg-type]
+        twilio_auth_token=DEMO_AUTH_TOKEN,
         host=args.host,
         port=args.port,
         environment="development",

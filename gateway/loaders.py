@@ -117,6 +117,8 @@ class Loader(DataLoader[K, V]):
                 observer.observe_batch(name, len(keys))
             return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
 
+        # An exception in place of a value fails that key alone, as aiodataloader
+        # documents; its annotations allow values only.
         super().__init__(batch, cache_map=self.futures)  # type: ignore[arg-type]
 
 
@@ -166,7 +168,6 @@ class Loaders:
         )
         #: Abridged records seen in list pages, by key. Never in the loaders above.
         self.listed_flows: dict[FlowKey, Flow] = {}
-        self.listed_revisions: dict[RevisionKey, FlowRevision] = {}
 
     # -- reads that accept an abridged record ---------------------------------
 
@@ -248,10 +249,7 @@ class Loaders:
     async def _fetch_revisions_page(self, key: PageKey) -> Page[FlowRevision]:
         (flow_sid,) = key.parent
         self.reads.saw(immutable=False)  # a flow gains revisions
-        page = await self.client.list_flow_revisions(flow_sid, page=key.ref)
-        for revision in page.items:
-            self.listed_revisions.setdefault((flow_sid, str(revision.revision)), revision)
-        return page
+        return await self.client.list_flow_revisions(flow_sid, page=key.ref)
 
     async def _fetch_executions_page(self, key: PageKey) -> Page[Execution]:
         (flow_sid,) = key.parent

@@ -97,6 +97,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- uvicorn's protocol and parser callbacks ------------------------------------
 
+    # uvicorn's own override narrows the transport so: it runs over TCP streams.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_timer()

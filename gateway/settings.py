@@ -7,7 +7,7 @@ settings are `STUDIO_GATEWAY_*`. Secrets are `SecretStr`: never printed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.cache import IMMUTABLE_TTL
+from gateway.graphql.limits import Limits
 from gateway.studio import (
     CircuitPolicy,
     ClientConfig,
@@ -40,6 +42,11 @@ CORS_ALLOW_HEADERS = (
     "apollographql-client-name, apollographql-client-version, apollo-require-preflight, "
     "x-apollo-operation-name, traceparent, tracestate, baggage, sentry-trace"
 )
+
+
+#: The value objects settings build: their defaults are the settings' defaults.
+_CLIENT = ClientConfig()
+_LIMITS = Limits()
 
 
 def _twilio(name: str) -> AliasChoices:
@@ -68,33 +75,58 @@ class Settings(BaseSettings):
     upstream_url: str | None = Field(
         None, description="Base URL of Studio (the emulator, a proxy); overrides region and edge."
     )
-    connect_timeout: float = Field(3.0, gt=0, description="Seconds to open a connection.")
-    read_timeout: float = Field(10.0, gt=0, description="Seconds to wait for upstream bytes.")
-    call_deadline: float = Field(
-        15.0, gt=0, description="Seconds for one upstream call, all retries included."
+    connect_timeout: float = Field(
+        _CLIENT.timeouts.connect, gt=0, description="Seconds to open a connection."
     )
-    max_attempts: int = Field(3, ge=1, le=10, description="Attempts per upstream call.")
-    max_in_flight: int = Field(50, ge=1, description="Upstream calls in flight per process.")
+    read_timeout: float = Field(
+        _CLIENT.timeouts.read, gt=0, description="Seconds to wait for upstream bytes."
+    )
+    call_deadline: float = Field(
+        _CLIENT.timeouts.deadline,
+        gt=0,
+        description="Seconds for one upstream call, all retries included.",
+    )
+    max_attempts: int = Field(
+        _CLIENT.retry.max_attempts, ge=1, le=10, description="Attempts per upstream call."
+    )
+    max_in_flight: int = Field(
+        _CLIENT.max_in_flight, ge=1, description="Upstream calls in flight per process."
+    )
     request_deadline: float = Field(
         10.0, ge=0, description="Seconds a whole GraphQL operation may take; 0 for none."
     )
-    circuit_breaker: bool = Field(True, description="Fail fast while Twilio keeps failing.")
+    circuit_breaker: bool = Field(
+        _CLIENT.circuit.enabled, description="Fail fast while Twilio keeps failing."
+    )
     circuit_failure_ratio: float = Field(
-        0.5, gt=0, le=1, description="Failed share of attempts that opens the circuit."
+        _CLIENT.circuit.failure_ratio,
+        gt=0,
+        le=1,
+        description="Failed share of attempts that opens the circuit.",
     )
     circuit_min_calls: int = Field(
-        20, ge=1, description="Attempts in the window before it may open."
+        _CLIENT.circuit.min_calls, ge=1, description="Attempts in the window before it may open."
     )
-    circuit_window: float = Field(10.0, gt=0, description="The circuit's rolling window, seconds.")
-    circuit_cooldown: float = Field(5.0, gt=0, description="Seconds open before trial calls.")
-    circuit_trial_calls: int = Field(3, ge=1, description="Trial calls that must all succeed.")
+    circuit_window: float = Field(
+        _CLIENT.circuit.window, gt=0, description="The circuit's rolling window, seconds."
+    )
+    circuit_cooldown: float = Field(
+        _CLIENT.circuit.cooldown, gt=0, description="Seconds open before trial calls."
+    )
+    circuit_trial_calls: int = Field(
+        _CLIENT.circuit.trial_calls, ge=1, description="Trial calls that must all succeed."
+    )
     retry_budget_ratio: float = Field(
-        0.2, ge=0, description="Retries allowed as a share of first attempts."
+        _CLIENT.retry_budget.ratio,
+        ge=0,
+        description="Retries allowed as a share of first attempts.",
     )
     retry_budget_min_retries: int = Field(
-        10, ge=0, description="Retries always allowed per window."
+        _CLIENT.retry_budget.min_retries, ge=0, description="Retries always allowed per window."
     )
-    single_flight: bool = Field(True, description="Share identical concurrent upstream reads.")
+    single_flight: bool = Field(
+        _CLIENT.single_flight, description="Share identical concurrent upstream reads."
+    )
 
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
@@ -169,7 +201,9 @@ class Settings(BaseSettings):
         False, description="Report not ready while the configured Redis is unreachable."
     )
     cache_ttl: float = Field(
-        3600.0, ge=0, description="Seconds to keep immutable upstream data; 0 turns caching off."
+        IMMUTABLE_TTL,
+        ge=0,
+        description="Seconds to keep immutable upstream data; 0 turns caching off.",
     )
 
     # -- security ---------------------------------------------------------------
@@ -234,15 +268,23 @@ class Settings(BaseSettings):
     cors_max_age: int = Field(
         600, ge=0, description="Seconds browsers may keep a preflight's answer."
     )
-    max_depth: int = Field(10, ge=1, description="Deepest selection nesting allowed.")
-    max_aliases: int = Field(30, ge=0, description="Aliases per operation, fragments expanded.")
-    max_root_fields: int = Field(20, ge=1, description="Root fields per operation.")
-    max_tokens: int = Field(2000, ge=10, description="Lexical tokens per document.")
-    max_directives: int = Field(20, ge=0, description="Directives per operation.")
+    max_depth: int = Field(
+        _LIMITS.max_depth, ge=1, description="Deepest selection nesting allowed."
+    )
+    max_aliases: int = Field(
+        _LIMITS.max_aliases, ge=0, description="Aliases per operation, fragments expanded."
+    )
+    max_root_fields: int = Field(
+        _LIMITS.max_root_fields, ge=1, description="Root fields per operation."
+    )
+    max_tokens: int = Field(_LIMITS.max_tokens, ge=10, description="Lexical tokens per document.")
+    max_directives: int = Field(
+        _LIMITS.max_directives, ge=0, description="Directives per operation."
+    )
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body, bytes.")
     max_batch: int = Field(10, ge=1, description="Operations per batched request.")
     max_cost: int = Field(
-        500,
+        _LIMITS.max_cost,
         ge=1,
         description="Upstream calls an operation, or a whole batch, may be estimated to make.",
     )
@@ -365,10 +407,10 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment; one clear `SettingsError` when any is wrong."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         message = str(first["msg"]).removeprefix("Value error, ")

@@ -26,6 +26,7 @@ from typing import Any, Final, Generic, TypeVar
 import strawberry
 
 from gateway.graphql.errors import GatewayError, bad_input
+from gateway.graphql.fields import field
 from gateway.security import client_json
 from gateway.studio import Page, PageRef
 
@@ -61,7 +62,7 @@ class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
 
-    @strawberry.field(description="The items of this page, without their cursors.")
+    @field(description="The items of this page, without their cursors.")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from strawberry.types import Info as _Info
 
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.security.principal import NOBODY, Principal
-
-if TYPE_CHECKING:
-    from strawberry.types import Info as _Info
-
-    Info = _Info["Context", None]
 
 
 @dataclass
@@ -45,3 +42,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = self.new_loaders()
+
+
+#: What every resolver's `info` is: strawberry's, over this context.
+Info = _Info[Context, None]

@@ -8,29 +8,14 @@ stack trace.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError, Node
 
+from gateway.security.codes import Code
 from gateway.studio import InvalidArgument, Reason, StudioError
 
-
-class Code(StrEnum):
-    NOT_FOUND = "NOT_FOUND"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    RATE_LIMITED = "RATE_LIMITED"
-    CONFLICT = "CONFLICT"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
-    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
-    UPSTREAM_MALFORMED_RESPONSE = "UPSTREAM_MALFORMED_RESPONSE"
-    QUERY_TOO_EXPENSIVE = "QUERY_TOO_EXPENSIVE"
-    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
-    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+__all__ = ["Code", "GatewayError", "bad_input", "from_studio"]
 
 
 class GatewayError(Exception):

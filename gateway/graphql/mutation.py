@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.types import Info
 
 from gateway.graphql import ids
+from gateway.graphql.context import Info
 from gateway.graphql.errors import bad_input
+from gateway.graphql.fields import mutation
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
 from gateway.graphql.types import Execution, Flow, load
-from gateway.studio import UNSET
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(
+    @mutation(
         description=(
             "Start an execution of a published flow for one contact. Fails with CONFLICT, "
             "naming the active execution in `conflictingExecutionSid`, when that contact "
@@ -45,16 +45,14 @@ class Mutation:
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.mutation(
-        description="End an active execution.", permission_classes=[ExecutionsWrite]
-    )
+    @mutation(description="End an active execution.", permission_classes=[ExecutionsWrite])
     async def end_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
         record = await load(info.context.loaders.end_execution(flow_sid, sid), f"execution {sid}")
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.mutation(
+    @mutation(
         description="Delete an execution and its steps. Returns its id.",
         permission_classes=[ExecutionsWrite],
     )
@@ -64,9 +62,7 @@ class Mutation:
         await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
         return strawberry.ID(ids.encode("Execution", flow_sid, sid))
 
-    @strawberry.mutation(
-        description="Create a flow from a definition.", permission_classes=[FlowsWrite]
-    )
+    @mutation(description="Create a flow from a definition.", permission_classes=[FlowsWrite])
     async def create_flow(
         self,
         info: Info,
@@ -88,7 +84,7 @@ class Mutation:
         )
         return Flow(flow_sid=record.sid, record=record)
 
-    @strawberry.mutation(
+    @mutation(
         description="Change a flow. A new definition, or a status change, adds a revision.",
         permission_classes=[FlowsWrite],
     )
@@ -107,15 +103,15 @@ class Mutation:
             info.context.loaders.update_flow(
                 sid,
                 status=status.value,
-                friendly_name=friendly_name if friendly_name is not None else UNSET,
-                definition=definition if definition is not None else UNSET,
-                commit_message=commit_message if commit_message is not None else UNSET,
+                friendly_name=friendly_name,
+                definition=definition,
+                commit_message=commit_message,
             ),
             f"flow {sid}",
         )
         return Flow(flow_sid=record.sid, record=record)
 
-    @strawberry.mutation(
+    @mutation(
         description="Delete a flow with its revisions and executions.",
         permission_classes=[FlowsWrite],
     )
@@ -123,7 +119,7 @@ class Mutation:
         await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
         return strawberry.ID(ids.encode("Flow", sid))
 
-    @strawberry.mutation(
+    @mutation(
         description="Replace who may test a flow's draft revision.", permission_classes=[FlowsWrite]
     )
     async def update_flow_test_users(

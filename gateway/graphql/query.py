@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from gateway.graphql import ids
 from gateway.graphql.access import read_scope
 from gateway.graphql.connections import Connection, paginate
+from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.fields import field
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
 from gateway.graphql.types import (
@@ -29,7 +30,7 @@ from gateway.studio import StudioError
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The account's flows.", permission_classes=[FlowsRead])
+    @field(description="The account's flows.", permission_classes=[FlowsRead])
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Flow] | None:
@@ -46,14 +47,14 @@ class Query:
             after=after,
         )
 
-    @strawberry.field(description="One flow by its SID.", permission_classes=[FlowsRead])
+    @field(description="One flow by its SID.", permission_classes=[FlowsRead])
     async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
         if info.selected_fields:
             prefetch_flow_children(info, sid, info.selected_fields[0].selections)
         record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
         return Flow(flow_sid=record.sid, record=record)
 
-    @strawberry.field(
+    @field(
         description="One execution by its flow's SID and its own.",
         permission_classes=[ExecutionsRead],
     )
@@ -65,7 +66,7 @@ class Query:
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @strawberry.field(
+    @field(
         description="One execution step by its flow's, execution's and own SIDs.",
         permission_classes=[ExecutionsRead],
     )
@@ -86,7 +87,7 @@ class Query:
             record=record,
         )
 
-    @strawberry.field(description="Any object by its global id.")
+    @field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
         scope = read_scope(type_name)
@@ -115,7 +116,7 @@ class Query:
             flow_sid=path[0], execution_sid=path[1], step_sid=step.sid, record=step
         )
 
-    @strawberry.field(
+    @field(
         description=(
             "Ask Twilio whether a flow definition is valid, without saving anything. "
             "An invalid definition answers valid: false with Twilio's list of errors."

@@ -140,8 +140,8 @@ def _code_of(message: str) -> dict[str, Any]:
     if "nested too deeply. Parsing aborted" in message or "(fragments included)" in message:
         return {"code": Code.QUERY_TOO_COMPLEX.value, "limit": "nesting", "max": MAX_NESTING_DEPTH}
     if message.startswith("Syntax Error"):
-        return {"code": "GRAPHQL_PARSE_FAILED"}
-    return {"code": "GRAPHQL_VALIDATION_FAILED"}
+        return {"code": Code.GRAPHQL_PARSE_FAILED.value}
+    return {"code": Code.GRAPHQL_VALIDATION_FAILED.value}
 
 
 def build_schema(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
-from strawberry.types import Info
 
+from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError
 from gateway.security.principal import (
     EXECUTIONS_READ,

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
-from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
 from gateway import studio
 from gateway.graphql import ids
 from gateway.graphql.connections import Connection, first_page_params, paginate
+from gateway.graphql.context import Info
 from gateway.graphql.errors import GatewayError, bad_input, from_studio
+from gateway.graphql.fields import field
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
 from gateway.loaders import PageKey
@@ -49,13 +50,9 @@ async def load(awaitable: Awaitable[V], what: str) -> V:
         raise from_studio(error, what) from None
 
 
-def _loaders(info: Info) -> Any:
-    return info.context.loaders
-
-
 @strawberry.interface(description="An object with a global id that `node(id:)` can fetch.")
 class Node:
-    @strawberry.field(description="A global id that encodes the object's parent path.")
+    @field(description="A global id that encodes the object's parent path.")
     def id(self) -> strawberry.ID:
         raise NotImplementedError
 
@@ -90,13 +87,12 @@ def widgets_of(definition: Any) -> list[Widget]:
         if not isinstance(state, dict) or not isinstance(state.get("name"), str):
             continue
         transitions = state.get("transitions")
+        properties = state.get("properties")
         widgets.append(
             Widget(
                 name=state["name"],
                 type=str(state.get("type") or ""),
-                properties=state.get("properties")
-                if isinstance(state.get("properties"), dict)
-                else {},
+                properties=JSON(properties if isinstance(properties, dict) else {}),
                 transitions=[
                     WidgetTransition(
                         event=str(t.get("event") or ""),
@@ -128,6 +124,10 @@ class FlowValidation:
     )
 
 
+#: What `_FlowFields` reads its spec fields from.
+FlowRecord = studio.Flow | studio.FlowRevision
+
+
 @strawberry.type(description="What a flow and each of its revisions share.")
 class _FlowFields:
     """The spec fields a Flow and a FlowRevision have alike. Each subclass says, in
@@ -135,101 +135,100 @@ class _FlowFields:
 
     flow_sid: strawberry.Private[str]
 
-    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+    def _get(self, info: Info, read: Callable[[FlowRecord], V], whole: bool = False) -> V:
+        """`read` of the record; `whole` when a list's abridged record will not do."""
         raise NotImplementedError
 
-    @strawberry.field(
-        description="The unique string that we created to identify the Flow resource."
-    )
+    @field(description="The unique string that we created to identify the Flow resource.")
     def sid(self) -> str:
         return self.flow_sid
 
-    @strawberry.field(description="The SID of the Account that created the Flow resource.")
+    @field(description="The SID of the Account that created the Flow resource.")
     def account_sid(self, info: Info) -> str | None:
-        return self._get(info, "account_sid")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.account_sid)
 
-    @strawberry.field(description="The SID of the User that created or last updated the Flow.")
+    @field(description="The SID of the User that created or last updated the Flow.")
     def author_sid(self, info: Info) -> str | None:
-        return self._get(info, "author_sid")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.author_sid)
 
-    @strawberry.field(description="The string that you assigned to describe the Flow.")
+    @field(description="The string that you assigned to describe the Flow.")
     def friendly_name(self, info: Info) -> str | None:
-        return self._get(info, "friendly_name")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.friendly_name)
 
-    @strawberry.field(description="JSON representation of flow definition.")
+    @field(description="JSON representation of flow definition.")
     def definition(self, info: Info) -> JSON | None:
-        return self._get(info, "definition", whole=True)
+        return self._get(info, lambda r: JSON(r.definition), whole=True)
 
-    @strawberry.field(description="Whether it is a draft or published.")
+    @field(description="Whether it is a draft or published.")
     def status(self, info: Info) -> FlowStatus | None:
-        return _then(self._get(info, "status"), lambda s: FlowStatus(s.value))  # type: ignore[return-value]
+        return self._get(info, lambda r: FlowStatus(r.status.value))
 
-    @strawberry.field(description="Description of change made in the revision.")
+    @field(description="Description of change made in the revision.")
     def commit_message(self, info: Info) -> str | None:
-        return self._get(info, "commit_message", whole=True)  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.commit_message, whole=True)
 
-    @strawberry.field(description="Boolean if the flow definition is valid.")
+    @field(description="Boolean if the flow definition is valid.")
     def valid(self, info: Info) -> bool | None:
-        return self._get(info, "valid", whole=True)  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.valid, whole=True)
 
-    @strawberry.field(description="List of error in the flow definition.")
+    @field(description="List of error in the flow definition.")
     def errors(self, info: Info) -> JSON | None:
-        return self._get(info, "errors", whole=True)
+        return self._get(info, lambda r: JSON(r.errors), whole=True)
 
-    @strawberry.field(description=_CREATED)
+    @field(description=_CREATED)
     def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, "date_created")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.date_created)
 
-    @strawberry.field(description=_UPDATED)
+    @field(description=_UPDATED)
     def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, "date_updated")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.date_updated)
 
-    @strawberry.field(description="The absolute URL of the resource.")
+    @field(description="The absolute URL of the resource.")
     def url(self, info: Info) -> str | None:
-        return self._get(info, "url")  # type: ignore[no-any-return]
+        return self._get(info, lambda r: r.url)
 
-    @strawberry.field(description="The widgets of the definition.")
-    async def widgets(self, info: Info) -> list[Widget] | None:
-        return widgets_of(await _value(self._get(info, "definition", whole=True)))
+    @field(description="The widgets of the definition.")
+    def widgets(self, info: Info) -> list[Widget] | None:
+        return self._get(info, lambda r: widgets_of(r.definition), whole=True)
 
 
 @strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
 class Flow(_FlowFields, Node):
     record: strawberry.Private[studio.Flow | None] = None
 
-    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+    def _get(self, info: Info, read: Callable[[studio.Flow], V], whole: bool = False) -> V:
         # Sync when the record is here, so long lists stay cheap; else one load.
         record = self.record
         if record is not None and not (whole and record.partial):
-            return getattr(record, attr)
-        return self._load_attr(info, attr, whole)
+            return read(record)
+        return later(self._load(info, read, whole))
 
-    async def _load_attr(self, info: Info, attr: str, whole: bool) -> Any:
-        loaders = _loaders(info)
+    async def _load(self, info: Info, read: Callable[[studio.Flow], V], whole: bool) -> V:
+        loaders = info.context.loaders
         what = f"flow {self.flow_sid}"
         if whole:
             record = await load(loaders.flow.load(self.flow_sid), what)
         else:
             record = await load(loaders.flow_summary(self.flow_sid), what)
-        return getattr(record, attr)
+        return read(record)
 
-    @strawberry.field(description="A global id that encodes the object's parent path.")
+    @field(description="A global id that encodes the object's parent path.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode("Flow", self.flow_sid))
 
-    @strawberry.field(description="The latest revision number of the Flow's definition.")
+    @field(description="The latest revision number of the Flow's definition.")
     def revision(self, info: Info) -> int | None:
-        return self._get(info, "revision")
+        return self._get(info, lambda r: r.revision)
 
-    @strawberry.field(description="List of warnings in the flow definition.")
+    @field(description="List of warnings in the flow definition.")
     def warnings(self, info: Info) -> JSON | None:
-        return self._get(info, "warnings", whole=True)
+        return self._get(info, lambda r: JSON(r.warnings), whole=True)
 
-    @strawberry.field(description="The URL Twilio posts to for this flow's webhook trigger.")
+    @field(description="The URL Twilio posts to for this flow's webhook trigger.")
     def webhook_url(self, info: Info) -> str | None:
-        return self._get(info, "webhook_url")
+        return self._get(info, lambda r: r.webhook_url)
 
-    @strawberry.field(
+    @field(
         description=(
             "Identities allowed to test the flow's draft revision (phone numbers among "
             "them: needs pii:read)."
@@ -237,14 +236,14 @@ class Flow(_FlowFields, Node):
         permission_classes=[PiiRead],
     )
     async def test_users(self, info: Info) -> list[str] | None:
-        users = await load(_loaders(info).test_users.load(self.flow_sid), "test users")
+        users = await load(info.context.loaders.test_users.load(self.flow_sid), "test users")
         return list(users.test_users)
 
-    @strawberry.field(description="The flow's revisions, newest first.")
+    @field(description="The flow's revisions, newest first.")
     async def revisions(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[FlowRevision] | None:
-        loaders = _loaders(info)
+        loaders = info.context.loaders
 
         def page(params: dict[str, str]) -> Any:
             return load(
@@ -259,7 +258,7 @@ class Flow(_FlowFields, Node):
             after=after,
         )
 
-    @strawberry.field(
+    @field(
         description=(
             "One revision of the flow: by `number`, or by `latest` (LATEST_PUBLISHED, "
             "LATEST_REVISION). Give exactly one."
@@ -272,14 +271,14 @@ class Flow(_FlowFields, Node):
             raise bad_input("give exactly one of number and latest")
         if number is not None and number < 1:
             raise bad_input("revision numbers start at 1")
-        ref = str(number) if number is not None else latest.value  # type: ignore[union-attr]
+        ref = latest.value if latest is not None else str(number)
         record = await load(
-            _loaders(info).flow_revision.load((self.flow_sid, ref)),
+            info.context.loaders.flow_revision.load((self.flow_sid, ref)),
             f"revision {ref} of flow {self.flow_sid}",
         )
         return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
 
-    @strawberry.field(
+    @field(
         description="The flow's executions, most recent first.",
         permission_classes=[ExecutionsRead],
     )
@@ -292,7 +291,7 @@ class Flow(_FlowFields, Node):
         date_created_from: datetime | None = None,
         date_created_to: datetime | None = None,
     ) -> Connection[Execution] | None:
-        loaders = _loaders(info)
+        loaders = info.context.loaders
         filters = execution_filters(status, date_created_from, date_created_to)
 
         def page(params: dict[str, str]) -> Any:
@@ -342,14 +341,14 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
     plain first pages are started (no cursor, no date filter), only what the
     caller may read, and a prefetch that fails is left for the field to report.
     """
-    loaders = _loaders(info)
+    loaders = info.context.loaders
     caller = principal(info)
-    for field in selections:
-        if not isinstance(field, SelectedField) or field.arguments.get("after") is not None:
+    for selected in selections:
+        if not isinstance(selected, SelectedField) or selected.arguments.get("after") is not None:
             continue
-        args = field.arguments
+        args = selected.arguments
         try:
-            if field.name == "executions" and caller.allows(EXECUTIONS_READ):
+            if selected.name == "executions" and caller.allows(EXECUTIONS_READ):
                 if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
                     continue
                 status = args.get("status")
@@ -358,10 +357,10 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
                 )
                 params = first_page_params(_int(args.get("first")), filters)
                 _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), params)))
-            elif field.name == "revisions":
+            elif selected.name == "revisions":
                 params = first_page_params(_int(args.get("first")))
                 _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
-            elif field.name == "testUsers" and caller.allows(PII_READ):
+            elif selected.name == "testUsers" and caller.allows(PII_READ):
                 _quietly(loaders.test_users.load(flow_sid))
         except (GatewayError, KeyError, TypeError, ValueError):
             continue  # the field itself will say what is wrong with its arguments
@@ -380,22 +379,15 @@ def _quietly(future: Awaitable[Any]) -> None:
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-async def _value(value: Any) -> Any:
-    # `_get` answers with the value, or with an awaitable that loads it.
-    if isinstance(value, Awaitable):
-        return await value
-    return value
+def later(value: Awaitable[V]) -> V:
+    """An awaitable of a sync resolver's answer, passed off as the answer itself.
 
-
-def _then(value: Any, convert: Callable[[Any], V]) -> V | Awaitable[V]:
-    """`convert(value)`, now when the value is here, else once it has loaded."""
-    if isinstance(value, Awaitable):
-
-        async def later() -> V:
-            return convert(await value)
-
-        return later()
-    return convert(value)
+    graphql-core awaits whatever awaitable a resolver returns, so a field answers
+    at once when its record is here and loads it only when it is not, while the
+    resolver's return annotation, which strawberry reads the field's GraphQL type
+    from, names the value alone. This is the one place that says so to mypy.
+    """
+    return cast(V, value)
 
 
 @strawberry.type(description="A revision of a flow: its definition as it was at that number.")
@@ -403,27 +395,27 @@ class FlowRevision(_FlowFields, Node):
     number: strawberry.Private[int]
     record: strawberry.Private[studio.FlowRevision]
 
-    def _get(self, info: Info, attr: str, whole: bool = False) -> Any:
+    def _get(self, info: Info, read: Callable[[studio.FlowRevision], V], whole: bool = False) -> V:
         if not (whole and self.record.partial):
-            return getattr(self.record, attr)
-        return self._load_attr(info, attr)
+            return read(self.record)
+        return later(self._load(info, read))
 
-    async def _load_attr(self, info: Info, attr: str) -> Any:
+    async def _load(self, info: Info, read: Callable[[studio.FlowRevision], V]) -> V:
         record = await load(
-            _loaders(info).flow_revision.load((self.flow_sid, str(self.number))),
+            info.context.loaders.flow_revision.load((self.flow_sid, str(self.number))),
             f"revision {self.number} of flow {self.flow_sid}",
         )
-        return getattr(record, attr)
+        return read(record)
 
-    @strawberry.field(description="A global id that encodes the object's parent path.")
+    @field(description="A global id that encodes the object's parent path.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode("FlowRevision", self.flow_sid, self.number))
 
-    @strawberry.field(description="The revision number of the Flow's definition.")
+    @field(description="The revision number of the Flow's definition.")
     def revision(self) -> int:
         return self.record.revision
 
-    @strawberry.field(description="The flow this is a revision of.")
+    @field(description="The flow this is a revision of.")
     def flow(self) -> Flow:
         return Flow(flow_sid=self.flow_sid)
 
@@ -437,41 +429,39 @@ class Execution(Node):
     execution_sid: strawberry.Private[str]
     record: strawberry.Private[studio.Execution | None] = None
 
-    def _get(self, info: Info, attr: str) -> Any:
+    def _get(self, info: Info, read: Callable[[studio.Execution], V]) -> V:
         if self.record is not None:
-            return getattr(self.record, attr)
-        return self._load_attr(info, attr)
+            return read(self.record)
+        return later(self._load(info, read))
 
-    async def _load_attr(self, info: Info, attr: str) -> Any:
-        return getattr(await self.load_record(info), attr)
+    async def _load(self, info: Info, read: Callable[[studio.Execution], V]) -> V:
+        return read(await self.load_record(info))
 
     async def load_record(self, info: Info) -> studio.Execution:
         if self.record is not None:
             return self.record
         return await load(
-            _loaders(info).execution.load((self.flow_sid, self.execution_sid)),
+            info.context.loaders.execution.load((self.flow_sid, self.execution_sid)),
             f"execution {self.execution_sid}",
         )
 
-    @strawberry.field(description="A global id that encodes the object's parent path.")
+    @field(description="A global id that encodes the object's parent path.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(ids.encode("Execution", self.flow_sid, self.execution_sid))
 
-    @strawberry.field(
-        description="The unique string that we created to identify the Execution resource."
-    )
+    @field(description="The unique string that we created to identify the Execution resource.")
     def sid(self) -> str:
         return self.execution_sid
 
-    @strawberry.field(description="The SID of the Account that created the Execution resource.")
+    @field(description="The SID of the Account that created the Execution resource.")
     def account_sid(self, info: Info) -> str | None:
-        return self._get(info, "account_sid")
+        return self._get(info, lambda r: r.account_sid)
 
-    @strawberry.field(name="flowSid", description="The SID of the Flow.")
+    @field(name="flowSid", description="The SID of the Flow.")
     def flow_sid_field(self) -> str:
         return self.flow_sid
 
-    @strawberry.field(
+    @field(
         description=(
             "The phone number, SIP address or Client identifier that triggered the Execution. "
             "Phone numbers are in E.164 format (e.g. +16175551212). SIP addresses are formatted "
@@ -480,21 +470,21 @@ class Execution(Node):
         permission_classes=[PiiRead],
     )
     def contact_channel_address(self, info: Info) -> str | None:
-        return self._get(info, "contact_channel_address")
+        return self._get(info, lambda r: r.contact_channel_address)
 
-    @strawberry.field(description="The SID of the Contact.")
+    @field(description="The SID of the Contact.")
     def contact_sid(self, info: Info) -> str | None:
-        return self._get(info, "contact_sid")
+        return self._get(info, lambda r: r.contact_sid)
 
-    @strawberry.field(description="The Flow version number at the time of Execution creation.")
+    @field(description="The Flow version number at the time of Execution creation.")
     def flow_version(self, info: Info) -> int | None:
-        return self._get(info, "flow_version")
+        return self._get(info, lambda r: r.flow_version)
 
-    @strawberry.field(description="Whether the execution is still running.")
+    @field(description="Whether the execution is still running.")
     def status(self, info: Info) -> ExecutionStatus | None:
-        return _then(self._get(info, "status"), lambda s: ExecutionStatus(s.value))  # type: ignore[return-value]
+        return self._get(info, lambda r: ExecutionStatus(r.status.value))
 
-    @strawberry.field(
+    @field(
         description=(
             "The SID or identifier that triggered this Execution. For example, a Call SID if "
             "triggered by an incoming call, a Message SID if triggered by an incoming message, "
@@ -502,36 +492,36 @@ class Execution(Node):
         )
     )
     def initiated_by(self, info: Info) -> str | None:
-        return self._get(info, "initiated_by")
+        return self._get(info, lambda r: r.initiated_by)
 
-    @strawberry.field(description=_CREATED)
+    @field(description=_CREATED)
     def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, "date_created")
+        return self._get(info, lambda r: r.date_created)
 
-    @strawberry.field(description=_UPDATED)
+    @field(description=_UPDATED)
     def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, "date_updated")
+        return self._get(info, lambda r: r.date_updated)
 
-    @strawberry.field(description="The absolute URL of the resource.")
+    @field(description="The absolute URL of the resource.")
     def url(self, info: Info) -> str | None:
-        return self._get(info, "url")
+        return self._get(info, lambda r: r.url)
 
-    @strawberry.field(
+    @field(
         description=_CONTEXT + " Read from the execution's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:
         context = await load(
-            _loaders(info).execution_context.load((self.flow_sid, self.execution_sid)),
+            info.context.loaders.execution_context.load((self.flow_sid, self.execution_sid)),
             f"the context of execution {self.execution_sid}",
         )
         return context.context
 
-    @strawberry.field(description="The flow this execution runs.", permission_classes=[FlowsRead])
+    @field(description="The flow this execution runs.", permission_classes=[FlowsRead])
     def flow(self) -> Flow | None:
         return Flow(flow_sid=self.flow_sid)
 
-    @strawberry.field(
+    @field(
         description="The revision of the flow this execution ran on.",
         permission_classes=[FlowsRead],
     )
@@ -540,16 +530,16 @@ class Execution(Node):
         if version is None:
             return None
         record = await load(
-            _loaders(info).flow_revision.load((self.flow_sid, str(version))),
+            info.context.loaders.flow_revision.load((self.flow_sid, str(version))),
             f"revision {version} of flow {self.flow_sid}",
         )
         return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
 
-    @strawberry.field(description="The execution's steps, most recent first.")
+    @field(description="The execution's steps, most recent first.")
     async def steps(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ExecutionStep] | None:
-        loaders = _loaders(info)
+        loaders = info.context.loaders
         parent = (self.flow_sid, self.execution_sid)
 
         def page(params: dict[str, str]) -> Any:
@@ -573,92 +563,88 @@ class ExecutionStep(Node):
     step_sid: strawberry.Private[str]
     record: strawberry.Private[studio.ExecutionStep]
 
-    @strawberry.field(description="A global id that encodes the object's parent path.")
+    @field(description="A global id that encodes the object's parent path.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(
             ids.encode("ExecutionStep", self.flow_sid, self.execution_sid, self.step_sid)
         )
 
-    @strawberry.field(
-        description="The unique string that we created to identify the ExecutionStep resource."
-    )
+    @field(description="The unique string that we created to identify the ExecutionStep resource.")
     def sid(self) -> str:
         return self.step_sid
 
-    @strawberry.field(description="The SID of the Account that created the ExecutionStep resource.")
+    @field(description="The SID of the Account that created the ExecutionStep resource.")
     def account_sid(self) -> str | None:
         return self.record.account_sid
 
-    @strawberry.field(name="flowSid", description="The SID of the Flow.")
+    @field(name="flowSid", description="The SID of the Flow.")
     def flow_sid_field(self) -> str:
         return self.flow_sid
 
-    @strawberry.field(name="executionSid", description="The SID of the Step's Execution resource.")
+    @field(name="executionSid", description="The SID of the Step's Execution resource.")
     def execution_sid_field(self) -> str:
         return self.execution_sid
 
-    @strawberry.field(description="The SID of the parent Step.")
+    @field(description="The SID of the parent Step.")
     def parent_step_sid(self) -> str | None:
         return self.record.parent_step_sid
 
-    @strawberry.field(description="The event that caused the Flow to transition to the Step.")
+    @field(description="The event that caused the Flow to transition to the Step.")
     def name(self) -> str | None:
         return self.record.name
 
-    @strawberry.field(description="The Widget that preceded the Widget for the Step.")
+    @field(description="The Widget that preceded the Widget for the Step.")
     def transitioned_from(self) -> str | None:
         return self.record.transitioned_from
 
-    @strawberry.field(description="The Widget that will follow the Widget for the Step.")
+    @field(description="The Widget that will follow the Widget for the Step.")
     def transitioned_to(self) -> str | None:
         return self.record.transitioned_to
 
-    @strawberry.field(description="The type of the widget that was executed.")
+    @field(description="The type of the widget that was executed.")
     def type(self) -> str | None:
         return self.record.type
 
-    @strawberry.field(description=_CREATED)
+    @field(description=_CREATED)
     def date_created(self) -> datetime | None:
         return self.record.date_created
 
-    @strawberry.field(description=_UPDATED)
+    @field(description=_UPDATED)
     def date_updated(self) -> datetime | None:
         return self.record.date_updated
 
-    @strawberry.field(description="The absolute URL of the resource.")
+    @field(description="The absolute URL of the resource.")
     def url(self) -> str | None:
         return self.record.url
 
-    @strawberry.field(
+    @field(
         description=_CONTEXT + " Read from the step's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:
         context = await load(
-            _loaders(info).step_context.load((self.flow_sid, self.execution_sid, self.step_sid)),
+            info.context.loaders.step_context.load(
+                (self.flow_sid, self.execution_sid, self.step_sid)
+            ),
             f"the context of step {self.step_sid}",
         )
         return context.context
 
-    @strawberry.field(description="The execution this step belongs to.")
+    @field(description="The execution this step belongs to.")
     def execution(self) -> Execution:
         return Execution(flow_sid=self.flow_sid, execution_sid=self.execution_sid)
 
-    @strawberry.field(
-        description="The flow this step's execution runs.", permission_classes=[FlowsRead]
-    )
+    @field(description="The flow this step's execution runs.", permission_classes=[FlowsRead])
     def flow(self) -> Flow | None:
         return Flow(flow_sid=self.flow_sid)
 
-    @strawberry.field(
-        description="The step that started this one's subflow; null for a top-level step."
-    )
+    @field(description="The step that started this one's subflow; null for a top-level step.")
     async def parent_step(self, info: Info) -> ExecutionStep | None:
         parent = self.record.parent_step_sid
         if not parent or not studio.is_sid("FT", parent):
             return None
         record = await load(
-            _loaders(info).step.load((self.flow_sid, self.execution_sid, parent)),
+            info.context.loaders.step.load((self.flow_sid, self.execution_sid, parent)),
             f"step {parent}",
         )
         return ExecutionStep(
@@ -668,7 +654,7 @@ class ExecutionStep(Node):
             record=record,
         )
 
-    @strawberry.field(
+    @field(
         description=(
             "The widget the execution moved from, as the revision it ran on defines it; "
             "null when that revision has no widget of that name."
@@ -678,7 +664,7 @@ class ExecutionStep(Node):
     async def from_widget(self, info: Info) -> Widget | None:
         return widget_named(await self._definition(info), self.record.transitioned_from)
 
-    @strawberry.field(
+    @field(
         description=(
             "The widget the execution moved to, as the revision it ran on defines it; "
             "null when that revision has no widget of that name (or the execution ended)."
@@ -694,7 +680,7 @@ class ExecutionStep(Node):
         if version is None:
             return None
         revision = await load(
-            _loaders(info).flow_revision.load((self.flow_sid, str(version))),
+            info.context.loaders.flow_revision.load((self.flow_sid, str(version))),
             f"revision {version} of flow {self.flow_sid}",
         )
         return revision.definition

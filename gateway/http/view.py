@@ -154,9 +154,8 @@ def media_type(request: Request) -> str:
 def _request_error(result: ExecutionResult) -> bool:
     # Errors, no data, and no error at a path: nothing executed. A field error
     # that nulls all of `data` (a non-null root field failed) has a path.
-    return (
-        bool(result.errors) and result.data is None and all(e.path is None for e in result.errors)
-    )
+    errors = result.errors or []
+    return bool(errors) and result.data is None and all(e.path is None for e in errors)
 
 
 def _request_error_status(response: GraphQLHTTPResponse) -> int:

@@ -153,6 +153,7 @@ class Metrics:
     def render(self) -> bytes:
         if self.multiprocess:
             registry = CollectorRegistry()
-            _multiprocess.MultiProcessCollector(registry)
+            # prometheus_client leaves this constructor unannotated.
+            _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))

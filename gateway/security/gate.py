@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.security import client_json
 from gateway.security.auth import Authenticator, Unauthenticated
+from gateway.security.codes import Code
 from gateway.security.persisted import PersistedError, PersistedQueries
 from gateway.studio import Credentials, InvalidArgument
 
@@ -27,7 +28,9 @@ MAX_GET_TOKENS = 10_000
 
 
 class Refused(Exception):
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, code: Code, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
@@ -82,7 +85,7 @@ class GraphQLGate:
             return await self.authenticator.authenticate(headers)
         except Unauthenticated as error:
             raise Refused(
-                401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+                401, str(error), Code.UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"}
             ) from None
 
     def _credentials(self, headers: Headers) -> Credentials | None:
@@ -93,19 +96,21 @@ class GraphQLGate:
             raise Refused(
                 401,
                 "send your Twilio credentials as HTTP Basic (account SID and auth token)",
-                "UNAUTHENTICATED",
+                Code.UNAUTHENTICATED,
                 {"WWW-Authenticate": 'Basic realm="Twilio"'},
             )
         try:
             return Credentials.from_basic_header(header)
         except InvalidArgument as error:
-            raise Refused(401, str(error), "UNAUTHENTICATED") from None
+            raise Refused(401, str(error), Code.UNAUTHENTICATED) from None
 
     async def _post_body(self, headers: Headers, receive: Receive) -> bytes:
         media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in JSON_TYPES:
             # A form or text/plain POST needs no CORS preflight: that is the CSRF door.
-            raise Refused(415, "POST a JSON body (Content-Type: application/json)", "BAD_REQUEST")
+            raise Refused(
+                415, "POST a JSON body (Content-Type: application/json)", Code.BAD_REQUEST
+            )
         declared = headers.get("content-length", "")
         # A Content-Length of thousands of digits is over any limit, and past int()'s.
         if (
@@ -125,7 +130,9 @@ class GraphQLGate:
         data = _load(body, "the body")
         if isinstance(data, list):
             if not data or len(data) > self.max_batch:
-                raise Refused(400, f"a batch holds 1 to {self.max_batch} operations", "BAD_REQUEST")
+                raise Refused(
+                    400, f"a batch holds 1 to {self.max_batch} operations", Code.BAD_REQUEST
+                )
             resolved: Any = [await self._resolve(op) for op in data]
         else:
             resolved = await self._resolve(data)
@@ -146,13 +153,13 @@ class GraphQLGate:
             return bytes(raw)  # GraphiQL's page, or strawberry's own "no query" answer
         resolved = await self._resolve(operation)
         if _changes_state(resolved["query"]):
-            raise Refused(405, "mutations run only over POST", "BAD_REQUEST", {"Allow": "POST"})
+            raise Refused(405, "mutations run only over POST", Code.BAD_REQUEST, {"Allow": "POST"})
         params["query"] = resolved["query"]
         return urlencode(params).encode()
 
     async def _resolve(self, operation: Any) -> dict[str, Any]:
         if not isinstance(operation, dict):
-            raise Refused(400, "an operation must be a JSON object", "BAD_REQUEST")
+            raise Refused(400, "an operation must be a JSON object", Code.BAD_REQUEST)
         try:
             return await self.persisted.resolve(operation)
         except PersistedError as error:
@@ -164,7 +171,7 @@ def _load(data: str | bytes, what: str) -> Any:
     try:
         return client_json.loads(data, what=what)
     except client_json.ClientJSONError as error:
-        raise Refused(400, error.message, "BAD_REQUEST") from None
+        raise Refused(400, error.message, Code.BAD_REQUEST) from None
 
 
 def _changes_state(query: Any) -> bool:
@@ -182,7 +189,7 @@ def _changes_state(query: Any) -> bool:
 
 
 def _too_large(limit: int) -> Refused:
-    return Refused(413, f"the request is larger than {limit} bytes", "BAD_REQUEST")
+    return Refused(413, f"the request is larger than {limit} bytes", Code.BAD_REQUEST)
 
 
 def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:

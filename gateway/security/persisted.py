@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.security.codes import Code
 from gateway.security.documents import DocumentStore
 
 #: The default cap on one persisted document, in UTF-8 bytes.
@@ -22,7 +23,7 @@ MAX_DOCUMENT_BYTES = 32 * 1024
 
 
 class PersistedError(Exception):
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: Code) -> None:
         super().__init__(message)
         self.message, self.code = message, code
 
@@ -62,7 +63,7 @@ class PersistedQueries:
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is not None:
             if not isinstance(persisted, dict) or persisted.get("version") != 1:
-                raise PersistedError("unsupported persistedQuery version", "BAD_USER_INPUT")
+                raise PersistedError("unsupported persistedQuery version", Code.BAD_USER_INPUT)
             digest = str(persisted.get("sha256Hash", "")).lower()
             if self.safelist is not None:
                 # The manifest is the only store: a sent text is checked below, never kept.
@@ -71,13 +72,15 @@ class PersistedQueries:
                     if query is None:
                         raise _not_allowed()
             elif not self.apq:
-                raise PersistedError("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
+                raise PersistedError(
+                    "PersistedQueryNotSupported", Code.PERSISTED_QUERY_NOT_SUPPORTED
+                )
             elif query:
                 await self._register(digest, query)
             else:
                 stored = await self.store.get(digest) if self.store else None
                 if stored is None:
-                    raise PersistedError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+                    raise PersistedError("PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
                 query = stored
         if self.safelist is not None and (
             not isinstance(query, str) or sha256(query) not in self.safelist
@@ -87,22 +90,24 @@ class PersistedQueries:
 
     async def _register(self, digest: str, query: Any) -> None:
         if not isinstance(query, str):
-            raise PersistedError("the query must be a string", "BAD_USER_INPUT")
+            raise PersistedError("the query must be a string", Code.BAD_USER_INPUT)
         size = len(query.encode())
         if size > self.max_document_bytes:
             raise PersistedError(
                 f"the query is {size} bytes; a persisted query may be at most "
                 f"{self.max_document_bytes} bytes: send it without "
                 "extensions.persistedQuery",
-                "BAD_USER_INPUT",
+                Code.BAD_USER_INPUT,
             )
         if sha256(query) != digest:
-            raise PersistedError("provided sha256Hash does not match the query", "BAD_USER_INPUT")
+            raise PersistedError(
+                "provided sha256Hash does not match the query", Code.BAD_USER_INPUT
+            )
         if self.store is not None:
             await self.store.put(digest, query)
 
 
 def _not_allowed() -> PersistedError:
     return PersistedError(
-        "only the operations registered for this gateway may run", "PERSISTED_QUERY_NOT_ALLOWED"
+        "only the operations registered for this gateway may run", Code.PERSISTED_QUERY_NOT_ALLOWED
     )

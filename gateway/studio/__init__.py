@@ -2,7 +2,7 @@
 
 from gateway.studio.budget import RetryBudget, RetryBudgetStats
 from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
-from gateway.studio.client import REVISION_ALIASES, UNSET, PageRef, StudioClient, revision_ref
+from gateway.studio.client import REVISION_ALIASES, PageRef, StudioClient, revision_ref
 from gateway.studio.config import (
     CircuitPolicy,
     ClientConfig,
@@ -11,7 +11,7 @@ from gateway.studio.config import (
     Timeouts,
 )
 from gateway.studio.credentials import Credentials, base_url_from_env, studio_base_url
-from gateway.studio.errors import InvalidArgument, InvalidSid, Reason, StudioError
+from gateway.studio.errors import InvalidArgument, InvalidSid, Malformed, Reason, StudioError
 from gateway.studio.flight import SingleFlight, SingleFlightStats
 from gateway.studio.records import (
     Execution,
@@ -28,23 +28,11 @@ from gateway.studio.records import (
     TestUsers,
 )
 from gateway.studio.scope import CallScope, call_scope, current_scope, enter_scope
-from gateway.studio.sids import (
-    AccountSid,
-    ContactSid,
-    ExecutionSid,
-    FlowSid,
-    Sid,
-    StepSid,
-    UserSid,
-    is_sid,
-    validate,
-)
+from gateway.studio.sids import is_sid, validate
 from gateway.studio.transport import Attempt, Transport
 
 __all__ = [
     "REVISION_ALIASES",
-    "UNSET",
-    "AccountSid",
     "Attempt",
     "CallScope",
     "CircuitBreaker",
@@ -52,20 +40,18 @@ __all__ = [
     "CircuitState",
     "CircuitStats",
     "ClientConfig",
-    "ContactSid",
     "Credentials",
     "Execution",
     "ExecutionContext",
-    "ExecutionSid",
     "ExecutionStatus",
     "ExecutionStep",
     "Flow",
     "FlowRevision",
-    "FlowSid",
     "FlowStatus",
     "FlowValidation",
     "InvalidArgument",
     "InvalidSid",
+    "Malformed",
     "Page",
     "PageMeta",
     "PageRef",
@@ -74,17 +60,14 @@ __all__ = [
     "RetryBudgetPolicy",
     "RetryBudgetStats",
     "RetryPolicy",
-    "Sid",
     "SingleFlight",
     "SingleFlightStats",
     "StepContext",
-    "StepSid",
     "StudioClient",
     "StudioError",
     "TestUsers",
     "Timeouts",
     "Transport",
-    "UserSid",
     "base_url_from_env",
     "call_scope",
     "current_scope",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.studio.credentials import Credentials
@@ -30,20 +30,6 @@ from gateway.studio.records import (
 )
 from gateway.studio.sids import validate
 from gateway.studio.transport import Form, Transport
-
-R = TypeVar("R")
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-#: "Not given", where that differs from None.
-UNSET: Final = _Unset()
 
 #: `Revision` may be a number or one of these names.
 REVISION_ALIASES: Final = ("LatestPublished", "LatestRevision")
@@ -90,7 +76,7 @@ class StudioClient:
         self, *, page_size: int | None = None, page: PageRef | None = None
     ) -> Page[Flow]:
         data = await self._get("/v2/Flows", "/v2/Flows", _page_params(page_size, page))
-        return Page.from_json(data, "flows", Flow.from_json, partial=True)
+        return Page.from_json(data, "flows", lambda row: Flow.from_json(row, partial=True))
 
     def iter_flows(self, *, page_size: int | None = None) -> AsyncIterator[Flow]:
         return self._iterate(lambda ref: self.list_flows(page_size=page_size, page=ref))
@@ -114,9 +100,9 @@ class StudioClient:
         sid: str,
         status: FlowStatus | str,
         *,
-        friendly_name: str | _Unset | None = UNSET,
-        definition: Mapping[str, Any] | _Unset | None = UNSET,
-        commit_message: str | _Unset | None = UNSET,
+        friendly_name: str | None = None,
+        definition: Mapping[str, Any] | None = None,
+        commit_message: str | None = None,
     ) -> Flow:
         sid = validate("FW", sid)
         form = _flow_form(friendly_name, status, definition, commit_message)
@@ -149,7 +135,9 @@ class StudioClient:
             f"/v2/Flows/{flow_sid}/Revisions",
             _page_params(page_size, page),
         )
-        return Page.from_json(data, "revisions", FlowRevision.from_json, partial=True)
+        return Page.from_json(
+            data, "revisions", lambda row: FlowRevision.from_json(row, partial=True)
+        )
 
     def iter_flow_revisions(
         self, flow_sid: str, *, page_size: int | None = None
@@ -428,15 +416,15 @@ def _enum_value(kind: type[Any], value: Any, name: str) -> str | None:
 
 
 def _flow_form(
-    friendly_name: str | _Unset | None,
+    friendly_name: str | None,
     status: FlowStatus | str,
-    definition: Mapping[str, Any] | _Unset | None,
-    commit_message: str | _Unset | None,
+    definition: Mapping[str, Any] | None,
+    commit_message: str | None,
 ) -> list[tuple[str, str]]:
     form = [("Status", _enum_value(FlowStatus, status, "status") or "")]
     if isinstance(friendly_name, str):
         form.append(("FriendlyName", friendly_name))
-    if definition is not None and not isinstance(definition, _Unset):
+    if definition is not None:
         if not isinstance(definition, Mapping):
             raise InvalidArgument("definition must be a JSON object")
         form.append(("Definition", _json(definition, "definition")))

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from gateway.studio.errors import InvalidArgument
 from gateway.studio.sids import is_sid, validate
 
-DEFAULT_BASE_URL = "https://studio.twilio.com"
-
 
 @dataclass(frozen=True, slots=True)
 class Credentials:

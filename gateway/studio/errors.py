@@ -1,8 +1,9 @@
 """The one exception tree of the Studio client.
 
     StudioError            any failure of a Studio call
-     ├── InvalidSid        a malformed SID; no request was sent
-     └── InvalidArgument   any other argument the client refuses; no request was sent
+     ├── Malformed         an answer that does not fit its record (reason MALFORMED)
+     └── InvalidArgument   an argument the client refuses; no request was sent
+          └── InvalidSid   a malformed SID
 
 An upstream failure is a plain `StudioError`: it carries the HTTP status and
 Twilio's `code`, `message`, `more_info` and `details` when the upstream sent
@@ -92,3 +93,10 @@ class InvalidArgument(StudioError, ValueError):
 
 class InvalidSid(InvalidArgument):
     """A SID that is not two letters and 32 hex digits."""
+
+
+class Malformed(StudioError):
+    """An upstream answer that does not fit the record it should hold."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason=Reason.MALFORMED)

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from gateway.studio.errors import Reason, StudioError
+from gateway.studio.errors import Malformed
 
 JSON = Any
+E = TypeVar("E", bound=StrEnum)
 
 
 class FlowStatus(StrEnum):
@@ -27,13 +28,6 @@ class FlowStatus(StrEnum):
 class ExecutionStatus(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
-
-
-class Malformed(StudioError):
-    """Internal: a body that does not fit its record. Raised as a StudioError."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, reason=Reason.MALFORMED)
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -95,12 +89,14 @@ def _links(data: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _enum(kind: type[StrEnum], data: Mapping[str, Any], key: str) -> Any:
+def _enum(kind: type[E], data: Mapping[str, Any], key: str) -> E:
     value = data.get(key)
-    try:
-        return kind(value)
-    except ValueError:
-        raise Malformed(f"field {key!r} has unknown value {str(value)[:20]!r}") from None
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise Malformed(f"field {key!r} has unknown value {str(value)[:20]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +189,7 @@ class FlowValidation:
     valid: bool | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> FlowValidation:
+    def from_json(cls, data: Mapping[str, Any]) -> FlowValidation:
         return cls(valid=_bool(data, "valid"))
 
 
@@ -206,7 +202,7 @@ class TestUsers:
     url: str | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> TestUsers:
+    def from_json(cls, data: Mapping[str, Any]) -> TestUsers:
         return cls(
             sid=_req_str(data, "sid"),
             test_users=[str(u) for u in _list(data, "test_users") or []],
@@ -237,7 +233,7 @@ class Execution:
         )
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> Execution:
+    def from_json(cls, data: Mapping[str, Any]) -> Execution:
         return cls(
             sid=_req_str(data, "sid"),
             account_sid=_str(data, "account_sid"),
@@ -267,7 +263,7 @@ class ExecutionContext:
         return f"ExecutionContext(execution_sid={self.execution_sid!r})"
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> ExecutionContext:
+    def from_json(cls, data: Mapping[str, Any]) -> ExecutionContext:
         return cls(
             account_sid=_str(data, "account_sid"),
             context=data.get("context"),
@@ -298,7 +294,7 @@ class ExecutionStep:
         return f"ExecutionStep(sid={self.sid!r}, execution_sid={self.execution_sid!r})"
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> ExecutionStep:
+    def from_json(cls, data: Mapping[str, Any]) -> ExecutionStep:
         return cls(
             sid=_req_str(data, "sid"),
             account_sid=_str(data, "account_sid"),
@@ -330,7 +326,7 @@ class StepContext:
         return f"StepContext(step_sid={self.step_sid!r})"
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, partial: bool = False) -> StepContext:
+    def from_json(cls, data: Mapping[str, Any]) -> StepContext:
         return cls(
             account_sid=_str(data, "account_sid"),
             context=data.get("context"),
@@ -385,9 +381,7 @@ class Page(Generic[R]):
         cls,
         data: object,
         key: str,
-        parse: Callable[..., R],
-        *,
-        partial: bool = False,
+        parse: Callable[[Mapping[str, Any]], R],
     ) -> Page[R]:
         if not isinstance(data, dict):
             raise Malformed("a list page should be a JSON object")
@@ -398,6 +392,4 @@ class Page(Generic[R]):
         for row in rows:
             if not isinstance(row, dict):
                 raise Malformed(f"an item of {key!r} is not an object")
-        return cls(
-            items=[parse(row, partial=partial) for row in rows], meta=PageMeta.from_json(meta)
-        )
+        return cls(items=[parse(row) for row in rows], meta=PageMeta.from_json(meta))

@@ -25,46 +25,6 @@ KINDS: Final[dict[str, str]] = {
 }
 
 
-class Sid(str):
-    """A validated SID. Subclasses fix the prefix."""
-
-    prefix: str = ""
-    __slots__ = ()
-
-    def __new__(cls, value: object) -> Sid:
-        return str.__new__(cls, validate(cls.prefix, value))
-
-
-class AccountSid(Sid):
-    prefix = "AC"
-    __slots__ = ()
-
-
-class FlowSid(Sid):
-    prefix = "FW"
-    __slots__ = ()
-
-
-class ExecutionSid(Sid):
-    prefix = "FN"
-    __slots__ = ()
-
-
-class StepSid(Sid):
-    prefix = "FT"
-    __slots__ = ()
-
-
-class ContactSid(Sid):
-    prefix = "FC"
-    __slots__ = ()
-
-
-class UserSid(Sid):
-    prefix = "US"
-    __slots__ = ()
-
-
 def is_sid(prefix: str, value: object) -> bool:
     """True when `value` is a well-formed SID with that prefix."""
     return (

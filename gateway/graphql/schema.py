@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.graphql.access import AccessCache, CheckScopes
 from gateway.graphql.deadline import RequestDeadline
+from gateway.graphql.direct import direct_resolvers
 from gateway.graphql.documents import CachedDocuments, DocumentCache
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.limits import EnforceLimits
@@ -175,6 +176,7 @@ def build_schema(
         ),
     )
     schema.documents = documents
+    direct_resolvers(schema)
     return schema
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -189,6 +190,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return self._holder[0].context(request, response)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson: several times faster than the standard library on a large answer."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # What orjson refuses and the standard library writes (an integer past
+            # 64 bits in an upstream JSON value): the slow path, the same bytes.
+            return super().encode_json(data)
 
 
 def create_app(

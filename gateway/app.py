@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import ExperimentalIncrementalExecutionResults
 from starlette.applications import Starlette
@@ -251,6 +252,15 @@ class GatewayGraphQL(GraphQLView):
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson: several times faster than the standard library on a large answer."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # What orjson refuses and the standard library writes (an integer past
+            # 64 bits in an upstream JSON value): the slow path, the same bytes.
+            return super().encode_json(data)
 
 
 def create_app(

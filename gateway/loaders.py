@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
@@ -140,34 +141,54 @@ class Loaders:
         self.reads = Reads()
         self._scope = client.credentials.scope
 
-        def loader(fetch: Callable[[Any], Awaitable[Any]], name: str) -> Loader[Any, Any]:
-            return Loader(fetch, name, observer)
-
-        self.flow: Loader[FlowKey, Flow] = loader(self._fetch_flow, "flow")
-        self.flow_revision: Loader[RevisionKey, FlowRevision] = loader(
-            self._fetch_revision, "flow_revision"
-        )
-        self.test_users: Loader[FlowKey, TestUsers] = loader(self._fetch_test_users, "test_users")
-        self.execution: Loader[ExecutionKey, Execution] = loader(self._fetch_execution, "execution")
-        self.execution_context: Loader[ExecutionKey, ExecutionContext] = loader(
-            self._fetch_execution_context, "execution_context"
-        )
-        self.step: Loader[StepKey, ExecutionStep] = loader(self._fetch_step, "step")
-        self.step_context: Loader[StepKey, StepContext] = loader(
-            self._fetch_step_context, "step_context"
-        )
-        self.flows_page: Loader[PageKey, Page[Flow]] = loader(self._fetch_flows_page, "flows_page")
-        self.revisions_page: Loader[PageKey, Page[FlowRevision]] = loader(
-            self._fetch_revisions_page, "revisions_page"
-        )
-        self.executions_page: Loader[PageKey, Page[Execution]] = loader(
-            self._fetch_executions_page, "executions_page"
-        )
-        self.steps_page: Loader[PageKey, Page[ExecutionStep]] = loader(
-            self._fetch_steps_page, "steps_page"
-        )
-        #: Abridged records seen in list pages, by key. Never in the loaders above.
+        #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
+
+    # -- the loaders: each made on first use (most operations read a few) -------
+
+    @cached_property
+    def flow(self) -> Loader[FlowKey, Flow]:
+        return Loader(self._fetch_flow, "flow", self.observer)
+
+    @cached_property
+    def flow_revision(self) -> Loader[RevisionKey, FlowRevision]:
+        return Loader(self._fetch_revision, "flow_revision", self.observer)
+
+    @cached_property
+    def test_users(self) -> Loader[FlowKey, TestUsers]:
+        return Loader(self._fetch_test_users, "test_users", self.observer)
+
+    @cached_property
+    def execution(self) -> Loader[ExecutionKey, Execution]:
+        return Loader(self._fetch_execution, "execution", self.observer)
+
+    @cached_property
+    def execution_context(self) -> Loader[ExecutionKey, ExecutionContext]:
+        return Loader(self._fetch_execution_context, "execution_context", self.observer)
+
+    @cached_property
+    def step(self) -> Loader[StepKey, ExecutionStep]:
+        return Loader(self._fetch_step, "step", self.observer)
+
+    @cached_property
+    def step_context(self) -> Loader[StepKey, StepContext]:
+        return Loader(self._fetch_step_context, "step_context", self.observer)
+
+    @cached_property
+    def flows_page(self) -> Loader[PageKey, Page[Flow]]:
+        return Loader(self._fetch_flows_page, "flows_page", self.observer)
+
+    @cached_property
+    def revisions_page(self) -> Loader[PageKey, Page[FlowRevision]]:
+        return Loader(self._fetch_revisions_page, "revisions_page", self.observer)
+
+    @cached_property
+    def executions_page(self) -> Loader[PageKey, Page[Execution]]:
+        return Loader(self._fetch_executions_page, "executions_page", self.observer)
+
+    @cached_property
+    def steps_page(self) -> Loader[PageKey, Page[ExecutionStep]]:
+        return Loader(self._fetch_steps_page, "steps_page", self.observer)
 
     # -- reads that accept an abridged record ---------------------------------
 

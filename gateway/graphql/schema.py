@@ -20,6 +20,8 @@ from strawberry.types import ExecutionContext
 
 from gateway.graphql.access import AccessCache, CheckScopes
 from gateway.graphql.deadline import RequestDeadline
+from gateway.graphql.direct import direct_resolvers
+from gateway.graphql.documents import CachedDocuments, DocumentCache
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.incremental import IncrementalDelivery
 from gateway.graphql.limits import EnforceLimits
@@ -66,6 +68,9 @@ class FreshLoaders(SchemaExtension):
 
 class GatewaySchema(strawberry.Schema):
     """Masks what is not meant for clients; logs it instead, once, without PII."""
+
+    #: Each distinct document parsed and validated once (`build_schema` sets it).
+    documents: DocumentCache
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -150,9 +155,10 @@ def build_schema(
     suggestions: bool = True,
     max_batch: int | None = None,
     extensions: list[Any] | None = None,
-) -> strawberry.Schema:
+) -> GatewaySchema:
     """The schema. Extensions are classes or factories: one instance per operation."""
     access = AccessCache()
+    documents = DocumentCache()
     # CheckScopes after EnforceLimits: a refusal for size or cost stands, and an
     # operation over the limits is never walked.
     chosen: list[Any] = [
@@ -162,10 +168,12 @@ def build_schema(
         lambda: CheckScopes(access),
         IncrementalDelivery,
         RequestDeadline,
+        # Its hooks run after every `on_operation`: the token limit and rules are set.
+        lambda: CachedDocuments(documents),
     ]
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Flow, FlowRevision, Execution, ExecutionStep],
@@ -176,6 +184,9 @@ def build_schema(
             batching_config={"max_operations": max_batch} if max_batch else None,
         ),
     )
+    schema.documents = documents
+    direct_resolvers(schema)
+    return schema
 
 
 def export_sdl() -> str:

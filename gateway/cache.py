@@ -1,6 +1,6 @@
 """A shared cache for what Studio can never change.
 
-What may be kept, and why (DESIGN.md, "What never changes"):
+What may be kept, and why (docs/ARCHITECTURE.md, "What never changes"):
 
 - a flow revision by number: its definition is frozen once written;
 - an ended execution, its context, its steps and their contexts: an ended

@@ -85,7 +85,7 @@ class Reads:
 
     @property
     def only_immutable(self) -> bool:
-        """True when something was read and all of it is final (DESIGN.md "what never changes")."""
+        """True when something was read and all of it is final (docs/ARCHITECTURE.md, "What never changes")."""
         return self.immutable > 0 and self.mutable == 0
 
 

@@ -2,7 +2,7 @@
 
 `analyse` walks the chosen operation with every fragment expanded and returns
 its depth, aliases, root fields, directives, and an upper bound on the
-upstream calls it can make. The bound follows the loaders' rules (DESIGN.md):
+upstream calls it can make. The bound follows the loaders' rules (docs/ARCHITECTURE.md):
 one call per object fetch, one per upstream page a connection needs
 (`connections.most_pages`, the rule `paginate` follows), multiplied through
 nested lists by their `first`. Variables must be the values execution will

@@ -1,7 +1,7 @@
 """The `extensions.code` of every error a client can see, in one enumeration.
 
 The gate refuses requests before GraphQL runs, and must not import the GraphQL
-layer (DESIGN.md, layers); so the codes live here, below both, and
+layer (docs/ARCHITECTURE.md, "Layers"); so the codes live here, below both, and
 `gateway.graphql.errors` re-exports them.
 """
 

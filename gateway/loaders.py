@@ -85,7 +85,10 @@ class Reads:
 
     @property
     def only_immutable(self) -> bool:
-        """True when something was read and all of it is final (docs/ARCHITECTURE.md, "What never changes")."""
+        """True when something was read and all of it is final.
+
+        What is final: docs/ARCHITECTURE.md, "What never changes".
+        """
         return self.immutable > 0 and self.mutable == 0
 
 

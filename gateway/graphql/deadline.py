@@ -15,7 +15,8 @@ error, graphql-core completes the response with everything that did resolve,
 and the response goes out. Later calls in the scope fail without a request.
 
 Why not the alternatives: a `resolve` hook would wrap every field (and an
-async one makes every field async, see docs/ARCHITECTURE.md, "The hot path"); running execution under
+async one makes every field async: docs/ARCHITECTURE.md, "The hot path");
+running execution under
 `asyncio.timeout` cancels it whole and loses the partial result, and leaves
 the DataLoader batch tasks, which the request's task does not own, calling
 Twilio. Ending the calls themselves needs no new task and no per-field cost,

@@ -50,7 +50,9 @@ from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
+from gateway.shared import RedisTokenBucket, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
+from gateway.studio.limits import create_burst
 
 logger = logging.getLogger("gateway.app")
 
@@ -95,6 +97,8 @@ class Gateway:
     metrics: Metrics
     #: The process's store (the cache's backend, also holding persisted queries).
     store: Cache | None = None
+    #: The Redis the replicas share (account-wide limits), when configured.
+    shared: SharedRedis | None = None
     tracing: Tracing | None = None
     upstream: UpstreamState = field(default_factory=UpstreamState)
     draining: bool = False
@@ -174,6 +178,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -213,8 +219,11 @@ def create_app(
             cache=store if settings.cache_ttl > 0 else None,
             metrics=metrics,
             tracing=tracing if tracing is not None else Tracing.from_env(os.environ),
+            shared=_shared(settings),
         )
         gateway.store = store
+        if gateway.shared is not None:
+            await gateway.shared.connect()
         holder.append(gateway)
         restore = _drain_on_sigterm(gateway, settings.drain_seconds)
         sampler = asyncio.create_task(_sample_in_flight(gateway))
@@ -327,6 +336,12 @@ def _store(settings: Settings) -> Cache:
     return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
 
 
+def _shared(settings: Settings) -> SharedRedis | None:
+    if not settings.redis_url:
+        return None
+    return SharedRedis(settings.redis_url, timeout=settings.redis_timeout)
+
+
 def build_gateway(
     settings: Settings,
     *,
@@ -335,15 +350,25 @@ def build_gateway(
     cache: Cache | None = None,
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
+    shared: SharedRedis | None = None,
 ) -> Gateway:
     transport = transport or Transport(settings.client_config())
     client = StudioClient(transport, credentials or _server_credentials(settings))
+    if shared is not None and transport.create_limiter is not None and settings.create_rate:
+        # One bucket per account for every replica; the process's own while Redis is away.
+        transport.create_limiter = RedisTokenBucket(
+            shared,
+            settings.create_rate,
+            create_burst(settings.create_rate),
+            fallback=transport.create_limiter,
+        )
     gateway = Gateway(
         settings=settings,
         client=client,
         cache=cache,
         metrics=metrics or Metrics(),
         tracing=tracing,
+        shared=shared,
     )
     transport.observers.append(gateway.observe_attempt)
     return gateway

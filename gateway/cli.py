@@ -45,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--executions", type=int, help="seeded executions per flow")
     emulator.add_argument("--steps", type=int, help="most steps per seeded execution")
     emulator.add_argument(
+        "--create-limit",
+        type=int,
+        help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+    )
+    emulator.add_argument(
         "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
     )
 
@@ -153,6 +158,7 @@ def _emulator(args: argparse.Namespace) -> int:
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
     emulator.latency = args.latency
+    emulator.create_limit = args.create_limit
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
     uvicorn.run(
         create_app(emulator, admin=args.admin),

@@ -86,6 +86,19 @@ class Settings(BaseSettings):
         10, ge=0, description="Retries always allowed per window."
     )
     single_flight: bool = Field(True, description="Share identical concurrent upstream reads.")
+    create_rate: float = Field(
+        20.0,
+        ge=0,
+        description=(
+            "Executions created per second per account, across every replica sharing "
+            "Redis (Twilio's limit is 20); 0 for no limit."
+        ),
+    )
+    create_wait: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds a create over the rate waits for its turn before RATE_LIMITED.",
+    )
 
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
@@ -139,6 +152,11 @@ class Settings(BaseSettings):
     # -- cache ------------------------------------------------------------------
     redis_url: str | None = Field(
         None, description="Redis for the shared cache; unset keeps the cache in-process."
+    )
+    redis_timeout: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds any Redis command may take before the replica goes on without it.",
     )
     redis_required: bool = Field(
         False, description="Report not ready while the configured Redis is unreachable."
@@ -300,6 +318,8 @@ class Settings(BaseSettings):
                 enabled=self.circuit_breaker,
             ),
             single_flight=self.single_flight,
+            create_rate=self.create_rate or None,
+            create_wait=self.create_wait,
         )
 
 

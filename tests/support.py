@@ -48,6 +48,17 @@ def serve(app: Any, *, port: int | None = None, **options: Any) -> Iterator[str]
         thread.join(10)
 
 
+async def drop_keys(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` in the Redis at `url` (a test's own namespace)."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    keys = [k async for k in client.scan_iter(f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
 def two_widget_flow(
     description: str = "A tiny flow", body: str = "Hello {{flow.data.name}}"
 ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import redis.asyncio as redis
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, open_gateway
+from tests.support import drop_keys
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -31,11 +32,7 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
     except redis.ConnectionError:
         pytest.fail("Redis is not reachable on 127.0.0.1:6379 (.ci/run starts it)")
     yield backend
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(f"{backend.prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    await drop_keys(REDIS_URL, backend.prefix)
     await backend.aclose()
 
 

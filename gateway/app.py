@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from gateway.cache import Cache, MemoryCache, RedisCache
+from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
@@ -92,8 +92,8 @@ class Gateway:
 
     settings: Settings
     client: StudioClient
-    #: The shared cache of upstream data; None when caching is off.
-    cache: Cache | None
+    #: The cache of upstream data (process, then Redis); None when caching is off.
+    cache: LayeredCache | None
     metrics: Metrics
     #: The process's store (the cache's backend, also holding persisted queries).
     store: Cache | None = None
@@ -105,7 +105,7 @@ class Gateway:
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
         client = self.client if credentials is None else self.client.with_credentials(credentials)
-        return Loaders(client, self.cache, cache_ttl=self.settings.cache_ttl, observer=self.metrics)
+        return Loaders(client, self.cache, observer=self.metrics)
 
     def context(self, request: Any, response: Any) -> Context:
         state = request.scope.get("state", {}) if request is not None else {}
@@ -178,8 +178,6 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        if self.shared is not None:
-            await self.shared.aclose()
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -207,8 +205,9 @@ def create_app(
 ) -> Starlette:
     """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics."""
     holder: list[Gateway] = []
-    # One store per process: the shared cache's backend and the persisted queries.
-    store = cache if cache is not None else _store(settings)
+    # One Redis connection per process, for the cache, the persisted queries and the limits.
+    shared = cache.shared if isinstance(cache, RedisCache) else _shared(settings)
+    store = cache if cache is not None else _store(shared)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -216,10 +215,10 @@ def create_app(
             settings,
             transport=transport,
             credentials=credentials,
-            cache=store if settings.cache_ttl > 0 else None,
+            cache=_layers(settings, store) if settings.cache_ttl > 0 else None,
             metrics=metrics,
             tracing=tracing if tracing is not None else Tracing.from_env(os.environ),
-            shared=_shared(settings),
+            shared=shared,
         )
         gateway.store = store
         if gateway.shared is not None:
@@ -332,8 +331,21 @@ def authenticator(settings: Settings) -> Authenticator:
     return NoAuthentication()
 
 
-def _store(settings: Settings) -> Cache:
-    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+def _store(shared: SharedRedis | None) -> Cache:
+    return RedisCache(shared) if shared is not None else MemoryCache()
+
+
+def _layers(settings: Settings, store: Cache) -> LayeredCache:
+    """The process layer first, then Redis when the store is Redis."""
+    if isinstance(store, MemoryCache):
+        return LayeredCache(store, ttl=settings.cache_ttl)
+    remote = store if isinstance(store, RedisCache) else None
+    return LayeredCache(
+        MemoryCache(settings.cache_max_entries),
+        remote,
+        cipher=settings.cache_cipher(),
+        ttl=settings.cache_ttl,
+    )
 
 
 def _shared(settings: Settings) -> SharedRedis | None:
@@ -370,6 +382,8 @@ def build_gateway(
         tracing=tracing,
         shared=shared,
     )
+    if cache is not None:
+        cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
     return gateway
 

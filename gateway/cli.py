@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser(
+        "cache-key", help="print a new key for STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS"
+    )
     hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
     hash_key.add_argument("name", help="who the key is for, e.g. ios-app")
     hash_key.add_argument(
@@ -140,6 +143,13 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _cache_key(args: argparse.Namespace) -> int:
+    from gateway.cache import new_key
+
+    print(new_key())
+    return 0
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -290,6 +300,7 @@ _COMMANDS = {
     "serve": _serve,
     "demo": _demo,
     "emulator": _emulator,
+    "cache-key": _cache_key,
     "export-schema": _export_schema,
     "hash-key": _hash_key,
     "check": _check,

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
-from gateway.cache import IMMUTABLE_TTL, Cache, decode, encode
+from gateway.cache import Entry, LayeredCache, decode, encode
 from gateway.studio import (
     Execution,
     ExecutionContext,
@@ -60,11 +60,9 @@ class PageKey:
 
 
 class LoaderObserver(Protocol):
-    """Told of each batch and each shared-cache look-up (metrics)."""
+    """Told of each batch (metrics)."""
 
     def observe_batch(self, loader: str, size: int) -> None: ...
-
-    def observe_cache(self, hit: bool) -> None: ...
 
 
 class Loader(DataLoader[K, V]):
@@ -97,16 +95,15 @@ class Loaders:
     def __init__(
         self,
         client: StudioClient,
-        cache: Cache | None = None,
+        cache: LayeredCache | None = None,
         *,
-        cache_ttl: float = IMMUTABLE_TTL,
         observer: LoaderObserver | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
-        self.cache_ttl = cache_ttl
         self.observer = observer
         self._scope = client.credentials.scope
+        self._account = client.credentials.account_sid
 
         def loader(fetch: Callable[[Any], Awaitable[Any]], name: str) -> Loader[Any, Any]:
             return Loader(fetch, name, observer)
@@ -157,10 +154,10 @@ class Loaders:
             # but once resolved, the numbered revision is this request's too.
             revision = await self.client.fetch_flow_revision(flow_sid, ref)
             self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
-            await self._store(f"rev:{flow_sid}:{revision.revision}", revision)
+            await self._store(self._revision_entry(flow_sid, str(revision.revision)), revision)
             return revision
         return await self._cached(
-            f"rev:{flow_sid}:{ref}",
+            self._revision_entry(flow_sid, ref),
             FlowRevision.from_json,
             lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
             keep=lambda _: True,
@@ -169,7 +166,7 @@ class Loaders:
     async def _fetch_execution(self, key: ExecutionKey) -> Execution:
         flow_sid, sid = key
         return await self._cached(
-            f"exec:{flow_sid}:{sid}",
+            self._execution_entry("exec", flow_sid, sid),
             Execution.from_json,
             lambda: self.client.fetch_execution(flow_sid, sid),
             keep=lambda execution: execution.status is ExecutionStatus.ENDED,
@@ -178,7 +175,7 @@ class Loaders:
     async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
         flow_sid, sid = key
         return await self._cached(
-            f"ctx:{flow_sid}:{sid}",
+            self._execution_entry("ctx", flow_sid, sid),
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
             keep=lambda _: self._known_ended(flow_sid, sid),
@@ -187,7 +184,7 @@ class Loaders:
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
         flow_sid, execution_sid, sid = key
         return await self._cached(
-            f"step:{flow_sid}:{execution_sid}:{sid}",
+            self._execution_entry("step", flow_sid, execution_sid, sid),
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
             keep=lambda _: self._known_ended(flow_sid, execution_sid),
@@ -196,7 +193,7 @@ class Loaders:
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
         flow_sid, execution_sid, sid = key
         return await self._cached(
-            f"stepctx:{flow_sid}:{execution_sid}:{sid}",
+            self._execution_entry("stepctx", flow_sid, execution_sid, sid),
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
             keep=lambda _: self._known_ended(flow_sid, execution_sid),
@@ -224,8 +221,8 @@ class Loaders:
 
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
-        cache_key = "steps:" + ":".join(key.parent) + ":" + _query(key.params)
-        cached = await self._load_cached(cache_key)
+        entry = self._execution_entry("steps", flow_sid, execution_sid, _query(key.params))
+        cached = await self._load_cached(entry)
         if cached is not None:
             page = Page(
                 [ExecutionStep.from_json(row) for row in cached["items"]],
@@ -234,7 +231,7 @@ class Loaders:
         else:
             page = await self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref)
             if self._known_ended(flow_sid, execution_sid):
-                await self._store(cache_key, page)
+                await self._store(entry, page)
         for step in page.items:
             self.step.prime((flow_sid, execution_sid, step.sid), step)
         return page
@@ -248,33 +245,50 @@ class Loaders:
             return False
         return bool(future.result().status is ExecutionStatus.ENDED)
 
+    def _flow_tag(self, flow_sid: str) -> str:
+        # Tags name the account, not the credentials: a deletion through any
+        # credentials evicts what every caller of the account cached.
+        return f"{self._account}:{flow_sid}"
+
+    def _execution_tag(self, flow_sid: str, execution_sid: str) -> str:
+        return f"{self._account}:{flow_sid}:{execution_sid}"
+
+    def _revision_entry(self, flow_sid: str, number: str) -> Entry:
+        # A definition holds no contact's data: it may go to Redis as it is.
+        key = f"{self._scope}:rev:{flow_sid}:{number}"
+        return Entry(key, pii=False, tags=(self._flow_tag(flow_sid),))
+
+    def _execution_entry(self, kind: str, flow_sid: str, execution_sid: str, *rest: str) -> Entry:
+        # Executions, steps and contexts carry `context` and the contact's address.
+        key = ":".join((self._scope, kind, flow_sid, execution_sid, *rest))
+        tags = (self._flow_tag(flow_sid), self._execution_tag(flow_sid, execution_sid))
+        return Entry(key, pii=True, tags=tags)
+
     async def _cached(
         self,
-        key: str,
+        entry: Entry,
         parse: Callable[[dict[str, Any]], V],
         fetch: Callable[[], Awaitable[V]],
         *,
         keep: Callable[[V], bool],
     ) -> V:
-        cached = await self._load_cached(key)
+        cached = await self._load_cached(entry)
         if cached is not None:
             return parse(cached)
         value = await fetch()
         if keep(value):
-            await self._store(key, value)
+            await self._store(entry, value)
         return value
 
-    async def _load_cached(self, key: str) -> Any:
+    async def _load_cached(self, entry: Entry) -> Any:
         if self.cache is None:
             return None
-        data = await self.cache.get(f"{self._scope}:{key}")
-        if self.observer is not None:
-            self.observer.observe_cache(data is not None)
+        data = await self.cache.get(entry)
         return decode(data) if data is not None else None
 
-    async def _store(self, key: str, value: Any) -> None:
+    async def _store(self, entry: Entry, value: Any) -> None:
         if self.cache is not None:
-            await self.cache.set(f"{self._scope}:{key}", encode(value), self.cache_ttl)
+            await self.cache.set(entry, encode(value))
 
     # -- writes: the request's one way to change anything upstream --------------
 
@@ -296,6 +310,9 @@ class Loaders:
     async def delete_flow(self, sid: str) -> None:
         await self.client.delete_flow(sid)
         await self.forget_flow(sid)
+        if self.cache is not None:
+            # Its revisions, executions and steps are gone, on every replica.
+            await self.cache.invalidate([self._flow_tag(sid)], gone=True)
 
     async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
         result = await self.client.update_test_users(sid, users)
@@ -319,6 +336,8 @@ class Loaders:
     async def delete_execution(self, flow_sid: str, sid: str) -> None:
         await self.client.delete_execution(flow_sid, sid)
         await self.forget_execution(flow_sid, sid)
+        if self.cache is not None:
+            await self.cache.invalidate([self._execution_tag(flow_sid, sid)], gone=True)
 
     # -- after a mutation -----------------------------------------------------
 
@@ -333,7 +352,11 @@ class Loaders:
         _clear_where(self.executions_page, lambda k: k.parent == (sid,))
 
     async def forget_execution(self, flow_sid: str, sid: str) -> None:
-        """Drop what this request and the shared cache hold for one execution."""
+        """Drop what this request holds for one execution.
+
+        Only an ended execution is ever cached across requests, and ending one
+        changes nothing cached: the shared cache is cleared on deletion alone.
+        """
         key = (flow_sid, sid)
         self.execution.clear(key)
         self.execution_context.clear(key)
@@ -341,10 +364,6 @@ class Loaders:
         _clear_where(self.steps_page, lambda k: k.parent == key)
         _clear_where(self.step, lambda k: k[:2] == key)
         _clear_where(self.step_context, lambda k: k[:2] == key)
-        if self.cache is not None:
-            await self.cache.delete(
-                f"{self._scope}:exec:{flow_sid}:{sid}", f"{self._scope}:ctx:{flow_sid}:{sid}"
-            )
 
 
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:

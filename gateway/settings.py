@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.cache import CacheCipher
 from gateway.studio import (
     CircuitPolicy,
     ClientConfig,
@@ -164,6 +165,17 @@ class Settings(BaseSettings):
     cache_ttl: float = Field(
         3600.0, ge=0, description="Seconds to keep immutable upstream data; 0 turns caching off."
     )
+    cache_max_entries: int = Field(
+        50_000, ge=1, description="Entries the in-process cache layer holds at most (LRU)."
+    )
+    cache_encryption_keys: SecretStr | None = Field(
+        None,
+        description=(
+            "Keys sealing cache entries with personal data in Redis (AES-256-GCM): base64 "
+            "of 32 bytes each, comma-separated; the first seals, all open. Unset: such "
+            "entries stay in-process."
+        ),
+    )
 
     # -- security ---------------------------------------------------------------
     environment: Literal["development", "production"] = Field(
@@ -261,6 +273,7 @@ class Settings(BaseSettings):
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
 
     @property
@@ -277,6 +290,16 @@ class Settings(BaseSettings):
 
     def jwt_algorithm_list(self) -> list[str]:
         return [a.strip() for a in self.jwt_algorithms.split(",") if a.strip()]
+
+    def cache_cipher(self) -> CacheCipher | None:
+        """What seals personal data in Redis; None without keys."""
+        text = _secret(self.cache_encryption_keys).strip()
+        if not text:
+            return None
+        try:
+            return CacheCipher.from_text(text)
+        except ValueError as error:
+            raise ValueError(f"cache_encryption_keys: {error}") from None
 
     def base_url(self) -> str:
         if self.upstream_url:

@@ -106,8 +106,8 @@ class Metrics:
         )
         self.cache_requests = Counter(
             "studio_gateway_cache_requests",
-            "Shared cache look-ups by result",
-            ["result"],
+            "Cache look-ups by result, and the layer that answered (process, redis; none)",
+            ["result", "layer"],
             registry=r,
         )
 
@@ -145,8 +145,8 @@ class Metrics:
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)
 
-    def observe_cache(self, hit: bool) -> None:
-        self.cache_requests.labels("hit" if hit else "miss").inc()
+    def observe_cache(self, layer: str | None) -> None:
+        self.cache_requests.labels("hit" if layer else "miss", layer or "none").inc()
 
     # -- exposition -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The shared cache keeps only what cannot change, per account, in memory or in Redis."""
+"""The cache keeps only what cannot change, per account, in memory or in Redis."""
 
 from __future__ import annotations
 

@@ -223,6 +223,8 @@ def create_app(
         gateway.store = store
         if gateway.shared is not None:
             await gateway.shared.connect()
+        if gateway.cache is not None:
+            await gateway.cache.start()
         holder.append(gateway)
         restore = _drain_on_sigterm(gateway, settings.drain_seconds)
         sampler = asyncio.create_task(_sample_in_flight(gateway))
@@ -232,6 +234,8 @@ def create_app(
             sampler.cancel()
             restore()
             holder.clear()
+            if gateway.cache is not None:
+                await gateway.cache.stop()
             await gateway.aclose()
             if cache is None:
                 await store.aclose()  # ours; a cache handed in belongs to the caller

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.studio import ClientConfig, Credentials, RetryPolicy, StudioClient, Transport
-from tests.support import serve
+from tests.support import RedisServer, free_port, serve
 
 #: Small, fast retries for tests: same policy, shorter waits.
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
@@ -126,3 +126,14 @@ def any_studio(request: pytest.FixtureRequest) -> StudioClient:
     """The same test over httpx's ASGI transport and over a real socket."""
     name = "studio" if request.param == "asgi" else "studio_socket"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A `redis-server` of the test's own on a free port (stoppable); killed after."""
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -4,13 +4,23 @@ A read tries the process first, then Redis (filling the process on a hit),
 and only then Twilio. Entries holding personal data (`context`,
 `contact_channel_address`) go to Redis sealed by the `CacheCipher`, with the
 cache key bound in; with no key configured they stay in the process alone.
+
+Invalidation reaches every replica: the Redis script that deletes a tag's
+entries also publishes the tags, and each replica's listener evicts them from
+its process layer. A replica that lost Redis cannot know what it missed, so
+when Redis answers again it empties its process layer, and sends again the
+invalidations it could not send while Redis was away.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.cache.cipher import CacheCipher
 from gateway.cache.memory import MemoryCache
@@ -35,6 +45,10 @@ class CacheObserver(Protocol):
     def observe_cache(self, layer: str | None) -> None: ...
 
 
+#: Invalidations kept for sending while Redis is away; the oldest go first.
+MAX_PENDING = 1000
+
+
 class LayeredCache:
     """The process layer, then (when configured) Redis; PII reaches Redis only sealed."""
 
@@ -52,6 +66,10 @@ class LayeredCache:
         self.cipher = cipher
         self.ttl = ttl
         self.observer = observer
+        self._pending: deque[tuple[tuple[str, ...], float | None]] = deque(maxlen=MAX_PENDING)
+        self._listener: asyncio.Task[None] | None = None
+        if remote is not None:
+            remote.shared.on_recovery(self._recovered)
 
     def __repr__(self) -> str:
         return f"LayeredCache(local={self.local!r}, remote={self.remote!r}, cipher={self.cipher!r})"
@@ -80,11 +98,74 @@ class LayeredCache:
             await self.remote.set(entry.key, self._seal(entry, value), self.ttl, entry.tags)
 
     async def invalidate(self, tags: list[str], *, gone: bool = False) -> None:
-        """Evict every entry of `tags`; `gone`: they were deleted, refuse them from now on."""
+        """Evict every entry of `tags` on every replica; `gone`: they were deleted, so
+        an answer fetched before and stored after is refused too."""
         gone_for = self.ttl if gone else None
         self.local.invalidate(tags, gone_for=gone_for)
-        if self.remote is not None:
-            await self.remote.invalidate(tags, gone_for=gone_for)
+        if self.remote is not None and not await self.remote.invalidate(tags, gone_for=gone_for):
+            self._pending.append((tuple(tags), gone_for))
+
+    # -- every replica hears of invalidations ---------------------------------
+
+    async def start(self) -> None:
+        """Listen for other replicas' invalidations (with Redis; nothing to do without)."""
+        if self.remote is not None and self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self) -> None:
+        assert self.remote is not None
+        remote = self.remote
+        missed = False
+        while True:
+            pubsub = remote.shared.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(remote.channel)
+                if missed:
+                    # What was said while we could not hear it is lost.
+                    await self._recovered()
+                    missed = False
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._heard(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: listen again when it is back
+                missed = True
+                await asyncio.sleep(remote.shared.retry_interval)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _heard(self, data: Any) -> None:
+        try:
+            message = json.loads(data)
+            tags = [str(tag) for tag in message["tags"]]
+            gone_for = message.get("gone_for")
+        except (TypeError, ValueError, KeyError):
+            logger.warning(
+                "an invalidation message was not understood; the process layer is emptied"
+            )
+            self.local.clear()
+            return
+        self.local.invalidate(tags, gone_for=float(gone_for) if gone_for else None)
+
+    async def _recovered(self) -> None:
+        """Redis is back: drop what may be stale here, send what could not be sent."""
+        self.local.clear()
+        assert self.remote is not None
+        while self._pending:
+            tags, gone_for = self._pending[0]
+            if not await self.remote.invalidate(tags, gone_for=gone_for):
+                return  # away again; the next recovery sends the rest
+            self._pending.popleft()
 
     def _seal(self, entry: Entry, value: bytes) -> bytes:
         if not entry.pii:
@@ -107,4 +188,4 @@ class LayeredCache:
             self.observer.observe_cache(layer)
 
     async def aclose(self) -> None:
-        await self.local.aclose()
+        await self.stop()

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
-import redis.asyncio as redis
 
 from gateway.cache import CacheCipher, Entry, LayeredCache, MemoryCache, RedisCache
 
@@ -23,20 +18,6 @@ class Seen:
 
     def observe_cache(self, layer: str | None) -> None:
         self.layers.append(layer)
-
-
-@pytest.fixture
-async def remote() -> AsyncIterator[RedisCache]:
-    backend = RedisCache(REDIS_URL, prefix=f"test-{uuid.uuid4().hex}:")
-    if not await backend.ping():
-        pytest.fail("Redis is not reachable on 127.0.0.1:6379 (.ci/run starts it)")
-    yield backend
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(f"{backend.prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-    await backend.aclose()
 
 
 async def raw(remote: RedisCache, entry: Entry) -> bytes | None:

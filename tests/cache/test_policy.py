@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as redis
 
 from gateway.cache import Cache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
 from tests.graphql.conftest import Gateway, open_gateway
-from tests.support import drop_keys
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision definition }
@@ -22,18 +17,11 @@ DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+def cache(request: pytest.FixtureRequest) -> Cache:
     if request.param == "memory":
-        yield MemoryCache()
-        return
-    backend = RedisCache(REDIS_URL, prefix=f"test-{uuid.uuid4().hex}:")
-    try:
-        await backend.ping()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not reachable on 127.0.0.1:6379 (.ci/run starts it)")
-    yield backend
-    await drop_keys(REDIS_URL, backend.prefix)
-    await backend.aclose()
+        return MemoryCache()
+    remote: RedisCache = request.getfixturevalue("remote")
+    return remote
 
 
 async def gateway_with(emulator: Emulator, cache: Cache) -> AsyncIterator[Gateway]:

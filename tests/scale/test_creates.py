@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from gateway.emulator import Emulator
-from tests.scale.conftest import RedisServer, replicas
+from tests.scale.conftest import replicas
+from tests.support import RedisServer
 
 CREATE = """mutation($f: ID!, $to: String!) {
   createExecution(flowSid: $f, to: $to, from: "+14155550100") { sid status } }"""

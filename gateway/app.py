@@ -349,6 +349,8 @@ def _layers(settings: Settings, store: Cache) -> LayeredCache:
         remote,
         cipher=settings.cache_cipher(),
         ttl=settings.cache_ttl,
+        # A fetch holds its lock no longer than one upstream call may take.
+        fill_wait=settings.call_deadline,
     )
 
 

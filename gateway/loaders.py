@@ -221,17 +221,12 @@ class Loaders:
 
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
-        entry = self._execution_entry("steps", flow_sid, execution_sid, _query(key.params))
-        cached = await self._load_cached(entry)
-        if cached is not None:
-            page = Page(
-                [ExecutionStep.from_json(row) for row in cached["items"]],
-                PageMeta(**cached["meta"]),
-            )
-        else:
-            page = await self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref)
-            if self._known_ended(flow_sid, execution_sid):
-                await self._store(entry, page)
+        page = await self._cached(
+            self._execution_entry("steps", flow_sid, execution_sid, _query(key.params)),
+            _steps_page,
+            lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref),
+            keep=lambda _: self._known_ended(flow_sid, execution_sid),
+        )
         for step in page.items:
             self.step.prime((flow_sid, execution_sid, step.sid), step)
         return page
@@ -272,19 +267,19 @@ class Loaders:
         *,
         keep: Callable[[V], bool],
     ) -> V:
-        cached = await self._load_cached(entry)
-        if cached is not None:
-            return parse(cached)
-        value = await fetch()
-        if keep(value):
-            await self._store(entry, value)
-        return value
-
-    async def _load_cached(self, entry: Entry) -> Any:
         if self.cache is None:
-            return None
-        data = await self.cache.get(entry)
-        return decode(data) if data is not None else None
+            return await fetch()
+        cached = await self.cache.get(entry)
+        if cached is not None:
+            return parse(decode(cached))
+        # Missed here and in Redis: one replica fetches, the others wait for its entry.
+        async with self.cache.filling(entry) as filled:
+            if filled is not None:
+                return parse(decode(filled))
+            value = await fetch()
+            if keep(value):
+                await self._store(entry, value)
+            return value
 
     async def _store(self, entry: Entry, value: Any) -> None:
         if self.cache is not None:
@@ -369,6 +364,10 @@ class Loaders:
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:
     for key in [k for k in loader.futures if match(k)]:
         loader.clear(key)
+
+
+def _steps_page(data: dict[str, Any]) -> Page[ExecutionStep]:
+    return Page([ExecutionStep.from_json(row) for row in data["items"]], PageMeta(**data["meta"]))
 
 
 def _query(params: tuple[tuple[str, str], ...]) -> str:

@@ -5,6 +5,11 @@ and only then Twilio. Entries holding personal data (`context`,
 `contact_channel_address`) go to Redis sealed by the `CacheCipher`, with the
 cache key bound in; with no key configured they stay in the process alone.
 
+A miss on several replicas at once costs Twilio one call: the first takes a
+short lock in Redis (SET NX PX) and fetches; the others wait for the entry
+(polling, bounded by the lock's life) and fetch themselves only if it never
+comes, as when the answer was not one to keep.
+
 Invalidation reaches every replica: the Redis script that deletes a tag's
 entries also publishes the tags, and each replica's listener evicts them from
 its process layer. A replica that lost Redis cannot know what it missed, so
@@ -18,7 +23,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,12 +66,15 @@ class LayeredCache:
         *,
         cipher: CacheCipher | None = None,
         ttl: float = 3600.0,
+        fill_wait: float = 15.0,
         observer: CacheObserver | None = None,
     ) -> None:
         self.local = local
         self.remote = remote
         self.cipher = cipher
         self.ttl = ttl
+        #: How long a fill lock lives, and so how long others wait for its entry.
+        self.fill_wait = fill_wait
         self.observer = observer
         self._pending: deque[tuple[tuple[str, ...], float | None]] = deque(maxlen=MAX_PENDING)
         self._listener: asyncio.Task[None] | None = None
@@ -96,6 +106,45 @@ class LayeredCache:
         await self.local.set(entry.key, value, self.ttl, entry.tags)
         if self.remote is not None and self.shared(entry):
             await self.remote.set(entry.key, self._seal(entry, value), self.ttl, entry.tags)
+
+    @contextlib.asynccontextmanager
+    async def filling(self, entry: Entry) -> AsyncIterator[bytes | None]:
+        """After a miss: the entry as another replica stored it while we waited, or
+        None: then fetch it (and `set` it) inside this block, which holds the lock."""
+        if self.remote is None or not self.shared(entry):
+            yield None
+            return
+        token = secrets.token_hex(8)
+        taken = await self.remote.lock(entry.key, token, self.fill_wait)
+        if taken is None:  # no Redis: nobody to share with
+            yield None
+            return
+        if taken:
+            try:
+                yield None
+            finally:
+                await self.remote.unlock(entry.key, token)
+            return
+        yield await self._wait_for(entry)
+
+    async def _wait_for(self, entry: Entry) -> bytes | None:
+        """Poll for an entry another replica is fetching, until its lock goes."""
+        assert self.remote is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.fill_wait
+        pause = 0.01
+        while loop.time() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(0.1, pause * 1.5)
+            stored, locked = await self.remote.peek(entry.key)
+            value = self._open(entry, stored)
+            if value is not None:
+                await self.local.set(entry.key, value, self.ttl, entry.tags)
+                self._observe("redis")
+                return value
+            if not locked:
+                return None  # fetched but not kept, failed, or Redis is away
+        return None
 
     async def invalidate(self, tags: list[str], *, gone: bool = False) -> None:
         """Evict every entry of `tags` on every replica; `gone`: they were deleted, so

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 from gateway.shared import DEFAULT_PREFIX, RedisUnavailable, SharedRedis
 
@@ -48,6 +48,13 @@ return dropped
 """
 
 
+#: KEYS lock; ARGV token. Deletes the lock only if it is still ours.
+_UNLOCK: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class RedisCache:
     """Bytes by key in Redis, shared by every replica, with tags for invalidation."""
 
@@ -56,6 +63,7 @@ class RedisCache:
         client = self.shared.client
         self._store = client.register_script(_STORE)
         self._invalidate = client.register_script(_INVALIDATE)
+        self._unlock = client.register_script(_UNLOCK)
 
     def __repr__(self) -> str:
         return f"RedisCache(prefix={self.prefix!r})"
@@ -116,6 +124,44 @@ class RedisCache:
             return False
         return True
 
+    # -- one fetch across replicas --------------------------------------------
+
+    async def lock(self, key: str, token: str, ttl: float) -> bool | None:
+        """Take the fill lock of `key` for `ttl` seconds: True, False (held), None (no Redis)."""
+        try:
+            taken = await self.shared.run(
+                lambda client: client.set(
+                    self._lock(key), token, nx=True, px=max(1, int(ttl * 1000))
+                )
+            )
+        except RedisUnavailable:
+            return None
+        return bool(taken)
+
+    async def unlock(self, key: str, token: str) -> None:
+        lock = self._lock(key)
+        try:
+            await self.shared.run(
+                lambda client: self._unlock(keys=[lock], args=[token], client=client)
+            )
+        except RedisUnavailable:
+            pass  # it expires
+
+    async def peek(self, key: str) -> tuple[bytes | None, bool]:
+        """The entry, and whether its fill lock is still held (False when Redis is away)."""
+
+        async def both(client: Any) -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.get(self.prefix + key)
+                pipe.exists(self._lock(key))
+                return list(await pipe.execute())
+
+        try:
+            value, locked = await self.shared.run(both)
+        except RedisUnavailable:
+            return None, False
+        return (bytes(value) if value is not None else None), bool(locked)
+
     async def ping(self) -> bool:
         return await self.shared.ping()
 
@@ -124,6 +170,9 @@ class RedisCache:
 
     def _tag(self, tag: str) -> str:
         return self.prefix + "tag:" + tag
+
+    def _lock(self, key: str) -> str:
+        return self.prefix + "lock:" + key
 
     def _tombstone(self, tag: str) -> str:
         return self.prefix + "gone:" + tag

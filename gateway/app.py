@@ -50,7 +50,7 @@ from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
-from gateway.shared import RedisTokenBucket, SharedRedis
+from gateway.shared import RedisSemaphore, RedisTokenBucket, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 from gateway.studio.limits import create_burst
 
@@ -379,6 +379,18 @@ def build_gateway(
             settings.create_rate,
             create_burst(settings.create_rate),
             fallback=transport.create_limiter,
+        )
+    if (
+        shared is not None
+        and transport.account_slots is not None
+        and settings.account_max_in_flight
+    ):
+        # Slots for the account across replicas; a lease outlives the call it guards.
+        transport.account_slots = RedisSemaphore(
+            shared,
+            settings.account_max_in_flight,
+            lease=transport.config.timeouts.deadline + 1.0,
+            fallback=transport.account_slots,
         )
     gateway = Gateway(
         settings=settings,

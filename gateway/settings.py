@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         10, ge=0, description="Retries always allowed per window."
     )
     single_flight: bool = Field(True, description="Share identical concurrent upstream reads.")
+    account_max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Upstream calls in flight at once for the account, across every replica "
+            "sharing Redis (per process without it); unset for no such bound."
+        ),
+    )
     create_rate: float = Field(
         20.0,
         ge=0,
@@ -343,6 +351,7 @@ class Settings(BaseSettings):
             single_flight=self.single_flight,
             create_rate=self.create_rate or None,
             create_wait=self.create_wait,
+            account_max_in_flight=self.account_max_in_flight,
         )
 
 

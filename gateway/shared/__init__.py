@@ -7,5 +7,12 @@ unreachable.
 
 from gateway.shared.bucket import RedisTokenBucket
 from gateway.shared.connection import DEFAULT_PREFIX, RedisUnavailable, SharedRedis
+from gateway.shared.semaphore import RedisSemaphore
 
-__all__ = ["DEFAULT_PREFIX", "RedisTokenBucket", "RedisUnavailable", "SharedRedis"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "RedisSemaphore",
+    "RedisTokenBucket",
+    "RedisUnavailable",
+    "SharedRedis",
+]

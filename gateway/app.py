@@ -157,13 +157,21 @@ class Gateway:
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, str] = {"config": "ok", "draining": "yes" if self.draining else "no"}
         ready = not self.draining
+        redis: dict[str, Any] | None = None
         if isinstance(self.store, RedisCache):
-            try:
-                await asyncio.wait_for(self.store.ping(), 1.0)
-                checks["redis"] = "ok"
-            except Exception:  # any failure means "not reachable"
-                checks["redis"] = "unreachable"
-                ready = ready and not self.settings.redis_required
+            # A ping within the Redis timeout; it also lets a replica notice Redis is back.
+            up = await self.store.ping()
+            checks["redis"] = "ok" if up else "unreachable"
+            ready = ready and (up or not self.settings.redis_required)
+            shared = self.store.shared
+            redis = {
+                "state": "up" if up else "down",
+                # Without Redis each replica serves from its own process: its cache,
+                # its create bucket, its bound on calls in flight.
+                "serving": "shared" if up else "process alone",
+                "failures": shared.failures,
+                "recoveries": shared.recoveries,
+            }
         # Upstream trouble is reported, never fatal: a Twilio outage must not
         # empty the load balancer's pool.
         body = {
@@ -174,6 +182,8 @@ class Gateway:
                 "circuit": self.client.transport.circuit.stats.as_dict(),
             },
         }
+        if redis is not None:
+            body["redis"] = redis
         return ready, body
 
     async def aclose(self) -> None:
@@ -445,6 +455,8 @@ async def _sample_in_flight(gateway: Gateway) -> None:
             tasks=len(asyncio.all_tasks()),
             circuit=transport.circuit.stats,
         )
+        if gateway.shared is not None:
+            gateway.metrics.sample_redis(up=gateway.shared.up, failures=gateway.shared.failures)
         await asyncio.sleep(1.0)
 
 

@@ -104,6 +104,18 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.redis_up = Gauge(
+            "studio_gateway_redis_up",
+            "1 while the shared Redis answers, 0 while the replica serves from its process alone",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.redis_failures = Gauge(
+            "studio_gateway_redis_failures",
+            "Redis commands that failed or timed out, since start",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.cache_requests = Counter(
             "studio_gateway_cache_requests",
             "Cache look-ups by result, and the layer that answered (process, redis; none)",
@@ -141,6 +153,10 @@ class Metrics:
         self.asyncio_tasks.set(tasks)
         self.circuit_state.set(_CIRCUIT_LEVELS.get(str(circuit.state.value), 0))
         self.circuit_rejected.set(circuit.rejected)
+
+    def sample_redis(self, *, up: bool, failures: int) -> None:
+        self.redis_up.set(1 if up else 0)
+        self.redis_failures.set(failures)
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)

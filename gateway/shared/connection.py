@@ -11,6 +11,7 @@ the first that succeeds marks Redis up: no restart is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -55,8 +56,9 @@ class SharedRedis:
             # `run` bounds every command; these only end what nobody waits for any more.
             socket_timeout=max(5.0, timeout),
             socket_connect_timeout=max(5.0, timeout),
-            # One try: the caller has a fallback, and a retry would double the wait.
-            retry=Retry(NoBackoff(), 0),
+            # One more try on a broken connection (one left from before a restart of
+            # Redis); `run` bounds the time, and the caller has a fallback.
+            retry=Retry(NoBackoff(), 1),
         )
         self.up = True
         #: Since start: commands that failed or timed out, and times Redis came back.
@@ -108,6 +110,10 @@ class SharedRedis:
             result = task.result()
         except (redis.RedisError, OSError) as error:
             self._failed(error)
+            if isinstance(error, redis.ConnectionError | OSError):
+                # Every pooled connection is as dead as this one: open new ones next time.
+                with contextlib.suppress(Exception):
+                    await self.client.connection_pool.disconnect()
             raise RedisUnavailable("Redis did not answer") from None
         self._succeeded()
         return result

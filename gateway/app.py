@@ -34,7 +34,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
-from gateway.cache import Cache, MemoryCache, RedisCache
+from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
@@ -65,7 +65,9 @@ from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
+from gateway.shared import RedisSemaphore, RedisTokenBucket, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
+from gateway.studio.limits import create_burst
 
 if TYPE_CHECKING:
     from cross_web import AsyncHTTPRequestAdapter  # strawberry's, in its own signature
@@ -106,18 +108,20 @@ class Gateway:
 
     settings: Settings
     client: StudioClient
-    #: The shared cache of upstream data; None when caching is off.
-    cache: Cache | None
+    #: The cache of upstream data (process, then Redis); None when caching is off.
+    cache: LayeredCache | None
     metrics: Metrics
     #: The cache's backend (also when caching is off: /readyz pings its Redis).
     store: Cache | None = None
+    #: The Redis the replicas share (account-wide limits), when configured.
+    shared: SharedRedis | None = None
     tracing: Tracing | None = None
     upstream: UpstreamState = field(default_factory=UpstreamState)
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
         client = self.client if credentials is None else self.client.with_credentials(credentials)
-        return Loaders(client, self.cache, cache_ttl=self.settings.cache_ttl, observer=self.metrics)
+        return Loaders(client, self.cache, observer=self.metrics)
 
     def context(self, request: Any, response: Any) -> Context:
         state = request.scope.get("state", {}) if request is not None else {}
@@ -169,13 +173,21 @@ class Gateway:
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, str] = {"config": "ok", "draining": "yes" if self.draining else "no"}
         ready = not self.draining
+        redis: dict[str, Any] | None = None
         if isinstance(self.store, RedisCache):
-            try:
-                await asyncio.wait_for(self.store.ping(), 1.0)
-                checks["redis"] = "ok"
-            except Exception:  # any failure means "not reachable"
-                checks["redis"] = "unreachable"
-                ready = ready and not self.settings.redis_required
+            # A ping within the Redis timeout; it also lets a replica notice Redis is back.
+            up = await self.store.ping()
+            checks["redis"] = "ok" if up else "unreachable"
+            ready = ready and (up or not self.settings.redis_required)
+            shared = self.store.shared
+            redis = {
+                "state": "up" if up else "down",
+                # Without Redis each replica serves from its own process: its cache,
+                # its create bucket, its bound on calls in flight.
+                "serving": "shared" if up else "process alone",
+                "failures": shared.failures,
+                "recoveries": shared.recoveries,
+            }
         # Upstream trouble is reported, never fatal: a Twilio outage must not
         # empty the load balancer's pool.
         body = {
@@ -186,6 +198,8 @@ class Gateway:
                 "circuit": self.client.transport.circuit.stats.as_dict(),
             },
         }
+        if redis is not None:
+            body["redis"] = redis
         return ready, body
 
     async def aclose(self) -> None:
@@ -276,7 +290,9 @@ def create_app(
     """The gateway app. Tests may hand in a transport (to the emulator), a cache, metrics,
     the persisted queries' store."""
     holder: list[Gateway] = []
-    store = cache if cache is not None else _store(settings)
+    # One Redis connection per process, for the cache, the persisted queries and the limits.
+    shared = cache.shared if isinstance(cache, RedisCache) else _shared(settings)
+    store = cache if cache is not None else _store(shared)
     safelist = load_safelist(settings.safelist_file) if settings.safelist_file else None
     # Persisted queries never share the cache: a flood of them must not evict
     # upstream data. With a safelist, nothing a client sends is kept.
@@ -290,11 +306,16 @@ def create_app(
             settings,
             transport=transport,
             credentials=credentials,
-            cache=store if settings.cache_ttl > 0 else None,
+            cache=_layers(settings, store) if settings.cache_ttl > 0 else None,
             metrics=metrics,
             tracing=tracing if tracing is not None else Tracing.from_env(os.environ),
+            shared=shared,
         )
         gateway.store = store
+        if gateway.shared is not None:
+            await gateway.shared.connect()
+        if gateway.cache is not None:
+            await gateway.cache.start()
         holder.append(gateway)
         restore = _drain_on_sigterm(gateway, settings.drain_seconds)
         sampler = asyncio.create_task(_sample_in_flight(gateway))
@@ -304,6 +325,8 @@ def create_app(
             sampler.cancel()
             restore()
             holder.clear()
+            if gateway.cache is not None:
+                await gateway.cache.stop()
             await gateway.aclose()
             if cache is None:
                 await store.aclose()  # ours; a cache handed in belongs to the caller
@@ -410,8 +433,29 @@ def authenticator(settings: Settings) -> Authenticator:
     return NoAuthentication()
 
 
-def _store(settings: Settings) -> Cache:
-    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+def _store(shared: SharedRedis | None) -> Cache:
+    return RedisCache(shared) if shared is not None else MemoryCache()
+
+
+def _layers(settings: Settings, store: Cache) -> LayeredCache:
+    """The process layer first, then Redis when the store is Redis."""
+    if isinstance(store, MemoryCache):
+        return LayeredCache(store, ttl=settings.cache_ttl)
+    remote = store if isinstance(store, RedisCache) else None
+    return LayeredCache(
+        MemoryCache(settings.cache_max_entries),
+        remote,
+        cipher=settings.cache_cipher(),
+        ttl=settings.cache_ttl,
+        # A fetch holds its lock no longer than one upstream call may take.
+        fill_wait=settings.call_deadline,
+    )
+
+
+def _shared(settings: Settings) -> SharedRedis | None:
+    if not settings.redis_url:
+        return None
+    return SharedRedis(settings.redis_url, timeout=settings.redis_timeout)
 
 
 def _documents(settings: Settings) -> DocumentStore:
@@ -429,19 +473,43 @@ def build_gateway(
     *,
     transport: Transport | None = None,
     credentials: Credentials | None = None,
-    cache: Cache | None = None,
+    cache: LayeredCache | None = None,
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
+    shared: SharedRedis | None = None,
 ) -> Gateway:
     transport = transport or Transport(settings.client_config())
     client = StudioClient(transport, credentials or _server_credentials(settings))
+    if shared is not None and transport.create_limiter is not None and settings.create_rate:
+        # One bucket per account for every replica; the process's own while Redis is away.
+        transport.create_limiter = RedisTokenBucket(
+            shared,
+            settings.create_rate,
+            create_burst(settings.create_rate),
+            fallback=transport.create_limiter,
+        )
+    if (
+        shared is not None
+        and transport.account_slots is not None
+        and settings.account_max_in_flight
+    ):
+        # Slots for the account across replicas; a lease outlives the call it guards.
+        transport.account_slots = RedisSemaphore(
+            shared,
+            settings.account_max_in_flight,
+            lease=transport.config.timeouts.deadline + 1.0,
+            fallback=transport.account_slots,
+        )
     gateway = Gateway(
         settings=settings,
         client=client,
         cache=cache,
         metrics=metrics or Metrics(),
         tracing=tracing,
+        shared=shared,
     )
+    if cache is not None:
+        cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
     return gateway
 
@@ -485,6 +553,8 @@ async def _sample_in_flight(gateway: Gateway) -> None:
             tasks=len(asyncio.all_tasks()),
             circuit=transport.circuit.stats,
         )
+        if gateway.shared is not None:
+            gateway.metrics.sample_redis(up=gateway.shared.up, failures=gateway.shared.failures)
         await asyncio.sleep(1.0)
 
 

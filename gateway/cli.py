@@ -45,10 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--executions", type=int, help="seeded executions per flow")
     emulator.add_argument("--steps", type=int, help="most steps per seeded execution")
     emulator.add_argument(
+        "--create-limit",
+        type=int,
+        help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+    )
+    emulator.add_argument(
         "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
     )
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser(
+        "cache-key", help="print a new key for STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS"
+    )
     hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
     hash_key.add_argument("name", help="who the key is for, e.g. ios-app")
     hash_key.add_argument(
@@ -137,6 +145,13 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _cache_key(args: argparse.Namespace) -> int:
+    from gateway.cache import new_key
+
+    print(new_key())
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -153,6 +168,7 @@ def _emulator(args: argparse.Namespace) -> int:
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
     emulator.latency = args.latency
+    emulator.create_limit = args.create_limit
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
     uvicorn.run(
         create_app(emulator, admin=args.admin),
@@ -284,6 +300,7 @@ _COMMANDS = {
     "serve": _serve,
     "demo": _demo,
     "emulator": _emulator,
+    "cache-key": _cache_key,
     "export-schema": _export_schema,
     "hash-key": _hash_key,
     "check": _check,

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
-from gateway.cache import IMMUTABLE_TTL, Cache, decode, encode
+from gateway.cache import Entry, LayeredCache, decode, encode
 from gateway.studio import (
     Execution,
     ExecutionContext,
@@ -93,11 +93,9 @@ class Reads:
 
 
 class LoaderObserver(Protocol):
-    """Told of each batch and each shared-cache look-up (metrics)."""
+    """Told of each batch (metrics)."""
 
     def observe_batch(self, loader: str, size: int) -> None: ...
-
-    def observe_cache(self, hit: bool) -> None: ...
 
 
 class Loader(DataLoader[K, V]):
@@ -132,17 +130,16 @@ class Loaders:
     def __init__(
         self,
         client: StudioClient,
-        cache: Cache | None = None,
+        cache: LayeredCache | None = None,
         *,
-        cache_ttl: float = IMMUTABLE_TTL,
         observer: LoaderObserver | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
-        self.cache_ttl = cache_ttl
         self.observer = observer
         self.reads = Reads()
         self._scope = client.credentials.scope
+        self._account = client.credentials.account_sid
 
         #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
@@ -218,10 +215,10 @@ class Loaders:
             self.reads.saw(immutable=False)
             revision = await self.client.fetch_flow_revision(flow_sid, ref)
             self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
-            await self._store(f"rev:{flow_sid}:{revision.revision}", revision)
+            await self._store(self._revision_entry(flow_sid, str(revision.revision)), revision)
             return revision
         return await self._cached(
-            f"rev:{flow_sid}:{ref}",
+            self._revision_entry(flow_sid, ref),
             FlowRevision.from_json,
             lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
             keep=lambda _: True,
@@ -230,7 +227,7 @@ class Loaders:
     async def _fetch_execution(self, key: ExecutionKey) -> Execution:
         flow_sid, sid = key
         return await self._cached(
-            f"exec:{flow_sid}:{sid}",
+            self._execution_entry("exec", flow_sid, sid),
             Execution.from_json,
             lambda: self.client.fetch_execution(flow_sid, sid),
             keep=lambda execution: execution.status is ExecutionStatus.ENDED,
@@ -239,7 +236,7 @@ class Loaders:
     async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
         flow_sid, sid = key
         return await self._cached(
-            f"ctx:{flow_sid}:{sid}",
+            self._execution_entry("ctx", flow_sid, sid),
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
             keep=self._ended_before(flow_sid, sid),
@@ -248,7 +245,7 @@ class Loaders:
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
         flow_sid, execution_sid, sid = key
         return await self._cached(
-            f"step:{flow_sid}:{execution_sid}:{sid}",
+            self._execution_entry("step", flow_sid, execution_sid, sid),
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -257,7 +254,7 @@ class Loaders:
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
         flow_sid, execution_sid, sid = key
         return await self._cached(
-            f"stepctx:{flow_sid}:{execution_sid}:{sid}",
+            self._execution_entry("stepctx", flow_sid, execution_sid, sid),
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -285,9 +282,8 @@ class Loaders:
 
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
-        cache_key = "steps:" + ":".join(key.parent) + ":" + _query(key.params)
         page = await self._cached(
-            cache_key,
+            self._execution_entry("steps", flow_sid, execution_sid, _query(key.params)),
             _steps_page,
             lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -312,18 +308,49 @@ class Loaders:
         ended = self._known_ended(flow_sid, execution_sid)
         return lambda _: ended
 
+    def _flow_tag(self, flow_sid: str) -> str:
+        # Tags name the account, not the credentials: a deletion through any
+        # credentials evicts what every caller of the account cached.
+        return f"{self._account}:{flow_sid}"
+
+    def _execution_tag(self, flow_sid: str, execution_sid: str) -> str:
+        return f"{self._account}:{flow_sid}:{execution_sid}"
+
+    def _revision_entry(self, flow_sid: str, number: str) -> Entry:
+        # A definition holds no contact's data: it may go to Redis as it is.
+        key = f"{self._scope}:rev:{flow_sid}:{number}"
+        return Entry(key, pii=False, tags=(self._flow_tag(flow_sid),))
+
+    def _execution_entry(self, kind: str, flow_sid: str, execution_sid: str, *rest: str) -> Entry:
+        # Executions, steps and contexts carry `context` and the contact's address.
+        key = ":".join((self._scope, kind, flow_sid, execution_sid, *rest))
+        tags = (self._flow_tag(flow_sid), self._execution_tag(flow_sid, execution_sid))
+        return Entry(key, pii=True, tags=tags)
+
     async def _cached(
         self,
-        key: str,
+        entry: Entry,
         parse: Callable[[dict[str, Any]], V],
         fetch: Callable[[], Awaitable[V]],
         *,
         keep: Callable[[V], bool],
     ) -> V:
-        cached = await self._load_cached(key)
-        if cached is not None:
-            self.reads.saw(immutable=True)  # only what never changes is ever stored
-            return parse(cached)
+        if self.cache is not None:
+            cached = await self.cache.get(entry)
+            if cached is not None:
+                self.reads.saw(immutable=True)  # only what never changes is ever stored
+                return parse(decode(cached))
+            # Missed here and in Redis: one replica fetches, the others wait for its entry.
+            async with self.cache.filling(entry) as filled:
+                if filled is not None:
+                    self.reads.saw(immutable=True)
+                    return parse(decode(filled))
+                return await self._fetch_and_keep(entry, fetch, keep)
+        return await self._fetch_and_keep(entry, fetch, keep)
+
+    async def _fetch_and_keep(
+        self, entry: Entry, fetch: Callable[[], Awaitable[V]], keep: Callable[[V], bool]
+    ) -> V:
         try:
             value = await fetch()
         except BaseException:
@@ -332,20 +359,12 @@ class Loaders:
         final = keep(value)
         self.reads.saw(final)
         if final:
-            await self._store(key, value)
+            await self._store(entry, value)
         return value
 
-    async def _load_cached(self, key: str) -> Any:
-        if self.cache is None:
-            return None
-        data = await self.cache.get(f"{self._scope}:{key}")
-        if self.observer is not None:
-            self.observer.observe_cache(data is not None)
-        return decode(data) if data is not None else None
-
-    async def _store(self, key: str, value: Any) -> None:
+    async def _store(self, entry: Entry, value: Any) -> None:
         if self.cache is not None:
-            await self.cache.set(f"{self._scope}:{key}", encode(value), self.cache_ttl)
+            await self.cache.set(entry, encode(value))
 
     # -- writes: the request's one way to change anything upstream --------------
 
@@ -368,6 +387,9 @@ class Loaders:
     async def delete_flow(self, sid: str) -> None:
         await self.client.delete_flow(sid)
         await self.forget_flow(sid)
+        if self.cache is not None:
+            # Its revisions, executions and steps are gone, on every replica.
+            await self.cache.invalidate([self._flow_tag(sid)], gone=True)
 
     async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
         result = await self.client.update_test_users(sid, users)
@@ -391,6 +413,8 @@ class Loaders:
     async def delete_execution(self, flow_sid: str, sid: str) -> None:
         await self.client.delete_execution(flow_sid, sid)
         await self.forget_execution(flow_sid, sid)
+        if self.cache is not None:
+            await self.cache.invalidate([self._execution_tag(flow_sid, sid)], gone=True)
 
     # -- after a mutation -----------------------------------------------------
 
@@ -405,7 +429,11 @@ class Loaders:
         _clear_where(self.executions_page, lambda k: k.parent == (sid,))
 
     async def forget_execution(self, flow_sid: str, sid: str) -> None:
-        """Drop what this request and the shared cache hold for one execution."""
+        """Drop what this request holds for one execution.
+
+        Only an ended execution is ever cached across requests, and ending one
+        changes nothing cached: the shared cache is cleared on deletion alone.
+        """
         key = (flow_sid, sid)
         self.execution.clear(key)
         self.execution_context.clear(key)
@@ -413,10 +441,6 @@ class Loaders:
         _clear_where(self.steps_page, lambda k: k.parent == key)
         _clear_where(self.step, lambda k: k[:2] == key)
         _clear_where(self.step_context, lambda k: k[:2] == key)
-        if self.cache is not None:
-            await self.cache.delete(
-                f"{self._scope}:exec:{flow_sid}:{sid}", f"{self._scope}:ctx:{flow_sid}:{sid}"
-            )
 
 
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:
@@ -424,10 +448,8 @@ def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None
         loader.clear(key)
 
 
-def _steps_page(cached: dict[str, Any]) -> Page[ExecutionStep]:
-    return Page(
-        [ExecutionStep.from_json(row) for row in cached["items"]], PageMeta(**cached["meta"])
-    )
+def _steps_page(data: dict[str, Any]) -> Page[ExecutionStep]:
+    return Page([ExecutionStep.from_json(row) for row in data["items"]], PageMeta(**data["meta"]))
 
 
 def _query(params: tuple[tuple[str, str], ...]) -> str:

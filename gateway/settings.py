@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.cache import IMMUTABLE_TTL
+from gateway.cache import IMMUTABLE_TTL, CacheCipher
 from gateway.graphql.limits import Limits
 from gateway.studio import (
     CircuitPolicy,
@@ -127,6 +127,27 @@ class Settings(BaseSettings):
     single_flight: bool = Field(
         _CLIENT.single_flight, description="Share identical concurrent upstream reads."
     )
+    account_max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Upstream calls in flight at once for the account, across every replica "
+            "sharing Redis (per process without it); unset for no such bound."
+        ),
+    )
+    create_rate: float = Field(
+        20.0,
+        ge=0,
+        description=(
+            "Executions created per second per account, across every replica sharing "
+            "Redis (Twilio's limit is 20); 0 for no limit."
+        ),
+    )
+    create_wait: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds a create over the rate waits for its turn before RATE_LIMITED.",
+    )
 
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
@@ -197,6 +218,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis for the shared cache; unset keeps the cache in-process."
     )
+    redis_timeout: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds any Redis command may take before the replica goes on without it.",
+    )
     redis_required: bool = Field(
         False, description="Report not ready while the configured Redis is unreachable."
     )
@@ -204,6 +230,17 @@ class Settings(BaseSettings):
         IMMUTABLE_TTL,
         ge=0,
         description="Seconds to keep immutable upstream data; 0 turns caching off.",
+    )
+    cache_max_entries: int = Field(
+        50_000, ge=1, description="Entries the in-process cache layer holds at most (LRU)."
+    )
+    cache_encryption_keys: SecretStr | None = Field(
+        None,
+        description=(
+            "Keys sealing cache entries with personal data in Redis (AES-256-GCM): base64 "
+            "of 32 bytes each, comma-separated; the first seals, all open. Unset: such "
+            "entries stay in-process."
+        ),
     )
 
     # -- security ---------------------------------------------------------------
@@ -335,6 +372,7 @@ class Settings(BaseSettings):
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
 
     @property
@@ -354,6 +392,16 @@ class Settings(BaseSettings):
 
     def jwt_algorithm_list(self) -> list[str]:
         return _items(self.jwt_algorithms)
+
+    def cache_cipher(self) -> CacheCipher | None:
+        """What seals personal data in Redis; None without keys."""
+        text = _secret(self.cache_encryption_keys).strip()
+        if not text:
+            return None
+        try:
+            return CacheCipher.from_text(text)
+        except ValueError as error:
+            raise ValueError(f"cache_encryption_keys: {error}") from None
 
     def base_url(self) -> str:
         if self.upstream_url:
@@ -395,6 +443,9 @@ class Settings(BaseSettings):
                 enabled=self.circuit_breaker,
             ),
             single_flight=self.single_flight,
+            create_rate=self.create_rate or None,
+            create_wait=self.create_wait,
+            account_max_in_flight=self.account_max_in_flight,
         )
 
 

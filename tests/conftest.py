@@ -14,7 +14,7 @@ import redis.asyncio as redis
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.studio import ClientConfig, Credentials, RetryPolicy, StudioClient, Transport
-from tests.support import serve
+from tests.support import RedisServer, free_port, serve
 
 #: The real Redis every suite uses (`.ci/run` starts one).
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,23 +26,29 @@ FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
 def seeded_pii() -> set[str]:
     """The personal data the suite's seeded accounts hold: addresses and context values."""
     values: set[str] = set()
+    authored: set[str] = set()
     for emulator in (
         Emulator.seeded(seed=7, flows=5, executions_per_flow=8, steps_per_execution=5),
         Emulator.seeded(seed=7),  # the demo's and the CLI's account
     ):
         for flow in emulator.account(emulator.account_sid).flows.values():
+            for revision in flow.revisions:
+                authored.update(_strings(revision.definition))
             for execution in flow.executions.values():
                 values.add(execution.contact_channel_address)
                 values.update(_strings(execution.base_context))
                 for step in execution.steps:
                     values.update(_strings(step.output))
                     values.update(_strings(step.variables))
-    # Short words ("yes", "sent") are widget vocabulary and SIDs are identifiers,
-    # not anybody's data.
+    # Short words ("yes", "sent") are widget vocabulary, SIDs are identifiers and
+    # what a flow's definition says ("application/json") is the flow author's:
+    # none of it is anybody's data.
+    text = "\n".join(authored)
     return {
         v
         for v in values
-        if len(v) >= 8
+        if v not in text
+        and len(v) >= 8
         and not re.fullmatch(r"[a-z_]+", v)
         and not re.fullmatch(r"[A-Z]{2}[0-9a-f]{32}", v)
     }
@@ -143,3 +149,14 @@ def any_studio(request: pytest.FixtureRequest) -> StudioClient:
     """The same test over httpx's ASGI transport and over a real socket."""
     name = "studio" if request.param == "asgi" else "studio_socket"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A `redis-server` of the test's own on a free port (stoppable); killed after."""
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -29,6 +29,7 @@ from gateway.emulator.errors import (
 from gateway.emulator.faults import fault_response
 from gateway.emulator.forms import Form
 from gateway.emulator.handlers import OPERATIONS, Call, Handler
+from gateway.emulator.limits import create_limit_exceeded
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -86,6 +87,7 @@ def _admin(emulator: Emulator) -> Endpoint:
             {
                 "total": emulator.total_requests,
                 "max_in_flight": emulator.max_in_flight,
+                "throttled": sum(emulator.throttled.values()),
                 "by_route": {k: v for k, v in emulator.requests.items() if v},
             }
         )
@@ -113,7 +115,7 @@ def _endpoint(emulator: Emulator, template: str, base_url: str | None) -> Endpoi
                     return _stamp(fault_response(plan, None), emulator)
                 if await _hang(request, emulator.faults.hang_seconds):
                     return Response(status_code=499)
-            response = _dispatch(emulator, request, operations, body, base_url)
+            response = _dispatch(emulator, request, template, operations, body, base_url)
             if plan is not None and plan.processed:
                 if plan.kind != "hang":
                     return _stamp(fault_response(plan, response), emulator)
@@ -138,6 +140,7 @@ async def _hang(request: Request, seconds: float) -> bool:
 def _dispatch(
     emulator: Emulator,
     request: Request,
+    template: str,
     operations: Mapping[str, Handler],
     body: bytes,
     base_url: str | None,
@@ -149,6 +152,12 @@ def _dispatch(
         handler = operations.get(request.method)
         if handler is None:
             raise method_not_allowed(request.method, request.url.path)
+        if (
+            request.method == "POST"
+            and template == paths.EXECUTIONS
+            and not emulator.admit_create(account.account_sid)
+        ):
+            raise create_limit_exceeded()
         call = Call(
             account=account,
             path=request.url.path,

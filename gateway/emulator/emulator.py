@@ -20,6 +20,7 @@ from gateway.emulator.auth import (
 from gateway.emulator.dates import utc_now
 from gateway.emulator.faults import Faults
 from gateway.emulator.handles import SeededHandles
+from gateway.emulator.limits import CreateLimit
 from gateway.emulator.seed import SeedSizes, seed_account
 from gateway.emulator.state import AccountState
 
@@ -39,10 +40,13 @@ class Emulator:
         jitter: up to this many more seconds, uniformly at random.
         faults: injected failures (see `Faults`).
         clock: what "now" is for resources created over the API.
+        create_limit: creates of executions allowed per second per account, as
+            Twilio enforces them (None: unlimited); see `gateway.emulator.limits`.
     Counters for tests:
         requests: requests per "METHOD /v2/route/template", including those that
             failed authentication or got an injected fault.
         in_flight, max_in_flight: requests being handled now, and the most at once.
+        throttled: creates refused by `create_limit` (429, code 20429), by account.
     """
 
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
@@ -53,6 +57,8 @@ class Emulator:
         self.jitter = 0.0
         self.faults = Faults(random.Random(f"faults:{seed}"))
         self.requests: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self._create_limit: CreateLimit | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self._jitter_rng = random.Random(f"jitter:{seed}")
@@ -211,6 +217,21 @@ class Emulator:
             return account
         return None
 
+    @property
+    def create_limit(self) -> int | None:
+        return self._create_limit.per_second if self._create_limit is not None else None
+
+    @create_limit.setter
+    def create_limit(self, per_second: int | None) -> None:
+        self._create_limit = CreateLimit(per_second) if per_second is not None else None
+
+    def admit_create(self, account_sid: str) -> bool:
+        """Whether the account may create an execution now; a refusal is counted."""
+        if self._create_limit is None or self._create_limit.admit(account_sid):
+            return True
+        self.throttled[account_sid] += 1
+        return False
+
     def request_delay(self) -> float:
         """This request's added latency: `latency` plus up to `jitter`."""
         extra = self._jitter_rng.uniform(0, self.jitter) if self.jitter > 0 else 0.0
@@ -230,4 +251,5 @@ class Emulator:
 
     def reset_counters(self) -> None:
         self.requests.clear()
+        self.throttled.clear()
         self.max_in_flight = self.in_flight

@@ -93,6 +93,9 @@ def from_studio(error: StudioError, what: str) -> GatewayError:
             Code.UPSTREAM_MALFORMED_RESPONSE,
             twilioStatus=status,
         )
+    if error.reason is Reason.RATE_LIMITED:
+        # Held back by the gateway before Twilio saw it: nothing was created.
+        return GatewayError(error.message, Code.RATE_LIMITED, retryAfter=error.retry_after)
     if error.reason is Reason.CIRCUIT_OPEN:
         return GatewayError(
             f"Twilio is failing; calls for {what} are paused",

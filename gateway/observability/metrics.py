@@ -104,10 +104,22 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.redis_up = Gauge(
+            "studio_gateway_redis_up",
+            "1 while the shared Redis answers, 0 while the replica serves from its process alone",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.redis_failures = Gauge(
+            "studio_gateway_redis_failures",
+            "Redis commands that failed or timed out, since start",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.cache_requests = Counter(
             "studio_gateway_cache_requests",
-            "Shared cache look-ups by result",
-            ["result"],
+            "Cache look-ups by result, and the layer that answered (process, redis; none)",
+            ["result", "layer"],
             registry=r,
         )
 
@@ -142,11 +154,15 @@ class Metrics:
         self.circuit_state.set(_CIRCUIT_LEVELS.get(str(circuit.state.value), 0))
         self.circuit_rejected.set(circuit.rejected)
 
+    def sample_redis(self, *, up: bool, failures: int) -> None:
+        self.redis_up.set(1 if up else 0)
+        self.redis_failures.set(failures)
+
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)
 
-    def observe_cache(self, hit: bool) -> None:
-        self.cache_requests.labels("hit" if hit else "miss").inc()
+    def observe_cache(self, layer: str | None) -> None:
+        self.cache_requests.labels("hit" if layer else "miss", layer or "none").inc()
 
     # -- exposition -------------------------------------------------------------
 

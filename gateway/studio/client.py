@@ -243,7 +243,7 @@ class StudioClient:
                 raise InvalidArgument("parameters must be a JSON object")
             form.append(("Parameters", _json(parameters, "parameters")))
         data = await self._post(
-            "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", form
+            "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", form, creates=True
         )
         return Execution.from_json(data)
 
@@ -317,16 +317,29 @@ class StudioClient:
 
     async def _get(self, route: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.transport.request(
-            "GET", route, path, auth=self.credentials.basic_auth, params=params
+            "GET",
+            route,
+            path,
+            auth=self.credentials.basic_auth,
+            params=params,
+            account=self.account_sid,
         )
 
-    async def _post(self, route: str, path: str, form: Form) -> Any:
+    async def _post(self, route: str, path: str, form: Form, *, creates: bool = False) -> Any:
         return await self.transport.request(
-            "POST", route, path, auth=self.credentials.basic_auth, form=form
+            "POST",
+            route,
+            path,
+            auth=self.credentials.basic_auth,
+            form=form,
+            account=self.account_sid,
+            creates=creates,
         )
 
     async def _delete(self, route: str, path: str) -> None:
-        await self.transport.request("DELETE", route, path, auth=self.credentials.basic_auth)
+        await self.transport.request(
+            "DELETE", route, path, auth=self.credentials.basic_auth, account=self.account_sid
+        )
 
     async def _iterate(self, fetch: Callable[[PageRef | None], Any]) -> AsyncIterator[Any]:
         ref: PageRef | None = None

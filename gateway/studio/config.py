@@ -81,6 +81,14 @@ class ClientConfig:
     single_flight: bool = True
     #: Upstream calls in flight at once, across everything sharing the client.
     max_in_flight: int = 50
+    #: Executions created per second per account (Twilio's documented REST limit
+    #: is 20); a create over it waits up to `create_wait` seconds for its turn,
+    #: then fails as rate limited without reaching Twilio. None: no limit.
+    create_rate: float | None = 20.0
+    create_wait: float = 2.0
+    #: Upstream calls in flight at once per account, across every process that
+    #: shares the transport's `account_slots`. None: no account-wide bound.
+    account_max_in_flight: int | None = None
     #: Keep-alive connections kept open in the pool.
     max_keepalive: int = 20
     #: A body larger than this is refused as malformed: no real page is this big.

@@ -32,6 +32,8 @@ class Reason(StrEnum):
     REJECTED = "rejected"
     #: The gateway refused the call to protect an upstream in trouble.
     CIRCUIT_OPEN = "circuit_open"
+    #: The gateway held the call back: it would exceed the account's rate limit.
+    RATE_LIMITED = "rate_limited"
 
 
 class StudioError(Exception):

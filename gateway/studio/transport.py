@@ -9,12 +9,15 @@ A call goes through, in order: the circuit (open: fail at once), single
 flight (an identical GET already in flight: wait for its answer), then
 attempts, each bounded by the call's deadline and the caller's `call_scope`,
 with retries that the policy allows, the deadline leaves time for, and the
-retry budget can pay for.
+retry budget can pay for. A create of an execution first takes a token from
+the account's `create_limiter`; every attempt holds one of the process's
+slots and, when set, one of the account's `account_slots`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
@@ -31,6 +34,7 @@ from gateway.studio.circuit import CircuitBreaker
 from gateway.studio.config import ClientConfig
 from gateway.studio.errors import Reason, StudioError
 from gateway.studio.flight import SingleFlight
+from gateway.studio.limits import LocalSemaphore, RateLimiter, Semaphore, TokenBucket, create_burst
 from gateway.studio.scope import CallScope, current_scope
 
 # Failures that prove the request never left: safe to retry whatever the method.
@@ -54,6 +58,18 @@ class Attempt:
 
 
 Observer = Callable[[Attempt], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one call is: the request, and what the account-wide limits key it by."""
+
+    method: str
+    operation: str
+    path: str
+    auth: tuple[str, str]
+    account: str
+    creates: bool
 
 
 class Transport:
@@ -86,6 +102,13 @@ class Transport:
         self.circuit = CircuitBreaker(self.config.circuit)
         self.retry_budget = RetryBudget(self.config.retry_budget)
         self.single_flight = SingleFlight()
+        #: Account-wide limits; per process by default, shared when a store replaces them.
+        rate = self.config.create_rate
+        self.create_limiter: RateLimiter | None = (
+            TokenBucket(rate, create_burst(rate)) if rate else None
+        )
+        cap = self.config.account_max_in_flight
+        self.account_slots: Semaphore | None = LocalSemaphore(cap) if cap else None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -99,36 +122,35 @@ class Transport:
         auth: tuple[str, str],
         params: Params | None = None,
         form: Form | None = None,
+        account: str | None = None,
+        creates: bool = False,
     ) -> Any:
         """Send one call; return its decoded JSON body (None for 204).
 
         `route` is the spec's path template, used for errors and observers.
         Inside a `call_scope`, the call also ends by the scope's deadline.
+        `account` (default: the username) keys the account-wide limits;
+        `creates` says the call creates an execution, which the account's
+        rate limit counts.
         """
         operation = f"{method} {route}"
         if self.circuit.rejects():
             raise self.circuit.refusal(operation)  # fail fast: no task, no socket
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        call = _Call(method, operation, path, auth, account or auth[0], creates)
         if method == "GET" and self.config.single_flight:
             # The password is part of the key: a wrong token must never share
             # the answer a right one got.
             key = (auth, path, tuple(sorted(query.items())))
             return await self.single_flight.run(
                 key,
-                lambda: self._call(method, operation, path, auth, query, None),
+                lambda: self._call(call, query, None),
                 on_timeout=lambda: _scope_ended(operation),
             )
-        return await self._call(method, operation, path, auth, query, form)
+        return await self._call(call, query, form)
 
-    async def _call(
-        self,
-        method: str,
-        operation: str,
-        path: str,
-        auth: tuple[str, str],
-        query: dict[str, str],
-        form: Form | None,
-    ) -> Any:
+    async def _call(self, call: _Call, query: dict[str, str], form: Form | None) -> Any:
+        method, operation, auth = call.method, call.operation, call.auth
         loop = asyncio.get_running_loop()
         scope = current_scope()
         own_deadline = loop.time() + self.config.timeouts.deadline
@@ -141,6 +163,8 @@ class Transport:
             deadline = _earliest(own_deadline, scope)
             if deadline - loop.time() <= 0:
                 raise error or _timed_out(operation, own_deadline <= deadline)
+            if call.creates and self.create_limiter is not None:
+                await self._take_create_token(call, scope, own_deadline, deadline - loop.time())
             try:
                 trial = self.circuit.admit(operation)
             except StudioError as refusal:
@@ -151,7 +175,7 @@ class Transport:
             not_sent = broken = False
             try:
                 async with _bounded(scope, own_deadline):
-                    status, headers, body = await self._send(method, path, basic, query, form)
+                    status, headers, body = await self._send(call, basic, query, form)
                 result = _decode(status, headers, body, operation)
             except StudioError as exc:
                 error = exc
@@ -197,17 +221,34 @@ class Transport:
             except TimeoutError:
                 raise error from None
 
+    async def _take_create_token(
+        self, call: _Call, scope: CallScope | None, own_deadline: float, remaining: float
+    ) -> None:
+        """Wait for the account's next create token, or fail rate limited without sending."""
+        assert self.create_limiter is not None
+        max_wait = min(self.config.create_wait, remaining)
+        admission = await self.create_limiter.reserve(call.account, max_wait)
+        if not admission.granted:
+            raise StudioError(
+                "too many executions are being created for this account; "
+                f"try again in {admission.wait:.1f} s",
+                reason=Reason.RATE_LIMITED,
+                retry_after=round(admission.wait, 3),
+                operation=call.operation,
+            )
+        if admission.wait > 0:
+            try:
+                async with _bounded(scope, own_deadline):
+                    await asyncio.sleep(admission.wait)
+            except TimeoutError:
+                raise _scope_ended(call.operation) from None
+
     async def _send(
-        self,
-        method: str,
-        path: str,
-        auth: httpx.BasicAuth,
-        query: dict[str, str],
-        form: Form | None,
+        self, call: _Call, auth: httpx.BasicAuth, query: dict[str, str], form: Form | None
     ) -> tuple[int, httpx.Headers, bytes]:
-        async with self._slots:
+        async with self._slots, self._account_slot(call.account):
             request = self._http.build_request(
-                method, path, params=query or None, data=_group(form) if form else None
+                call.method, call.path, params=query or None, data=_group(form) if form else None
             )
             self.in_flight += 1
             try:
@@ -219,6 +260,11 @@ class Transport:
             finally:
                 self.in_flight -= 1
             return response.status_code, response.headers, body
+
+    def _account_slot(self, account: str) -> AbstractAsyncContextManager[None]:
+        if self.account_slots is None:
+            return contextlib.nullcontext()
+        return self.account_slots.hold(account)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         cap = self.config.max_response_bytes

@@ -1,4 +1,4 @@
-"""The shared cache keeps only what cannot change, per account, in memory or in Redis."""
+"""The cache keeps only what cannot change, per account, in memory or in Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from gateway.cache import Cache, MemoryCache, RedisCache
+from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
 from gateway.emulator import create_app as create_emulator_app
 from gateway.loaders import Loaders
@@ -20,7 +20,7 @@ from gateway.studio import (
     StudioClient,
     Transport,
 )
-from tests.conftest import FAST_RETRY, REDIS_URL
+from tests.conftest import FAST_RETRY
 from tests.graphql.conftest import Gateway, open_gateway
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
@@ -29,15 +29,11 @@ DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Cache]:
+def cache(request: pytest.FixtureRequest) -> Cache:
     if request.param == "memory":
-        yield MemoryCache()
-        return
-    backend = RedisCache(REDIS_URL, prefix=redis_prefix)
-    try:
-        yield backend
-    finally:
-        await backend.aclose()
+        return MemoryCache()
+    remote: RedisCache = request.getfixturevalue("remote")
+    return remote
 
 
 async def gateway_with(emulator: Emulator, cache: Cache) -> AsyncIterator[Gateway]:
@@ -145,7 +141,7 @@ async def test_a_step_context_read_before_its_execution_ended_is_never_kept(
         Transport(config, http=httpx.AsyncClient(transport=slow, base_url=config.base_url)),
         credentials,
     )
-    cache = MemoryCache()
+    cache = LayeredCache(MemoryCache(), ttl=60)
     (step,) = (await client.list_execution_steps(flow_sid, sid)).items
     key = (flow_sid, sid, step.sid)
 

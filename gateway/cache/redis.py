@@ -1,0 +1,180 @@
+"""The layer every replica shares: entries in Redis, with tags, tombstones and a channel.
+
+An entry is stored with the tags of what it belongs to (its flow, its
+execution); invalidating a tag deletes its entries, leaves a tombstone when
+the thing is gone for good, and tells every replica on one pub/sub channel,
+all in one atomic script. Redis being slow or away never fails a call: reads
+miss, writes are skipped, and an invalidation says it did not happen so the
+caller can send it again later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, Final
+
+from gateway.shared import DEFAULT_PREFIX, RedisUnavailable, SharedRedis
+
+#: KEYS entry, n tag sets, n tombstones; ARGV value, ttl (ms), n. 0 when refused.
+_STORE: Final = """
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[1 + n + i]) == 1 then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+for i = 1, n do
+  redis.call('SADD', KEYS[1 + i], KEYS[1])
+  redis.call('PEXPIRE', KEYS[1 + i], ARGV[2])
+end
+return 1
+"""
+
+#: KEYS n tag sets, n tombstones; ARGV n, tombstone ttl (ms, 0: none), channel, message.
+_INVALIDATE: Final = """
+local n = tonumber(ARGV[1])
+local dropped = 0
+for i = 1, n do
+  local members = redis.call('SMEMBERS', KEYS[i])
+  for j = 1, #members, 500 do
+    redis.call('DEL', unpack(members, j, math.min(j + 499, #members)))
+  end
+  dropped = dropped + #members
+  redis.call('DEL', KEYS[i])
+  if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[n + i], '1', 'PX', ARGV[2]) end
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return dropped
+"""
+
+
+#: KEYS lock; ARGV token. Deletes the lock only if it is still ours.
+_UNLOCK: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisCache:
+    """Bytes by key in Redis, shared by every replica, with tags for invalidation."""
+
+    def __init__(self, redis: str | SharedRedis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self.shared = redis if isinstance(redis, SharedRedis) else SharedRedis(redis, prefix=prefix)
+        client = self.shared.client
+        self._store = client.register_script(_STORE)
+        self._invalidate = client.register_script(_INVALIDATE)
+        self._unlock = client.register_script(_UNLOCK)
+
+    def __repr__(self) -> str:
+        return f"RedisCache(prefix={self.prefix!r})"
+
+    @property
+    def prefix(self) -> str:
+        return self.shared.prefix
+
+    @property
+    def channel(self) -> str:
+        """Where invalidations are announced to every replica."""
+        return self.prefix + "invalidate"
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self.shared.run(lambda client: client.get(self.prefix + key))
+        except RedisUnavailable:
+            return None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    async def set(self, key: str, value: bytes, ttl: float, tags: Iterable[str] = ()) -> None:
+        tags = tuple(tags)
+        keys = [
+            self.prefix + key,
+            *(self._tag(t) for t in tags),
+            *(self._tombstone(t) for t in tags),
+        ]
+        args: list[bytes | int] = [value, max(1, int(ttl * 1000)), len(tags)]
+        try:
+            await self.shared.run(lambda client: self._store(keys=keys, args=args, client=client))
+        except RedisUnavailable:
+            pass  # the process layer still holds it
+
+    async def delete(self, *keys: str) -> None:
+        if not keys:
+            return
+        try:
+            await self.shared.run(lambda client: client.delete(*(self.prefix + k for k in keys)))
+        except RedisUnavailable:
+            pass
+
+    async def invalidate(self, tags: Iterable[str], *, gone_for: float | None = None) -> bool:
+        """Delete every entry with one of `tags` and tell every replica; False if Redis is away."""
+        tags = tuple(tags)
+        keys = [*(self._tag(t) for t in tags), *(self._tombstone(t) for t in tags)]
+        message = json.dumps({"tags": tags, "gone_for": gone_for})
+        args: list[str | int] = [
+            len(tags),
+            int((gone_for or 0) * 1000),
+            self.channel,
+            message,
+        ]
+        try:
+            await self.shared.run(
+                lambda client: self._invalidate(keys=keys, args=args, client=client)
+            )
+        except RedisUnavailable:
+            return False
+        return True
+
+    # -- one fetch across replicas --------------------------------------------
+
+    async def lock(self, key: str, token: str, ttl: float) -> bool | None:
+        """Take the fill lock of `key` for `ttl` seconds: True, False (held), None (no Redis)."""
+        try:
+            taken = await self.shared.run(
+                lambda client: client.set(
+                    self._lock(key), token, nx=True, px=max(1, int(ttl * 1000))
+                )
+            )
+        except RedisUnavailable:
+            return None
+        return bool(taken)
+
+    async def unlock(self, key: str, token: str) -> None:
+        lock = self._lock(key)
+        try:
+            await self.shared.run(
+                lambda client: self._unlock(keys=[lock], args=[token], client=client)
+            )
+        except RedisUnavailable:
+            pass  # it expires
+
+    async def peek(self, key: str) -> tuple[bytes | None, bool]:
+        """The entry, and whether its fill lock is still held (False when Redis is away)."""
+
+        async def both(client: Any) -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.get(self.prefix + key)
+                pipe.exists(self._lock(key))
+                return list(await pipe.execute())
+
+        try:
+            value, locked = await self.shared.run(both)
+        except RedisUnavailable:
+            return None, False
+        return (bytes(value) if value is not None else None), bool(locked)
+
+    async def ping(self) -> bool:
+        return await self.shared.ping()
+
+    async def aclose(self) -> None:
+        await self.shared.aclose()
+
+    def _tag(self, tag: str) -> str:
+        return self.prefix + "tag:" + tag
+
+    def _lock(self, key: str) -> str:
+        return self.prefix + "lock:" + key
+
+    def _tombstone(self, tag: str) -> str:
+        return self.prefix + "gone:" + tag

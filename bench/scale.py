@@ -9,6 +9,7 @@ latency), a `redis-server` on a free port and one or two `studio-gateway
 serve` processes each run on their own; upstream calls come from the
 emulator's counters. Cases:
 
+- one replica without Redis, for comparison: cold, then warm;
 - one replica: cold (nothing cached), then warm (the same replica again);
 - two replicas: cold on A, then B (warm through Redis alone), then A and B
   together on a flow neither has seen (one fetch per entry across both).
@@ -49,18 +50,13 @@ def redis_process() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def replicas(upstream: str, redis_url: str, count: int) -> Iterator[list[str]]:
-    key = new_key()
+def replicas(upstream: str, redis_url: str | None, count: int) -> Iterator[list[str]]:
+    """`count` gateways sharing `redis_url` (None: each its own process cache)."""
+    shared = {"STUDIO_GATEWAY_REDIS_URL": redis_url} if redis_url else {}
+    shared["STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS"] = new_key()
     with contextlib.ExitStack() as stack:
         yield [
-            stack.enter_context(
-                gateway_process(
-                    upstream,
-                    cache=True,
-                    STUDIO_GATEWAY_REDIS_URL=redis_url,
-                    STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS=key,
-                )
-            )
+            stack.enter_context(gateway_process(upstream, cache=True, **shared))
             for _ in range(count)
         ]
 
@@ -108,6 +104,9 @@ def main() -> None:
     print("| case | replicas asked | upstream calls | ms (slowest) |")
     print("|---|---|---|---|")
     with emulator_process(latency=args.latency, **SIZES) as upstream, redis_process() as redis:
+        with replicas(upstream.url, None, 1) as (alone,):
+            measure(upstream, "one replica, no Redis, cold", [alone], flows[0])
+            measure(upstream, "one replica, no Redis, warm", [alone], flows[0])
         with replicas(upstream.url, redis, 1) as (only,):
             measure(upstream, "one replica, cold", [only], flows[0])
             measure(upstream, "one replica, warm", [only], flows[0])

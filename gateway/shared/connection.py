@@ -45,14 +45,19 @@ class SharedRedis:
         timeout: float = 0.25,
         retry_interval: float = 1.0,
         prefix: str = DEFAULT_PREFIX,
+        max_connections: int = 32,
         clock: Clock = time.monotonic,
     ) -> None:
         self.timeout = timeout
         self.retry_interval = retry_interval
         self.prefix = prefix
         self._clock = clock
-        self.client: redis.Redis = redis.Redis.from_url(
+        # A bounded pool: a burst of commands queues for a connection (within `run`'s
+        # bound) instead of opening a connection each.
+        pool = redis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=None,
             # `run` bounds every command; these only end what nobody waits for any more.
             socket_timeout=max(5.0, timeout),
             socket_connect_timeout=max(5.0, timeout),
@@ -60,6 +65,7 @@ class SharedRedis:
             # Redis); `run` bounds the time, and the caller has a fallback.
             retry=Retry(NoBackoff(), 1),
         )
+        self.client: redis.Redis = redis.Redis(connection_pool=pool)
         self.up = True
         #: Since start: commands that failed or timed out, and times Redis came back.
         self.failures = 0
@@ -108,12 +114,12 @@ class SharedRedis:
             raise RedisUnavailable("Redis did not answer in time")
         try:
             result = task.result()
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # whatever broke, the caller has a fallback
             self._failed(error)
             if isinstance(error, redis.ConnectionError | OSError):
-                # Every pooled connection is as dead as this one: open new ones next time.
+                # The idle connections are as dead as this one: open new ones next time.
                 with contextlib.suppress(Exception):
-                    await self.client.connection_pool.disconnect()
+                    await self.client.connection_pool.disconnect(inuse_connections=False)
             raise RedisUnavailable("Redis did not answer") from None
         self._succeeded()
         return result
@@ -132,6 +138,7 @@ class SharedRedis:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
 
     def _failed(self, error: BaseException) -> None:
         self.failures += 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from gateway.cache import CacheCipher, Entry, LayeredCache, MemoryCache, RedisCache
+from tests.support import RedisServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PII = Entry("AC1:d:ctx:FW1:FN1", pii=True, tags=("AC1:FW1", "AC1:FW1:FN1"))
@@ -80,14 +82,26 @@ async def test_an_entry_copied_under_another_key_is_a_miss(remote: RedisCache) -
     assert await replica(remote, cipher).get(moved) is None
 
 
-def test_the_process_layer_is_bounded() -> None:
+async def test_the_process_layer_is_bounded() -> None:
     memory = MemoryCache(max_entries=2)
-
-    async def fill() -> None:
-        for n in range(5):
-            await memory.set(f"k{n}", b"v", 60)
-
-    import asyncio
-
-    asyncio.run(fill())
+    for n in range(5):
+        await memory.set(f"k{n}", b"v", 60)
     assert len(memory) == 2
+    assert await memory.get("k0") is None and await memory.get("k4") == b"v"
+
+
+async def test_reads_asked_for_together_go_to_redis_as_one_round_trip(
+    redis_server: RedisServer,
+) -> None:
+    remote = RedisCache(redis_server.url)
+    cache = replica(remote, CacheCipher([os.urandom(32)]))
+    entries = [Entry(f"AC1:d:step:FW1:FN1:FT{n}", pii=True) for n in range(50)]
+    for entry in entries:
+        await cache.set(entry, b"{}")
+    reader = replica(remote, cache.cipher)
+    redis_server.client().config_resetstat()
+    found = await asyncio.gather(*(reader.get(entry) for entry in entries))
+    assert found == [b"{}"] * 50
+    stats = redis_server.client().info("commandstats")
+    assert stats["cmdstat_mget"]["calls"] == 1 and "cmdstat_get" not in stats
+    await remote.aclose()

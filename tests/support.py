@@ -148,6 +148,11 @@ async def drop_keys(url: str, prefix: str) -> None:
     await client.aclose()
 
 
+def codes(body: dict[str, Any]) -> list[str]:
+    """The `extensions.code` of each error in a GraphQL answer, in order."""
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
 def two_widget_flow(
     description: str = "A tiny flow", body: str = "Hello {{flow.data.name}}"
 ) -> dict[str, Any]:

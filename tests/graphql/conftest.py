@@ -67,10 +67,6 @@ class Gateway:
         return self.emulator.total_requests
 
 
-def error_codes(result: dict[str, Any]) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
-
-
 async def open_gateway(
     emulator: Emulator, cache: Cache | None = None, **settings: Any
 ) -> AsyncIterator[Gateway]:

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway, error_codes
+from tests.graphql.conftest import Gateway
+from tests.support import codes as error_codes
 
 MISSING_FLOW = "FW" + "0" * 32
 

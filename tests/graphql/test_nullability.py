@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway, error_codes
+from tests.graphql.conftest import Gateway
+from tests.support import codes as error_codes
 
 
 def only_error(result: dict[str, Any], code: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from gateway.emulator import Emulator
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.studio import ClientConfig, RetryPolicy, Timeouts, Transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import codes as codes
 from tests.support import serve
 
 #: Quick retries; a call deadline short enough to test, long enough for latency.
@@ -70,10 +71,6 @@ class Rig:
     @property
     def calls(self) -> int:
         return self.emulator.total_requests
-
-
-def codes(result: dict[str, Any]) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
 
 
 def error_at(result: dict[str, Any], *path: str | int) -> dict[str, Any]:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from gateway.cache import new_key
 from gateway.emulator import Emulator
 from tests.scale.conftest import replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, codes
 
 EXECUTION = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   sid status context flowRevision { revision } steps { nodes { name } } } }"""
-
-
-def codes(result: dict[str, object]) -> list[str]:
-    return [e["extensions"]["code"] for e in result.get("errors", [])]  # type: ignore[attr-defined]
 
 
 def test_a_deleted_execution_is_gone_from_every_replica(

@@ -16,6 +16,7 @@ from gateway.security.documents import DocumentStore
 from gateway.studio import Transport
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import codes as codes
 
 Open = Callable[..., Any]
 
@@ -49,7 +50,3 @@ async def secured(
 def basic(sid: str, token: str) -> dict[str, str]:
     """The Authorization header of a pass-through caller."""
     return {"Authorization": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()}
-
-
-def codes(body: dict[str, Any]) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]

@@ -1,0 +1,71 @@
+"""Where events meet subscribers: published once, heard by every listener of the account.
+
+`LocalBroker` serves one process. The Redis broker (`gateway.events.redis`)
+carries the same calls across replicas through pub/sub, per account, so an
+event that reached replica A is heard on replica B.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from gateway.events.model import StudioEvent
+
+logger = logging.getLogger("gateway.events")
+
+#: Called with each event of the account; must not block (queue it and return).
+Listener = Callable[[StudioEvent], None]
+
+
+class Broker(Protocol):
+    """Publish events; listen to one account's."""
+
+    async def publish(self, event: StudioEvent) -> None: ...
+
+    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event of `account_sid`; returns what stops it."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalBroker:
+    """Events within one process: publish calls each listener of the account."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[Listener]] = {}
+
+    def __repr__(self) -> str:
+        return f"LocalBroker(accounts={len(self._listeners)})"
+
+    async def publish(self, event: StudioEvent) -> None:
+        self.deliver(event)
+
+    def deliver(self, event: StudioEvent) -> None:
+        """Hand `event` to this process's listeners of its account."""
+        for listener in tuple(self._listeners.get(event.account_sid, ())):
+            try:
+                listener(event)
+            except Exception:  # one listener's fault must not starve the others
+                logger.exception("an event listener failed (%s)", event.type)
+
+    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
+        self._listeners.setdefault(account_sid, set()).add(listener)
+
+        def stop() -> None:
+            listeners = self._listeners.get(account_sid)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[account_sid]
+
+        return stop
+
+    def listening(self, account_sid: str) -> int:
+        """How many listeners `account_sid` has in this process."""
+        return len(self._listeners.get(account_sid, ()))
+
+    async def aclose(self) -> None:
+        self._listeners.clear()

@@ -35,6 +35,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
+from gateway.events import Broker, LocalBroker
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
@@ -117,6 +118,8 @@ class Gateway:
     shared: SharedRedis | None = None
     tracing: Tracing | None = None
     upstream: UpstreamState = field(default_factory=UpstreamState)
+    #: Where Studio events meet subscriptions (Redis pub/sub across replicas when shared).
+    broker: Broker = field(default_factory=LocalBroker)
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
@@ -203,6 +206,7 @@ class Gateway:
         return ready, body
 
     async def aclose(self) -> None:
+        await self.broker.aclose()
         await self.client.aclose()
 
 

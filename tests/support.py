@@ -13,7 +13,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +76,29 @@ def serve(app: Any, *, port: int | None = None, **options: Any) -> Iterator[str]
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def with_state(app: Any, state: Mapping[str, Any]) -> Any:
+    """`app` with the lifespan's `state` in each request's scope, as a server hands it
+    (httpx's ASGI transport runs no lifespan and hands none)."""
+
+    async def stateful(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "state": dict(state)}
+        await app(scope, receive, send)
+
+    return stateful
+
+
+@contextlib.asynccontextmanager
+async def asgi_client(
+    app: Any, *, base_url: str = "http://gw.test", root_path: str = ""
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client to a Starlette app over ASGI, inside the app's lifespan."""
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=with_state(app, state or {}), root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+            yield http
 
 
 @dataclass

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from gateway.app import GatewayGraphQL
+from gateway.endpoint import GatewayGraphQL
 from gateway.settings import Settings
 from tests.graphql.conftest import gateway_settings
 
 
 def _view() -> GatewayGraphQL:
     settings: Settings = gateway_settings()
-    return GatewayGraphQL([], settings)
+    return GatewayGraphQL(settings)
 
 
 def test_an_answer_is_encoded_by_orjson_straight_to_bytes() -> None:

@@ -23,6 +23,7 @@ from gateway.graphiql import STATIC
 from gateway.security.auth import hash_key
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import asgi_client
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 FLOWS = "{ flows(first: 1) { nodes { sid } } }"
@@ -33,10 +34,8 @@ async def gateway(
     emulator: Emulator, *, root_path: str = "", **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings(**settings), transport=asgi_transport(emulator))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, root_path=root_path)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
-            yield http
+    async with asgi_client(app, root_path=root_path) as http:
+        yield http
 
 
 def assets_of(page: str) -> list[str]:

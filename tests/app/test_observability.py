@@ -21,7 +21,7 @@ from gateway.observability.tracing import Tracing
 from tests.app.conftest import gateway_process
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
-from tests.support import MULTIPART_ACCEPT, read_multipart
+from tests.support import MULTIPART_ACCEPT, asgi_client, read_multipart
 
 PII_QUERY = """query Detail($f: ID!) { flow(sid: $f) { friendlyName
   executions(first: 5) { nodes { sid contactChannelAddress context
@@ -40,10 +40,8 @@ def captured_logs() -> Iterator[io.StringIO]:
 @pytest.fixture
 async def http(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings(), transport=asgi_transport(emulator), metrics=Metrics())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
-            yield client
+    async with asgi_client(app) as client:
+        yield client
 
 
 def seeded_pii(emulator: Emulator, *responses: dict) -> set[str]:
@@ -178,14 +176,10 @@ async def test_a_span_per_operation_with_a_child_per_upstream_call(emulator: Emu
         transport=asgi_transport(emulator),
         tracing=Tracing(provider.get_tracer("test")),
     )
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
-        ) as http:
-            await http.post(
-                "/graphql",
-                json={"query": "query Two { flows(first: 2) { nodes { definition } } }"},
-            )
+    async with asgi_client(app) as http:
+        await http.post(
+            "/graphql", json={"query": "query Two { flows(first: 2) { nodes { definition } } }"}
+        )
     spans = exporter.get_finished_spans()
     (operation,) = [s for s in spans if s.name.startswith("graphql")]
     assert operation.name == "graphql query Two"

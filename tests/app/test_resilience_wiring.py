@@ -15,7 +15,7 @@ from gateway.observability import Metrics
 from gateway.settings import Settings
 from gateway.studio import Transport
 from tests.graphql.conftest import gateway_settings
-from tests.support import ends_at, until
+from tests.support import asgi_client, ends_at, until
 
 
 @asynccontextmanager
@@ -27,11 +27,8 @@ async def served(emulator: Emulator, **settings: Any) -> AsyncIterator[httpx.Asy
     app = create_app(
         chosen, transport=Transport(chosen.client_config(), http=upstream), metrics=Metrics()
     )
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
-        ) as http:
-            yield http
+    async with asgi_client(app) as http:
+        yield http
 
 
 async def test_the_request_deadline_answers_what_resolved_and_times_out_the_rest(

@@ -54,8 +54,8 @@ def served(request: pytest.FixtureRequest, emulator_url: str) -> Iterator[Served
         # As behind a proxy that mounts the gateway at a path: the app sees the root path.
         @asynccontextmanager
         async def lifespan(_: Starlette) -> Any:
-            async with gateway.router.lifespan_context(gateway):
-                yield
+            async with gateway.router.lifespan_context(gateway) as state:
+                yield state
 
         app = Starlette(routes=[Mount(prefix, app=gateway)], lifespan=lifespan)
     with serve(app) as url:

@@ -15,6 +15,7 @@ from gateway.cache import Cache
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.settings import Settings
 from tests.conftest import asgi_transport
+from tests.support import asgi_client
 
 
 def gateway_settings(**overrides: Any) -> Settings:
@@ -71,10 +72,8 @@ async def open_gateway(
     emulator: Emulator, cache: Cache | None = None, **settings: Any
 ) -> AsyncIterator[Gateway]:
     app = create_app(gateway_settings(**settings), transport=asgi_transport(emulator), cache=cache)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield Gateway(http, emulator)
+    async with asgi_client(app, base_url="http://gateway.test") as http:
+        yield Gateway(http, emulator)
 
 
 @pytest.fixture

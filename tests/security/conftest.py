@@ -16,6 +16,7 @@ from gateway.security.documents import DocumentStore
 from gateway.studio import Transport
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import asgi_client
 from tests.support import codes as codes
 
 Open = Callable[..., Any]
@@ -41,10 +42,8 @@ async def secured(
         cache=cache,
         documents=documents,
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
-            yield http
+    async with asgi_client(app) as http:
+        yield http
 
 
 def basic(sid: str, token: str) -> dict[str, str]:

@@ -57,6 +57,7 @@ from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
+from tests.support import asgi_client
 
 SCHEMA = graphql.build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
 
@@ -401,10 +402,8 @@ def nested(pools: Pools) -> st.SearchStrategy[str]:
 @asynccontextmanager
 async def serving(emulator: Emulator, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings(**overrides), transport=asgi_transport(emulator))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield http
+    async with asgi_client(app, base_url="http://gateway.test") as http:
+        yield http
 
 
 async def post(

@@ -12,13 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import GatewayGraphQL, build_gateway, create_app
+from gateway.app import create_app
 from gateway.emulator import Emulator
+from gateway.endpoint import GatewayGraphQL
+from gateway.runtime import build_gateway
 from tests.conftest import asgi_transport
 from tests.graphql.conftest import gateway_settings
 from tests.security.conftest import codes
 from tests.security.test_auth import KEYS, READER, api_keys
-from tests.support import serve
+from tests.support import asgi_client, serve, with_state
 
 ROOT = "/studio"
 CONTEXT = (
@@ -60,10 +62,8 @@ async def attacks(http: httpx.AsyncClient, path: str, emulator: Emulator) -> lis
 @asynccontextmanager
 async def over_asgi(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings(), transport=asgi_transport(emulator))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, root_path=ROOT)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
-            yield http
+    async with asgi_client(app, root_path=ROOT) as http:
+        yield http
 
 
 async def test_under_a_root_path_no_credentials_is_401_over_a_socket(emulator: Emulator) -> None:
@@ -104,11 +104,11 @@ async def test_graphql_reached_without_the_gate_holds_no_scope(emulator: Emulato
     # Authentication off: had the gate run, this caller would hold every scope.
     plain = gateway_settings(environment="production", max_cost=500)
     gateway = build_gateway(plain, transport=asgi_transport(emulator))
-    graphql = GatewayGraphQL([gateway], plain)
+    graphql = GatewayGraphQL(plain)
     handles = emulator.seeded_handles
     flow_sid, execution_sid = handles.ended_execution
     try:
-        transport = httpx.ASGITransport(app=graphql)
+        transport = httpx.ASGITransport(app=with_state(graphql, {"gateway": gateway}))
         async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
             emulator.reset_counters()
             read = await http.post(

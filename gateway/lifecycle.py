@@ -1,0 +1,66 @@
+"""What runs beside the requests while the app lives: the SIGTERM drain and the
+sampling of gauges.
+
+On SIGTERM readiness turns 503 at once; after the drain delay the server's own
+handler runs: it stops accepting, lets in-flight requests finish (bounded by
+the grace period) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from gateway.observability.logs import log
+from gateway.runtime import Gateway
+
+
+def drain_on_sigterm(gateway: Gateway, drain_seconds: float) -> Callable[[], None]:
+    """Chain onto the server's SIGTERM handler: mark draining now, stop after the drain.
+
+    Only possible on the main thread (a real server); elsewhere it does nothing.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        gateway.draining = True
+        log(logging.INFO, "draining", drain_seconds=drain_seconds)
+        if callable(previous):
+            # Signal handlers must not touch the loop directly; this call is safe.
+            loop.call_soon_threadsafe(loop.call_later, drain_seconds, previous, signum, frame)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+async def sample_in_flight(gateway: Gateway) -> None:
+    """Sample the gauges (calls in flight, tasks, circuit, Redis) each second, until cancelled.
+
+    A gauge sampled each second works in every process of a multi-worker server.
+    """
+    transport = gateway.client.transport
+    while True:
+        gateway.metrics.sample(
+            in_flight=transport.in_flight,
+            tasks=len(asyncio.all_tasks()),
+            circuit=transport.circuit.stats,
+        )
+        if gateway.shared is not None:
+            gateway.metrics.sample_redis(up=gateway.shared.up, failures=gateway.shared.failures)
+        await asyncio.sleep(1.0)

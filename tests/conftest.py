@@ -1,65 +1,28 @@
-"""Fixtures shared by every suite: a seeded emulator, served over ASGI or a real socket."""
+"""Fixtures shared by every suite: a seeded emulator, served over ASGI or a real socket.
+
+Helpers (functions, classes, constants) live in `tests/support/`."""
 
 from __future__ import annotations
 
 import io
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 import redis.asyncio as redis
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
-from gateway.studio import ClientConfig, Credentials, RetryPolicy, StudioClient, Transport
-from tests.support import RedisServer, free_port, serve
-
-#: The real Redis every suite uses (`.ci/run` starts one).
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-#: Small, fast retries for tests: same policy, shorter waits.
-FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
-
-
-def seeded_pii() -> set[str]:
-    """The personal data the suite's seeded accounts hold: addresses and context values."""
-    values: set[str] = set()
-    authored: set[str] = set()
-    for emulator in (
-        Emulator.seeded(seed=7, flows=5, executions_per_flow=8, steps_per_execution=5),
-        Emulator.seeded(seed=7),  # the demo's and the CLI's account
-    ):
-        for flow in emulator.account(emulator.account_sid).flows.values():
-            for revision in flow.revisions:
-                authored.update(_strings(revision.definition))
-            for execution in flow.executions.values():
-                values.add(execution.contact_channel_address)
-                values.update(_strings(execution.base_context))
-                for step in execution.steps:
-                    values.update(_strings(step.output))
-                    values.update(_strings(step.variables))
-    # Short words ("yes", "sent") are widget vocabulary, SIDs are identifiers and
-    # what a flow's definition says ("application/json") is the flow author's:
-    # none of it is anybody's data.
-    text = "\n".join(authored)
-    return {
-        v
-        for v in values
-        if v not in text
-        and len(v) >= 8
-        and not re.fullmatch(r"[a-z_]+", v)
-        and not re.fullmatch(r"[A-Z]{2}[0-9a-f]{32}", v)
-    }
-
-
-def _strings(value: object) -> set[str]:
-    if isinstance(value, dict):
-        return {s for v in value.values() for s in _strings(v)}
-    if isinstance(value, list):
-        return {s for v in value for s in _strings(v)}
-    return {value} if isinstance(value, str) else set()
+from gateway.studio import ClientConfig, Credentials, StudioClient, Transport
+from tests.support import (
+    FAST_RETRY,
+    REDIS_URL,
+    RedisServer,
+    asgi_transport,
+    free_port,
+    seeded_pii,
+    serve,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -116,14 +79,6 @@ def emulator_url(emulator: Emulator) -> Iterator[str]:
     """The emulator on a real socket."""
     with serve(create_app(emulator)) as url:
         yield url
-
-
-def asgi_transport(emulator: Emulator, config: ClientConfig | None = None) -> Transport:
-    config = config or ClientConfig(base_url="http://emulator.test", retry=FAST_RETRY)
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(emulator)), base_url=config.base_url
-    )
-    return Transport(config, http=http)
 
 
 @pytest.fixture

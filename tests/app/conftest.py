@@ -1,90 +1,17 @@
-"""A real `studio-gateway serve` process in front of the emulator on a socket."""
+"""The emulator on a socket, for real `studio-gateway serve` processes in front of it
+(`tests.support.gateway_process`)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
-from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
-from tests.support import free_port, serve
+from gateway.emulator import Emulator, create_app
+from tests.support import serve
 
 
 @pytest.fixture
 def upstream(emulator: Emulator) -> Iterator[str]:
     with serve(create_app(emulator)) as url:
         yield url
-
-
-def gateway_env(upstream: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "STUDIO_GATEWAY_"))}
-    env.update(
-        STUDIO_GATEWAY_UPSTREAM_URL=upstream,
-        TWILIO_ACCOUNT_SID=DEMO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=DEMO_AUTH_TOKEN,
-        STUDIO_GATEWAY_LOG_LEVEL="warning",
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Served:
-    """A gateway process: its URL, the process, and everything it wrote (stdout and stderr)."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    output: Path
-
-    def log(self) -> str:
-        return self.output.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> int:
-        """SIGTERM, as a deployment stops it; its exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=15)
-
-
-@contextlib.contextmanager
-def gateway_process(upstream: str, *args: str, **env: str) -> Iterator[Served]:
-    """`python -m gateway serve --port N [args]` with these settings, healthy; killed after."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="studio-gateway-test-") as folder:
-        output = Path(folder) / "output"
-        with output.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(port), *args],
-                env=gateway_env(upstream, **env),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(f"http://127.0.0.1:{port}", process, output)
-        try:
-            wait_healthy(served)
-            yield served
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
-def wait_healthy(served: Served) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert served.process.poll() is None, served.log()
-        try:
-            if httpx.get(f"{served.url}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise AssertionError("the gateway did not become healthy")

@@ -6,7 +6,7 @@ import json
 
 from gateway.endpoint import GatewayGraphQL
 from gateway.settings import Settings
-from tests.graphql.conftest import gateway_settings
+from tests.support import gateway_settings
 
 
 def _view() -> GatewayGraphQL:

@@ -21,9 +21,7 @@ from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.graphiql import STATIC
 from gateway.security.auth import hash_key
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import asgi_client
+from tests.support import asgi_client, asgi_transport, gateway_settings
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 FLOWS = "{ flows(first: 1) { nodes { sid } } }"

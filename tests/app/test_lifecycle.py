@@ -11,8 +11,7 @@ import pytest
 from gateway.cli import main
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.settings import Settings, SettingsError, load_settings
-from tests.app.conftest import gateway_env, gateway_process
-from tests.support import SLACK, free_port, paused, until_blocking
+from tests.support import SLACK, free_port, gateway_env, gateway_process, paused, until_blocking
 
 #: A drain long enough to see on a loaded machine; the SIGTERM test waits it out once.
 DRAIN_SECONDS = 3.0

@@ -18,10 +18,15 @@ from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
 from gateway.observability import Metrics, configure_logging
 from gateway.observability.tracing import Tracing
-from tests.app.conftest import gateway_process
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import MULTIPART_ACCEPT, asgi_client, read_multipart
+from tests.support import (
+    MULTIPART_ACCEPT,
+    asgi_client,
+    asgi_transport,
+    gateway_process,
+    gateway_settings,
+    read_multipart,
+    strings_in,
+)
 
 PII_QUERY = """query Detail($f: ID!) { flow(sid: $f) { friendlyName
   executions(first: 5) { nodes { sid contactChannelAddress context
@@ -50,23 +55,15 @@ def seeded_pii(emulator: Emulator, *responses: dict) -> set[str]:
     for flow in emulator.account(emulator.account_sid).flows.values():
         for execution in flow.executions.values():
             values.add(execution.contact_channel_address)
-            values.update(_leaves(execution.base_context))
+            values.update(strings_in(execution.base_context))
     for response in responses:
         for flow in [response["data"]["flow"]]:
             for execution in flow["executions"]["nodes"]:
-                values.update(_leaves(execution["context"]))
+                values.update(strings_in(execution["context"]))
                 for step in execution["steps"]["nodes"]:
-                    values.update(_leaves(step["context"]))
+                    values.update(strings_in(step["context"]))
     # Short strings ("sent", "yes") are widget words, not personal data.
     return {v for v in values if isinstance(v, str) and len(v) >= 8}
-
-
-def _leaves(value: object) -> set[str]:
-    if isinstance(value, dict):
-        return {leaf for v in value.values() for leaf in _leaves(v)}
-    if isinstance(value, list):
-        return {leaf for v in value for leaf in _leaves(v)}
-    return {value} if isinstance(value, str) else set()
 
 
 async def test_every_response_carries_a_request_id_and_keeps_the_clients(

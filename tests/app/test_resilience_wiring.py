@@ -14,8 +14,7 @@ from gateway.emulator import create_app as emulator_app
 from gateway.observability import Metrics
 from gateway.settings import Settings
 from gateway.studio import Transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import asgi_client, ends_at, until
+from tests.support import asgi_client, ends_at, gateway_settings, until
 
 
 @asynccontextmanager

@@ -21,10 +21,7 @@ from gateway import server
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.emulator import create_app as emulator_app
-from tests.app.conftest import Served, gateway_process
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import serve
+from tests.support import Served, asgi_transport, gateway_process, gateway_settings, serve
 
 HEADER_TIMEOUT = 1.0
 BODY_GRACE = 1.0

@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.cache import RedisCache
-from tests.support import drop_keys
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support import REDIS_URL, drop_keys
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from gateway.studio import (
     StudioClient,
     Transport,
 )
-from tests.conftest import FAST_RETRY
-from tests.graphql.conftest import Gateway, open_gateway
+from tests.support import FAST_RETRY, Gateway, open_gateway
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision definition }

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.app import create_app
-from tests.graphql.conftest import gateway_settings
-from tests.support import serve
+from tests.support import gateway_settings, serve
 
 
 @pytest.fixture

@@ -20,9 +20,7 @@ import pytest
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.studio import ClientConfig, Transport
-from tests.conftest import FAST_RETRY
-from tests.graphql.conftest import gateway_settings
-from tests.support import plain, serve
+from tests.support import FAST_RETRY, gateway_settings, plain, serve
 
 CLIENTS = Path(__file__).parent
 

@@ -20,8 +20,7 @@ from starlette.routing import Mount
 
 from gateway.app import create_app
 from tests.clients.browser import chromium
-from tests.graphql.conftest import gateway_settings
-from tests.support import serve
+from tests.support import gateway_settings, serve
 
 #: Collects what the page's Content-Security-Policy refused, from the page itself.
 VIOLATIONS = """

@@ -6,7 +6,7 @@ from graphql import build_schema, lexicographic_sort_schema, print_schema
 
 from gateway.emulator import Emulator
 from gateway.graphql import export_sdl
-from tests.clients.node import run_node
+from tests.support import run_node
 
 
 def canonical(sdl: str) -> str:

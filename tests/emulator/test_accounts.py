@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
+from tests.support import SEEDED_AT
 
 from . import contract
-from .conftest import SEEDED_AT
 
 OTHER_SID = "AC" + "0123456789abcdef" * 2
 OTHER_TOKEN = "other-token"

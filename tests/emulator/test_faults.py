@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DroppedConnection, Emulator, create_app
-from tests.support import paused, until, until_blocking
+from tests.support import AUTH, LiveServer, paused, until, until_blocking
 
 from . import contract
-from .conftest import AUTH, LiveServer
 
 FETCH_FLOW = "/v2/Flows/{Sid}"
 CREATE_EXECUTION = "/v2/Flows/{FlowSid}/Executions"

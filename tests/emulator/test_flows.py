@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, Emulator, create_app
+from tests.support import AUTH
 
 from . import contract
-from .conftest import AUTH
 
 TRIGGER = {
     "name": "Trigger",

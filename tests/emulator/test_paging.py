@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, Emulator, create_app
+from tests.support import AUTH, SEEDED_AT
 
 from . import contract
-from .conftest import AUTH, SEEDED_AT
 
 
 async def walk(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> list[dict[str, Any]]:

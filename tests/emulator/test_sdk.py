@@ -15,8 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
-
-from .conftest import SEEDED_AT, LiveServer
+from tests.support import SEEDED_AT, LiveServer
 
 DEFINITION = {
     "description": "Say hello, then ask for a rating",

@@ -12,9 +12,9 @@ import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, Emulator, FlowRecord, render
 from gateway.emulator.definition import validate_definition
+from tests.support import SEEDED_AT
 
 from . import contract
-from .conftest import SEEDED_AT
 
 ADDRESS = re.compile(r"^(whatsapp:\+\d{8,15}|\+\d{8,15}|client:\w+)$")
 REQUIRED_WIDGETS = {

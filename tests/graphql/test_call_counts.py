@@ -13,8 +13,7 @@ from collections import Counter
 from typing import Any
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway
-from tests.support import paused, until
+from tests.support import Gateway, paused, until
 
 FLOWS = "GET /v2/Flows"
 FLOW = "GET /v2/Flows/{Sid}"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway
+from tests.support import Gateway
 from tests.support import codes as error_codes
 
 MISSING_FLOW = "FW" + "0" * 32

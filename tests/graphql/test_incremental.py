@@ -21,9 +21,17 @@ from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.graphql.incremental import accepts_incremental
 from gateway.studio import ClientConfig, Transport
-from tests.conftest import FAST_RETRY
-from tests.graphql.conftest import Gateway, gateway_settings, open_gateway
-from tests.support import MULTIPART_ACCEPT, merge_parts, plain, read_multipart, serve
+from tests.support import (
+    FAST_RETRY,
+    MULTIPART_ACCEPT,
+    Gateway,
+    gateway_settings,
+    merge_parts,
+    open_gateway,
+    plain,
+    read_multipart,
+    serve,
+)
 
 EXECUTION = """query Execution($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   sid status dateCreated

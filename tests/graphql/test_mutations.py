@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway
+from tests.support import Gateway, two_widget_flow
 from tests.support import codes as error_codes
-from tests.support import two_widget_flow
 
 DEFINITION = two_widget_flow("Mutation test flow", "Hello {{flow.data.name}}")
 #: A flow whose message waits for a reply: an execution of it stays active.

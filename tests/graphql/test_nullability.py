@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway
+from tests.support import Gateway
 from tests.support import codes as error_codes
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from gateway.emulator import Emulator
-from tests.security.conftest import codes, secured
+from tests.support import codes, secured
 
 REVISION = """query Revision($id: ID!) {
   node(id: $id) { ... on FlowRevision { revision friendlyName status definition } }

@@ -20,9 +20,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.http.compression import Compression
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import serve
+from tests.support import asgi_transport, gateway_settings, serve
 
 BIG = "{ flows(first: 50) { nodes { sid friendlyName definition } } }"
 SMALL = "{ __typename }"

@@ -15,8 +15,7 @@ from gateway.graphql.schema import build_schema
 from gateway.loaders import Loaders
 from gateway.security.principal import EVERYONE
 from gateway.studio import ClientConfig, Credentials, StudioClient, Timeouts, Transport
-from tests.conftest import FAST_RETRY
-from tests.support import ends_at, until
+from tests.support import FAST_RETRY, ends_at, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 CONTEXT_ROUTE = "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context"

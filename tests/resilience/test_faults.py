@@ -14,8 +14,17 @@ import pytest
 
 from gateway.emulator import Emulator
 from gateway.studio import CircuitPolicy, Timeouts
-from tests.resilience.conftest import UPSTREAM_CODES, Rig, codes, error_at, open_rig
-from tests.support import ends_at, free_port, paused, until
+from tests.support import (
+    UPSTREAM_CODES,
+    Rig,
+    codes,
+    ends_at,
+    error_at,
+    free_port,
+    open_rig,
+    paused,
+    until,
+)
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 LIST_FLOWS = "GET /v2/Flows"

@@ -20,9 +20,7 @@ import pytest
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.studio import ClientConfig, Timeouts, Transport
-from tests.graphql.conftest import gateway_settings
-from tests.resilience.conftest import RETRY
-from tests.support import MULTIPART_ACCEPT, multipart_parts, serve, until
+from tests.support import MULTIPART_ACCEPT, RETRY, gateway_settings, multipart_parts, serve, until
 
 STEP_CONTEXT = "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context"
 

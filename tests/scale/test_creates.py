@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 
 from gateway.emulator import Emulator
-from tests.scale.conftest import replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, replicas
 
 CREATE = """mutation($f: ID!, $to: String!) {
   createExecution(flowSid: $f, to: $to, from: "+14155550100") { sid status } }"""

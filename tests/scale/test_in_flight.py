@@ -7,8 +7,7 @@ import asyncio
 import httpx
 
 from gateway.emulator import Emulator
-from tests.scale.conftest import replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, replicas
 
 FAN_OUT = "{ flows { nodes { sid executions(first: 2) { nodes { sid } } revisions(first: 1) { nodes { revision } } } } }"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from gateway.cache import new_key
 from gateway.emulator import Emulator
-from tests.scale.conftest import replicas
-from tests.support import RedisServer, codes
+from tests.support import RedisServer, codes, replicas
 
 EXECUTION = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   sid status context flowRevision { revision } steps { nodes { name } } } }"""

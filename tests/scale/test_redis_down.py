@@ -11,9 +11,7 @@ import httpx
 
 from gateway.cache import new_key
 from gateway.emulator import Emulator
-from tests.conftest import seeded_pii
-from tests.scale.conftest import Replicas, replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, Replicas, replicas, seeded_pii
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision } steps { nodes { name context } } } }"""

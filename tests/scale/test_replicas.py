@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from gateway.cache import new_key
 from gateway.emulator import Emulator
-from tests.conftest import seeded_pii
-from tests.scale.conftest import Replicas, replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, Replicas, replicas, seeded_pii
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status contactChannelAddress context flowRevision { revision definition }

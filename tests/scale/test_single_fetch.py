@@ -9,8 +9,7 @@ import httpx
 
 from gateway.cache import new_key
 from gateway.emulator import Emulator
-from tests.scale.conftest import replicas
-from tests.support import RedisServer
+from tests.support import RedisServer, replicas
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision definition } steps { nodes { sid name } } } }"""

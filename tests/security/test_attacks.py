@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway.emulator import Emulator
-from tests.security.conftest import codes, secured
+from tests.support import codes, secured
 
 FLOWS = "{ flows(first: 1) { nodes { sid } } }"
 

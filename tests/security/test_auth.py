@@ -21,8 +21,7 @@ from starlette.routing import Route
 from gateway.emulator import Emulator
 from gateway.graphql import ids
 from gateway.security.auth import hash_key
-from tests.security.conftest import codes, secured
-from tests.support import MULTIPART_ACCEPT, read_multipart, serve
+from tests.support import MULTIPART_ACCEPT, codes, read_multipart, secured, serve
 
 FLOWS = "{ flows(first: 2) { nodes { sid friendlyName } } }"
 

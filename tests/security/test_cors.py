@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from gateway.emulator import Emulator
-from tests.security.conftest import secured
+from tests.support import secured
 
 APP = "https://app.example.com"
 

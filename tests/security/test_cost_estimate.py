@@ -24,8 +24,14 @@ from typing import Any
 import pytest
 
 from gateway.emulator import Emulator
-from tests.graphql.conftest import Gateway, open_gateway
-from tests.support import MULTIPART_ACCEPT, plain, read_multipart, two_widget_flow
+from tests.support import (
+    MULTIPART_ACCEPT,
+    Gateway,
+    open_gateway,
+    plain,
+    read_multipart,
+    two_widget_flow,
+)
 from tests.support import codes as error_codes
 
 Variables = dict[str, Any]

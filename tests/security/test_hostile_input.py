@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.emulator import Emulator
-from tests.security.conftest import secured
+from tests.support import secured
 
 JSON = {"content-type": "application/json"}
 FLOW = "FW" + "0" * 32

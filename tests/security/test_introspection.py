@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gateway.emulator import Emulator
-from tests.security.conftest import codes, secured
+from tests.support import codes, secured
 
 
 def type_ref(depth: int = 9) -> str:

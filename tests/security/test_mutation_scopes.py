@@ -16,9 +16,8 @@ import pytest
 
 from gateway.emulator import Emulator
 from gateway.graphql import ids
-from tests.security.conftest import codes, secured
 from tests.security.test_auth import api_keys, call
-from tests.support import two_widget_flow
+from tests.support import codes, secured, two_widget_flow
 
 FLOWS_WRITE = ["flows:write"]
 FLOWS_WRITE_READ = ["flows:write", "flows:read"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
-from tests.security.conftest import basic, codes, secured
+from tests.support import basic, codes, secured
 
 OTHER_SID, OTHER_TOKEN = "AC" + "5e" * 16, "second-account-token-5e5e"
 FLOWS = "{ flows(first: 50) { nodes { sid friendlyName } } }"

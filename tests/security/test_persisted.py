@@ -16,9 +16,7 @@ from gateway.cache import MemoryCache
 from gateway.emulator import Emulator
 from gateway.security.documents import DocumentStore, RedisDocuments
 from gateway.settings import SettingsError, load_settings
-from tests.conftest import REDIS_URL
-from tests.security.conftest import codes, secured
-from tests.support import free_port
+from tests.support import REDIS_URL, codes, free_port, secured
 
 QUERY = "query Flows { flows(first: 2) { nodes { sid } } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()

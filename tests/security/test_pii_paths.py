@@ -26,8 +26,7 @@ from gateway.security.principal import (
     FLOWS_READ,
     PII_READ,
 )
-from tests.conftest import seeded_pii
-from tests.security.conftest import secured
+from tests.support import secured, seeded_pii
 
 #: A caller with every scope but `pii:read`, and one with it too.
 WITHOUT_PII = "sgw_no_pii_0001"

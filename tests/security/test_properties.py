@@ -55,9 +55,7 @@ from hypothesis_graphql import mutations, nodes, queries
 
 from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.support import asgi_client
+from tests.support import asgi_client, asgi_transport, gateway_settings
 
 SCHEMA = graphql.build_schema((Path(__file__).parents[2] / "schema.graphql").read_text())
 

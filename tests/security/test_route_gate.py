@@ -16,11 +16,8 @@ from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.endpoint import GatewayGraphQL
 from gateway.runtime import build_gateway
-from tests.conftest import asgi_transport
-from tests.graphql.conftest import gateway_settings
-from tests.security.conftest import codes
 from tests.security.test_auth import KEYS, READER, api_keys
-from tests.support import asgi_client, serve, with_state
+from tests.support import asgi_client, asgi_transport, codes, gateway_settings, serve, with_state
 
 ROOT = "/studio"
 CONTEXT = (

@@ -10,7 +10,7 @@ import pytest
 from gateway.emulator import Emulator
 from gateway.graphql import build_schema
 from gateway.graphql.schema import without_suggestions
-from tests.security.conftest import secured
+from tests.support import secured
 
 FLOW = "FW" + "0" * 32
 

@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.shared import SharedRedis
-from tests.support import drop_keys, free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support import REDIS_URL, drop_keys, free_port
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from gateway.studio import (
     StudioError,
     Transport,
 )
-from tests.conftest import asgi_transport
-from tests.support import free_port, paused, until
+from tests.support import asgi_transport, free_port, paused, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 MISSING_FLOW = "FW" + "0" * 32

@@ -9,7 +9,7 @@ import pytest
 from gateway.emulator import Emulator
 from gateway.studio import ClientConfig, Credentials, Reason, StudioClient, StudioError
 from gateway.studio.limits import LocalSemaphore, TokenBucket, create_burst
-from tests.conftest import FAST_RETRY, asgi_transport
+from tests.support import FAST_RETRY, asgi_transport
 
 CREATE = "POST /v2/Flows/{FlowSid}/Executions"
 

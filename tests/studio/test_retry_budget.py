@@ -14,7 +14,7 @@ from gateway.studio import (
     StudioClient,
     StudioError,
 )
-from tests.conftest import asgi_transport
+from tests.support import asgi_transport
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff=0.001, max_backoff=0.001)

@@ -20,8 +20,7 @@ from gateway.studio import (
     call_scope,
     current_scope,
 )
-from tests.conftest import FAST_RETRY
-from tests.support import ends_at, paused, until
+from tests.support import FAST_RETRY, ends_at, paused, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 LIST_FLOWS = "GET /v2/Flows"

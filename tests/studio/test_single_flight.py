@@ -20,9 +20,7 @@ from gateway.studio import (
     Transport,
     call_scope,
 )
-from tests.conftest import FAST_RETRY, asgi_transport
-from tests.security.conftest import basic, codes, secured
-from tests.support import paused, until
+from tests.support import FAST_RETRY, asgi_transport, basic, codes, paused, secured, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 LIST_FLOWS = "GET /v2/Flows"

@@ -18,8 +18,7 @@ from gateway.studio import (
     Timeouts,
     Transport,
 )
-from tests.conftest import FAST_RETRY, asgi_transport
-from tests.support import ends_at, free_port, paused, until
+from tests.support import FAST_RETRY, asgi_transport, ends_at, free_port, paused, until
 
 FETCH_FLOW = "GET /v2/Flows/{Sid}"
 CREATE_EXECUTION = "POST /v2/Flows/{FlowSid}/Executions"

@@ -1,4 +1,4 @@
-"""Run the Node client scripts in this folder, with the packages its lockfile pins.
+"""Run the Node client scripts of tests/clients, with the packages its lockfile pins.
 
 `make test` installs them first (`npm ci`); a test run on its own installs them
 when `node_modules` is missing or older than the lockfile, and fails with a
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-CLIENTS = Path(__file__).parent
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 #: Written after `npm ci` succeeds, here and by the Makefile.
 STAMP = CLIENTS / "node_modules" / ".installed"
 

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
-
-import pytest
-
 from gateway.events.dedup import SeenEvents
 from gateway.shared import SharedRedis
-from tests.support import drop_keys
 
 REDIS = "redis://127.0.0.1:6379/0"
 ACCOUNT = "AC" + "a" * 32
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"test-dedup-{secrets.token_hex(4)}:"
-    yield name
-    await drop_keys(REDIS, name)
 
 
 async def test_an_id_is_first_once_per_process() -> None:
@@ -41,8 +28,8 @@ async def test_the_process_forgets_after_the_ttl_and_beyond_its_bound() -> None:
     assert not await seen.first(ACCOUNT, "EZ3")
 
 
-async def test_two_replicas_on_one_redis_pass_an_id_once(prefix: str) -> None:
-    a, b = SharedRedis(REDIS, prefix=prefix), SharedRedis(REDIS, prefix=prefix)
+async def test_two_replicas_on_one_redis_pass_an_id_once(redis_prefix: str) -> None:
+    a, b = SharedRedis(REDIS, prefix=redis_prefix), SharedRedis(REDIS, prefix=redis_prefix)
     try:
         first_a, first_b = SeenEvents(a), SeenEvents(b)
         assert await first_a.first(ACCOUNT, "EZ1")

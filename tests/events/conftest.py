@@ -1,0 +1,54 @@
+"""Events for the tests: records as Twilio's Event Streams would carry them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
+from gateway.studio.records import Execution, ExecutionStatus, ExecutionStep
+
+ACCOUNT = "AC" + "a" * 32
+FLOW = "FW" + "b" * 32
+EXECUTION = "FN" + "c" * 32
+#: Stands for a contact's address: it must never reach Redis or a log in clear.
+CONTACT = "+15550001111"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def step_event(n: int, account_sid: str = ACCOUNT) -> StudioEvent:
+    when = datetime(2026, 6, 10, 6, 2, n, tzinfo=UTC)
+    step = ExecutionStep(
+        sid="FT" + f"{n:032x}",
+        account_sid=account_sid,
+        flow_sid=FLOW,
+        execution_sid=EXECUTION,
+        parent_step_sid=None,
+        name="incomingRequest",
+        context=None,
+        transitioned_from="Trigger",
+        transitioned_to="send",
+        type=None,
+        date_created=when,
+        date_updated=None,
+        url=None,
+    )
+    return StudioEvent(f"EZ{n}", STEP_ENDED, when, account_sid, FLOW, EXECUTION, step=step)
+
+
+def ended_event(account_sid: str = ACCOUNT) -> StudioEvent:
+    when = datetime(2026, 6, 10, 6, 3, tzinfo=UTC)
+    execution = Execution(
+        sid=EXECUTION,
+        account_sid=account_sid,
+        flow_sid=FLOW,
+        contact_channel_address=CONTACT,
+        contact_sid=None,
+        flow_version=3,
+        context=None,
+        status=ExecutionStatus.ENDED,
+        date_created=when,
+        date_updated=when,
+        initiated_by="RQ" + "e" * 32,
+        url=None,
+    )
+    return StudioEvent("EZend", EXECUTION_ENDED, when, account_sid, FLOW, EXECUTION, execution)

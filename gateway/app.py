@@ -36,6 +36,8 @@ from strawberry.types.graphql import OperationType
 
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
+from gateway.events.intake import events_route
+from gateway.events.redis import RedisBroker
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
@@ -380,6 +382,8 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
     ]
+    if settings.events:
+        routes.append(events_route(settings, lambda: holder[0] if holder else None))
     graphiql = GraphiQL.load() if settings.feature("graphiql") else None
     if graphiql is not None:
         routes.append(graphiql.route())
@@ -511,6 +515,7 @@ def build_gateway(
         metrics=metrics or Metrics(),
         tracing=tracing,
         shared=shared,
+        broker=RedisBroker(shared, cipher=settings.cache_cipher()) if shared else LocalBroker(),
     )
     if cache is not None:
         cache.observer = gateway.metrics

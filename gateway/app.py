@@ -307,7 +307,7 @@ def create_app(
         documents = _documents(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         gateway = build_gateway(
             settings,
             transport=transport,
@@ -326,7 +326,7 @@ def create_app(
         restore = _drain_on_sigterm(gateway, settings.drain_seconds)
         sampler = asyncio.create_task(_sample_in_flight(gateway))
         try:
-            yield
+            yield {"gateway": gateway}  # each request finds it in `request.state.gateway`
         finally:
             sampler.cancel()
             restore()
@@ -383,7 +383,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
     ]
     if settings.events:
-        routes.append(events_route(settings, lambda: holder[0] if holder else None))
+        routes.append(events_route(settings))
     graphiql = GraphiQL.load() if settings.feature("graphiql") else None
     if graphiql is not None:
         routes.append(graphiql.route())

@@ -165,13 +165,17 @@ class EventSettings(Protocol):
     def events_key(self) -> str: ...
 
 
-def events_route(settings: EventSettings, host: Callable[[], Host | None]) -> Route:
+def events_route(
+    settings: EventSettings, host: Callable[[Request], Host | None] | None = None
+) -> Route:
     """The webhook's route; its intake is made on the first delivery from the running
-    gateway `host()` returns (None while it starts: 503, which Twilio retries)."""
+    gateway: `host(request)`, by default the lifespan's `request.state.gateway`
+    (None while it starts: 503, which Twilio retries)."""
     made: list[tuple[Host, EventIntake]] = []
+    find = host or _lifespan_gateway
 
     async def endpoint(request: Request) -> Response:
-        gateway = host()
+        gateway = find(request)
         if gateway is None:
             return _error(503, "starting")
         if made and made[0][0] is gateway:
@@ -190,6 +194,11 @@ def events_route(settings: EventSettings, host: Callable[[], Host | None]) -> Ro
         return await intake.endpoint(request)
 
     return Route(settings.events_path, endpoint, methods=["POST"])
+
+
+def _lifespan_gateway(request: Request) -> Host | None:
+    gateway: Host | None = getattr(request.state, "gateway", None)
+    return gateway
 
 
 def _error(status: int, message: str) -> Response:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
+from starlette.applications import Starlette
+
+from gateway.app import Gateway, create_app
+from gateway.cache import RedisCache
+from gateway.emulator import Emulator
 from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
 from gateway.studio.records import Execution, ExecutionStatus, ExecutionStep
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
 
 ACCOUNT = "AC" + "a" * 32
 FLOW = "FW" + "b" * 32
@@ -52,3 +63,28 @@ def ended_event(account_sid: str = ACCOUNT) -> StudioEvent:
         url=None,
     )
     return StudioEvent("EZend", EXECUTION_ENDED, when, account_sid, FLOW, EXECUTION, execution)
+
+
+@contextlib.asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+    """The app inside its lifespan, its Gateway, and an httpx client to it over ASGI
+    (handing each request the lifespan state, as a server does)."""
+    async with app.router.lifespan_context(app) as state:
+        assert state is not None
+
+        async def stateful(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] in ("http", "websocket"):
+                scope = {**scope, "state": dict(state)}
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=stateful)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http:
+            yield state["gateway"], http
+
+
+def events_app(
+    emulator: Emulator, *, cache: RedisCache | None = None, **settings: Any
+) -> Starlette:
+    """A gateway receiving Event Streams webhooks, on the emulator."""
+    values: dict[str, Any] = {"events": True, "cache_ttl": 3600, **settings}
+    return create_app(gateway_settings(**values), transport=asgi_transport(emulator), cache=cache)

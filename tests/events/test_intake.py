@@ -3,12 +3,17 @@ evicts and publishes, each event once, whatever the batches, duplicates and orde
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
+from gateway.app import create_app
 from gateway.cache import Entry, RedisCache
 from gateway.emulator import Emulator
 from gateway.emulator.eventstreams import body_of, signed_request
@@ -16,8 +21,11 @@ from gateway.emulator.live import LiveMode, LiveOptions
 from gateway.events import EXECUTION_ENDED, StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.loaders import execution_tag
+from gateway.shared import SharedRedis
+from tests.conftest import asgi_transport
 from tests.events.conftest import REDIS_URL, events_app, running
-from tests.support import until
+from tests.graphql.conftest import gateway_settings
+from tests.support import serve, until
 
 HOOK = "http://gw.test/webhooks/twilio/events"
 
@@ -195,3 +203,47 @@ async def test_a_webhook_to_one_replica_reaches_a_listener_on_another_once(
             assert await to_b.deliver(live.emitted[sid]) == 202
         await until(lambda: len(heard) >= sum(len(live.emitted[s]) for s in sids))
     assert_each_once_in_order(live, sids, heard)
+
+
+def test_over_a_real_server_every_event_is_published_once(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    """uvicorn answers the webhook, then processes: a replica on the same Redis hears it."""
+    cache = RedisCache(REDIS_URL, prefix=redis_prefix)
+    app = create_app(gateway_settings(events=True), transport=asgi_transport(emulator), cache=cache)
+    lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def closing_the_cache(app: Starlette) -> AsyncIterator[Any]:
+        async with lifespan(app) as state:
+            yield state
+        await cache.aclose()  # in the server's loop, where its connections live
+
+    app.router.lifespan_context = closing_the_cache
+
+    async def scenario(base: str) -> tuple[LiveMode, list[str], list[StudioEvent], bytes]:
+        shared = SharedRedis(REDIS_URL, prefix=redis_prefix)
+        replica = RedisBroker(shared)
+        heard: list[StudioEvent] = []
+        replica.listen(emulator.account_sid, heard.append)
+        await replica.ready()
+        hook = base + "/webhooks/twilio/events"
+        live = LiveMode(emulator, LiveOptions(url=hook, batch=2, duplicates=0.5, shuffle=True))
+        sids = await run_all(live, 2)
+        await until(lambda: len(heard) >= sum(len(live.emitted[s]) for s in sids))
+        await live.stop()
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(base + "/metrics")).content
+        await replica.aclose()
+        await shared.aclose()
+        return live, sids, heard, metrics
+
+    with serve(app) as base:
+        live, sids, heard, metrics = asyncio.run(scenario(base))
+    assert set(live.answers) == {202}
+    assert_each_once_in_order(live, sids, heard)
+    published = sum(len(live.emitted[s]) for s in sids)
+    assert f'studio_gateway_events_total{{outcome="published",type="{EXECUTION_ENDED}"}} 2.0' in (
+        metrics.decode()
+    )
+    assert published == len(heard)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -37,10 +38,14 @@ async def measure(base: str, executions: int, batch: int) -> None:
     replica = RedisBroker(shared)
     latencies: list[float] = []
     ours: set[str] = set()
+    expected = [0]
+    all_heard = asyncio.Event()
 
     def heard(event: StudioEvent) -> None:
         if event.execution_sid in ours:
             latencies.append((datetime.now(UTC) - event.time).total_seconds() * 1000)
+            if expected[0] and len(latencies) >= expected[0]:
+                all_heard.set()
 
     replica.listen(emulator.account_sid, heard)
     await replica.ready()
@@ -54,10 +59,11 @@ async def measure(base: str, executions: int, batch: int) -> None:
     started = time.perf_counter()
     while live.live:
         await live.advance()
-    made = sum(len(live.emitted[sid]) for sid in ours)
-    deadline = time.monotonic() + 10
-    while len(latencies) < made and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    made = expected[0] = sum(len(live.emitted[sid]) for sid in ours)
+    if len(latencies) >= made:
+        all_heard.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_heard.wait(), 10)
     elapsed = time.perf_counter() - started
     await live.stop()
     await replica.aclose()

@@ -110,10 +110,10 @@ class LiveMode:
         from_: str = "+15005550006",
         parameters: dict[str, Any] | None = None,
     ) -> str:
-        """Start an execution of `flow_sid` (default: the first published flow); its SID."""
+        """Start an execution of `flow_sid` (default: a published flow); its SID."""
         flows = self.account.flows
         if flow_sid is None:
-            flow_sid = next(sid for sid, flow in flows.items() if flow.latest_published())
+            flow_sid = self._rng.choice([s for s, f in flows.items() if f.latest_published()])
         flow = flows[flow_sid]
         to = to or f"+1555{next(self._contacts):07d}"
         now = self._now()
@@ -204,6 +204,13 @@ class LiveMode:
         """Advance every `step_interval` in the background until `stop`."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def keep_starting(self, every: float) -> None:
+        """Start an execution every `every` seconds while advancing in the background."""
+        self.start()
+        while True:
+            await asyncio.sleep(every)
+            self.start_execution()
 
     async def stop(self) -> None:
         if self._task is not None:

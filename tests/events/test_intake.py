@@ -72,7 +72,8 @@ async def test_live_webhooks_reach_a_broker_listener_once_each(
     assert set(live.answers) == {202}
     assert_each_once_in_order(live, sids, heard)
     steps = [e.step for e in heard if e.step is not None]
-    execution = emulator.account(emulator.account_sid).execution(heard[0].flow_sid, sids[0])
+    flow_sid = next(e.flow_sid for e in heard if e.execution_sid == sids[0])
+    execution = emulator.account(emulator.account_sid).execution(flow_sid, sids[0])
     assert execution is not None
     told = sorted((s for s in steps if s.execution_sid == sids[0]), key=lambda s: s.sid)
     assert [s.sid for s in told] == sorted(s.sid for s in execution.steps)

@@ -9,15 +9,19 @@ own events twice.
 Redis being away never loses an event here: the publisher's own listeners
 already have it, and the listener task subscribes again when Redis is back
 (what was published meanwhile on other replicas is lost to this one, as
-pub/sub keeps nothing; the pollers cover it). Events carry contact addresses:
-with a cache cipher the payload is sealed (the channel bound in), and nothing
-of a payload is ever logged.
+pub/sub keeps nothing; the pollers cover it). Events carry contact addresses,
+and personal data reaches Redis only sealed: with the cache cipher the payload
+is sealed (the channel bound in); without it an execution's
+`contact_channel_address` stays in the publishing process, and other replicas
+get it as None (to be fetched, like `context`, when selected). Nothing of a
+payload is ever logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -60,7 +64,7 @@ class RedisBroker:
         """Hand `event` to this process's listeners, then to every other replica's."""
         self.local.deliver(event)
         channel = self.channel(event.account_sid)
-        message = self._origin + _SEPARATOR + self._seal(channel, encode(event))
+        message = self._origin + _SEPARATOR + self._seal(channel, encode(self._wire(event)))
         with contextlib.suppress(RedisUnavailable):  # this process's listeners have it
             await self.shared.run(lambda client: client.publish(channel, message))
 
@@ -124,6 +128,15 @@ class RedisBroker:
             return
         self.heard += 1
         self.local.deliver(event)
+
+    def _wire(self, event: StudioEvent) -> StudioEvent:
+        """The event as it may cross Redis: without personal data unless sealed."""
+        execution = event.execution
+        if self.cipher is not None or execution is None:
+            return event
+        return dataclasses.replace(
+            event, execution=dataclasses.replace(execution, contact_channel_address=None)
+        )
 
     def _seal(self, channel: str, payload: bytes) -> bytes:
         return payload if self.cipher is None else self.cipher.seal(channel, payload)

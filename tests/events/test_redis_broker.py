@@ -73,6 +73,37 @@ async def test_what_crosses_redis_is_sealed(
     assert b"EZend" not in message["data"]
 
 
+async def test_without_a_cipher_no_contact_address_crosses_redis(redis_prefix: str) -> None:
+    shared = [SharedRedis(REDIS_URL, prefix=redis_prefix) for _ in range(2)]
+    a, b = RedisBroker(shared[0]), RedisBroker(shared[1])
+    heard_a: list[StudioEvent] = []
+    heard_b: list[StudioEvent] = []
+    a.listen(ACCOUNT, heard_a.append)
+    b.listen(ACCOUNT, heard_b.append)
+    raw = aioredis.Redis.from_url(REDIS_URL)
+    pubsub = raw.pubsub()
+    try:
+        await b.ready()
+        await pubsub.subscribe(a.channel(ACCOUNT))
+        await pubsub.get_message(timeout=1.0)
+        await a.publish(ended_event())
+        message = None
+        while message is None:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        await until(lambda: len(heard_b) == 1)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await raw.aclose()
+        for broker, redis in zip((a, b), shared, strict=True):
+            await broker.aclose()
+            await redis.aclose()
+    assert CONTACT.encode() not in message["data"]
+    assert heard_a[0].execution is not None and heard_b[0].execution is not None
+    assert heard_a[0].execution.contact_channel_address == CONTACT
+    assert heard_b[0].execution.contact_channel_address is None
+    assert heard_b[0].execution.sid == heard_a[0].execution.sid
+
+
 async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_when_it_is_back(
     redis_server: RedisServer,
 ) -> None:

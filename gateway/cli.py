@@ -247,6 +247,7 @@ def _demo(args: argparse.Namespace) -> int:
             host = f"[{args.host}]" if ":" in args.host else args.host
             hook = f"http://{host}:{args.port}{settings.events_path}"
             live = LiveMode(emulator, LiveOptions(url=hook, step_interval=1.0))
+            live.adopt_active()
             work.append(live.keep_starting(every=args.live))
         await asyncio.gather(*work)
 

@@ -13,7 +13,8 @@ per request or arrays of `batch`. On demand, events are delivered twice
 (`duplicates`), out of order (`shuffle`), and requests are preceded by a
 forged copy signed with a wrong key (`forged`), which a sink must refuse.
 Ending an execution over REST while it runs stops it: its end is delivered.
-Seeded executions waiting for a contact are left as they are.
+`adopt_active()` lets the executions already waiting for a contact go on the
+same way, from the widget each waits at.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from typing import Any
 import httpx
 
 from gateway.emulator import eventstreams
+from gateway.emulator.context import execution_context
+from gateway.emulator.definition import CompiledFlow
 from gateway.emulator.emulator import Emulator
 from gateway.emulator.eventstreams import CloudEvent
 from gateway.emulator.handlers.executions import start_execution
-from gateway.emulator.records import ExecutionRecord, StepRecord
-from gateway.emulator.runner import RunSettings
+from gateway.emulator.records import ExecutionRecord, Json, StepRecord
+from gateway.emulator.runner import FlowRun, RunSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,42 @@ class LiveMode:
         self._live[execution.sid] = _Live(execution, list(result.steps), now)
         self._emit(eventstreams.execution_event(eventstreams.EXECUTION_STARTED, execution, now))
         return execution.sid
+
+    def adopt_active(self) -> list[str]:
+        """Let the account's waiting executions go on (their contacts answer): their
+        SIDs. Each goes on from the widget it waits at, one step per round, then ends."""
+        adopted: list[str] = []
+        for flow in self.account.flows.values():
+            for execution in flow.executions.values():
+                if execution.status != "active" or execution.sid in self._live:
+                    continue
+                revision = flow.find_revision(execution.flow_version)
+                waiting_at = execution.steps[-1].transitioned_to if execution.steps else None
+                plan: list[StepRecord] = []
+                if revision is not None and waiting_at is not None:
+                    context = execution_context(execution)
+                    plan = (
+                        self._flow_run(revision.compiled(), context)
+                        .resume(waiting_at, context.get("widgets"))
+                        .steps
+                    )
+                self._live[execution.sid] = _Live(execution, plan, self._now())
+                adopted.append(execution.sid)
+        return adopted
+
+    def _flow_run(self, flow: CompiledFlow, context: Json) -> FlowRun:
+        account = self.account
+        return FlowRun(
+            flow,
+            base_context=context,
+            entry_event="incomingRequest",
+            started_at=self._now(),
+            rng=account.rng,
+            sid_factory=account.sid_factory,
+            next_seq=account.next_seq,
+            subflows=account.resolve_subflow,
+            settings=RunSettings(resolve_waits=True),
+        )
 
     async def advance(self) -> None:
         """One round: each live execution shows its next step, or ends; then deliver."""

@@ -160,3 +160,30 @@ async def test_ending_an_execution_over_rest_stops_it_and_tells_its_end(
     assert sid not in live.live
     kinds = [e["type"] for e in events_of(sink.bodies)]
     assert kinds == [STARTED, STEP, ENDED]
+
+
+async def test_executions_waiting_for_a_contact_go_on_from_where_they_wait(sink: Sink) -> None:
+    emulator = Emulator.seeded(seed=7)
+    account = emulator.account(emulator.account_sid)
+    waiting = {
+        sid: len(execution.steps)
+        for flow in account.flows.values()
+        for sid, execution in flow.executions.items()
+        if execution.status == "active"
+    }
+    assert waiting  # the seed leaves some executions waiting
+    live = LiveMode(emulator, LiveOptions(url=sink.url))
+    assert sorted(live.adopt_active()) == sorted(waiting)
+    while live.live:
+        await live.advance()
+    await live.stop()
+    for sid, before in waiting.items():
+        flow_sid = live.emitted[sid][0]["data"]["flow_sid"]
+        execution = account.execution(flow_sid, sid)
+        assert execution is not None and execution.status == "ended"
+        told = [e["data"]["step_sid"] for e in live.emitted[sid] if e["type"] == STEP]
+        assert [s.sid for s in execution.steps[before:]] == told
+        if told:  # the first new step leaves the widget the execution waited at
+            first = execution.steps[before]
+            assert first.transitioned_from == execution.steps[before - 1].transitioned_to
+        assert live.emitted[sid][-1]["type"] == ENDED

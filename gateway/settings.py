@@ -398,6 +398,11 @@ class Settings(BaseSettings):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
         if not self.events_path.startswith("/"):
             raise ValueError("events_path: must start with /")
+        if self.events and not self.events_key():
+            raise ValueError(
+                "events_auth_token: events need the Auth Token that signs Twilio's deliveries "
+                "(set STUDIO_GATEWAY_EVENTS_AUTH_TOKEN, or TWILIO_AUTH_TOKEN)"
+            )
         self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
 

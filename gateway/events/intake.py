@@ -86,7 +86,7 @@ class EventIntake:
             self._observe("delivery", "malformed")
             return _error(400, error.message)
         for reason in delivery.malformed:
-            self._observe("studio", "malformed")
+            self._observe("event", "malformed")
             logger.warning("an Event Streams event was skipped: %s", reason)
         for _ in range(delivery.ignored.total()):
             self._observe("other", "ignored")

@@ -125,8 +125,8 @@ class Metrics:
 
         self.events = Counter(
             "studio_gateway_events",
-            "Event Streams: events by type (`other` for types not acted on, `delivery` for "
-            "a whole request) and outcome",
+            "Event Streams: events by type (`other` for types not acted on, `event` for an "
+            "unreadable one, `delivery` for a whole request) and outcome",
             ["type", "outcome"],
             registry=r,
         )

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from gateway.cache import Cache, RedisCache
 from gateway.endpoint import GatewayGraphQL
+from gateway.events.intake import events_route
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.http.caching import HttpCaching
@@ -146,6 +147,8 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
     ]
+    if settings.events:
+        routes.append(events_route(settings))
     graphiql = GraphiQL.load() if settings.feature("graphiql") else None
     if graphiql is not None:
         routes.append(graphiql.route())

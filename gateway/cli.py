@@ -35,6 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--emulator-port", type=int, default=8900)
+    demo.add_argument(
+        "--live",
+        type=float,
+        metavar="SECONDS",
+        help="start an execution every SECONDS; its steps, a second apart, reach the gateway "
+        "as signed Event Streams webhooks",
+    )
 
     emulator = commands.add_parser("emulator", help="serve the Studio v2 emulator alone")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -200,6 +207,7 @@ def _demo(args: argparse.Namespace) -> int:
         port=args.port,
         environment="development",
         log_format="text",
+        events=args.live is not None,
     )
     if not _loopback(args.host):
         raise _Fatal("the demo has no client authentication: serve it on a loopback address")
@@ -232,7 +240,16 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+        work = [server.serve() for server in servers]
+        if args.live is not None:
+            from gateway.emulator.live import LiveMode, LiveOptions
+
+            host = f"[{args.host}]" if ":" in args.host else args.host
+            hook = f"http://{host}:{args.port}{settings.events_path}"
+            live = LiveMode(emulator, LiveOptions(url=hook, step_interval=1.0))
+            live.adopt_active()
+            work.append(live.keep_starting(every=args.live))
+        await asyncio.gather(*work)
 
     asyncio.run(run())
     return 0

@@ -314,7 +314,7 @@ class Loaders:
         return f"{self._account}:{flow_sid}"
 
     def _execution_tag(self, flow_sid: str, execution_sid: str) -> str:
-        return f"{self._account}:{flow_sid}:{execution_sid}"
+        return execution_tag(self._account, flow_sid, execution_sid)
 
     def _revision_entry(self, flow_sid: str, number: str) -> Entry:
         # A definition holds no contact's data: it may go to Redis as it is.
@@ -441,6 +441,11 @@ class Loaders:
         _clear_where(self.steps_page, lambda k: k.parent == key)
         _clear_where(self.step, lambda k: k[:2] == key)
         _clear_where(self.step_context, lambda k: k[:2] == key)
+
+
+def execution_tag(account_sid: str, flow_sid: str, execution_sid: str) -> str:
+    """The cache tag of everything kept for one execution (invalidating it evicts them)."""
+    return f"{account_sid}:{flow_sid}:{execution_sid}"
 
 
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
+from gateway.events.redis import RedisBroker
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
@@ -208,6 +209,7 @@ def build_gateway(
         metrics=metrics or Metrics(),
         tracing=tracing,
         shared=shared,
+        broker=RedisBroker(shared, cipher=settings.cache_cipher()) if shared else LocalBroker(),
     )
     if cache is not None:
         cache.observer = gateway.metrics

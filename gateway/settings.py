@@ -243,6 +243,30 @@ class Settings(BaseSettings):
         ),
     )
 
+    # -- live executions (Event Streams) ------------------------------------------
+    events: bool = Field(
+        False, description="Receive Twilio Event Streams webhooks at `events_path`."
+    )
+    events_path: str = Field(
+        "/webhooks/twilio/events", description="Where Event Streams deliveries are received."
+    )
+    events_auth_token: SecretStr | None = Field(
+        None,
+        description=(
+            "The Auth Token that signs deliveries; default: TWILIO_AUTH_TOKEN (needed when "
+            "the gateway itself uses an API key)."
+        ),
+    )
+    events_public_url: str | None = Field(
+        None,
+        description=(
+            "The webhook's URL as Twilio calls it (behind a proxy); default: the URL as received."
+        ),
+    )
+    events_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest Event Streams delivery, bytes."
+    )
+
     # -- security ---------------------------------------------------------------
     environment: Literal["development", "production"] = Field(
         "production",
@@ -344,7 +368,7 @@ class Settings(BaseSettings):
         description="A JSON manifest {sha256: document}; when set, only those operations run.",
     )
 
-    @field_validator("upstream_url")
+    @field_validator("upstream_url", "events_public_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -372,6 +396,13 @@ class Settings(BaseSettings):
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        if not self.events_path.startswith("/"):
+            raise ValueError("events_path: must start with /")
+        if self.events and not self.events_key():
+            raise ValueError(
+                "events_auth_token: events need the Auth Token that signs Twilio's deliveries "
+                "(set STUDIO_GATEWAY_EVENTS_AUTH_TOKEN, or TWILIO_AUTH_TOKEN)"
+            )
         self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
 
@@ -402,6 +433,12 @@ class Settings(BaseSettings):
             return CacheCipher.from_text(text)
         except ValueError as error:
             raise ValueError(f"cache_encryption_keys: {error}") from None
+
+    def events_key(self) -> str:
+        """What signs Event Streams deliveries: the events token, else the account's own."""
+        return _secret(self.events_auth_token) or (
+            _secret(self.twilio_auth_token) if self.twilio_account_sid else ""
+        )
 
     def base_url(self) -> str:
         if self.upstream_url:

@@ -90,6 +90,13 @@ class FlowRun:
         outcome = self._walk(self._flow, self._entry_event, parent_step_sid=None, depth=0)
         return RunResult(steps=self._steps, outcome=outcome, finished_at=self._now)
 
+    def resume(self, widget: str, widgets: Json | None = None) -> RunResult:
+        """Go on from `widget`, where an execution waits; `widgets`: what earlier steps
+        put in the context. The steps made are only the new ones."""
+        self._context["widgets"] = dict(widgets or {})
+        outcome = self._continue(self._flow, widget, parent_step_sid=None, depth=0)
+        return RunResult(steps=self._steps, outcome=outcome, finished_at=self._now)
+
     def _walk(
         self, flow: CompiledFlow, entry_event: str, *, parent_step_sid: str | None, depth: int
     ) -> RunOutcome:
@@ -97,6 +104,11 @@ class FlowRun:
             return RunOutcome.CAPPED
         trigger = flow.widgets[flow.initial_state]
         current = self._record(trigger, entry_event, trigger.next_for(entry_event), parent_step_sid)
+        return self._continue(flow, current, parent_step_sid=parent_step_sid, depth=depth)
+
+    def _continue(
+        self, flow: CompiledFlow, current: str | None, *, parent_step_sid: str | None, depth: int
+    ) -> RunOutcome:
         while current is not None:
             if len(self._steps) >= self._settings.max_steps:
                 return RunOutcome.CAPPED

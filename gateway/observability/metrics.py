@@ -123,6 +123,14 @@ class Metrics:
             registry=r,
         )
 
+        self.events = Counter(
+            "studio_gateway_events",
+            "Event Streams: events by type (`other` for types not acted on, `event` for an "
+            "unreadable one, `delivery` for a whole request) and outcome",
+            ["type", "outcome"],
+            registry=r,
+        )
+
     # -- hooks ------------------------------------------------------------------
 
     def observe_attempt(self, attempt: Attempt) -> None:
@@ -160,6 +168,9 @@ class Metrics:
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)
+
+    def observe_event(self, kind: str, outcome: str) -> None:
+        self.events.labels(kind, outcome).inc()
 
     def observe_cache(self, layer: str | None) -> None:
         self.cache_requests.labels("hit" if layer else "miss", layer or "none").inc()

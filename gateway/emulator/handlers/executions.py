@@ -17,7 +17,8 @@ from gateway.emulator.errors import (
 from gateway.emulator.handlers.common import Call, Reply, find_execution, find_flow
 from gateway.emulator.paging import page_meta, paginate, parse_page_query
 from gateway.emulator.records import ExecutionRecord, FlowRecord, Json, RevisionRecord
-from gateway.emulator.runner import FlowRun, RunOutcome, RunSettings
+from gateway.emulator.runner import FlowRun, RunOutcome, RunResult, RunSettings
+from gateway.emulator.state import AccountState
 
 EXECUTION_STATUSES: Final = ("active", "ended")
 
@@ -84,11 +85,33 @@ def create_execution(call: Call) -> Reply:
     to = call.form.require("To")
     from_ = call.form.require("From")
     parameters = _parameters(call)
+    execution, result = start_execution(
+        call.account, flow, to, from_, parameters, call.now, RunSettings()
+    )
+    execution.steps = result.steps
+    if result.outcome is not RunOutcome.WAITING:
+        execution.status = "ended"
+    flow.executions[execution.sid] = execution
+    return Reply(201, render.execution(execution, call.base_url))
+
+
+def start_execution(
+    account: AccountState,
+    flow: FlowRecord,
+    to: str,
+    from_: str,
+    parameters: Json,
+    now: datetime,
+    settings: RunSettings,
+) -> tuple[ExecutionRecord, RunResult]:
+    """A new active execution (not yet in the flow, no steps yet) and the run it makes.
+
+    Refused as Twilio refuses it: no published revision, or an execution already
+    active for the contact."""
     revision = _revision_to_run(flow, to)
     conflict = flow.active_execution_for(to, from_)
     if conflict is not None:
         raise execution_already_active(conflict.sid)
-    account = call.account
     initiated_by = account.sid_factory.new(sids.REQUEST)
     context = base_context(
         trigger={"request": {"parameters": parameters}},
@@ -106,8 +129,8 @@ def create_execution(call: Call) -> Reply:
         flow_version=revision.revision,
         status="active",
         initiated_by=initiated_by,
-        date_created=call.now,
-        date_updated=call.now,
+        date_created=now,
+        date_updated=now,
         seq=account.next_seq(),
         base_context=context,
     )
@@ -115,18 +138,14 @@ def create_execution(call: Call) -> Reply:
         revision.compiled(),
         base_context=context,
         entry_event="incomingRequest",
-        started_at=call.now,
+        started_at=now,
         rng=account.rng,
         sid_factory=account.sid_factory,
         next_seq=account.next_seq,
         subflows=account.resolve_subflow,
-        settings=RunSettings(),
+        settings=settings,
     ).run()
-    execution.steps = result.steps
-    if result.outcome is not RunOutcome.WAITING:
-        execution.status = "ended"
-    flow.executions[execution.sid] = execution
-    return Reply(201, render.execution(execution, call.base_url))
+    return execution, result
 
 
 def _parameters(call: Call) -> Json:

@@ -1,0 +1,290 @@
+"""Live mode: executions that advance step by step, told as Event Streams webhooks.
+
+    live = LiveMode(emulator, LiveOptions(url="http://127.0.0.1:8000/webhooks/twilio/events"))
+    sid = live.start_execution()      # active, no steps yet: `…execution.started` is queued
+    await live.advance()              # each live execution gains one step, events delivered
+    live.start(); ...; await live.stop()   # or a background run every `step_interval`
+
+An execution the live mode starts runs its flow as a REST-created one would,
+the contact answering each wait, but its steps appear one per `advance` (dated
+when they appear), then it ends; each change is delivered as Twilio's Event
+Streams would deliver it: signed with the account's Auth Token, one CloudEvent
+per request or arrays of `batch`. On demand, events are delivered twice
+(`duplicates`), out of order (`shuffle`), and requests are preceded by a
+forged copy signed with a wrong key (`forged`), which a sink must refuse.
+Ending an execution over REST while it runs stops it: its end is delivered.
+`adopt_active()` lets the executions already waiting for a contact go on the
+same way, from the widget each waits at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gateway.emulator import eventstreams
+from gateway.emulator.context import execution_context
+from gateway.emulator.definition import CompiledFlow
+from gateway.emulator.emulator import Emulator
+from gateway.emulator.eventstreams import CloudEvent
+from gateway.emulator.handlers.executions import start_execution
+from gateway.emulator.records import ExecutionRecord, Json, StepRecord
+from gateway.emulator.runner import FlowRun, RunSettings
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """Where events go and how they are delivered."""
+
+    #: The sink's URL (the gateway's webhook).
+    url: str
+    #: What signs deliveries; default: the account's Auth Token.
+    auth_token: str | None = None
+    #: Events per request: 1 sends one object per request, more sends arrays.
+    batch: int = 1
+    #: The chance that an event is delivered a second time.
+    duplicates: float = 0.0
+    #: Deliver each round's events in a random order.
+    shuffle: bool = False
+    #: The chance that a request is preceded by a forged copy (wrong key).
+    forged: float = 0.0
+    #: Seconds between rounds of the background run.
+    step_interval: float = 0.05
+    seed: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class _Live:
+    execution: ExecutionRecord
+    plan: list[StepRecord]
+    last: datetime
+
+
+class LiveMode:
+    """Advances the executions it starts, one step per round, and delivers their events."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        options: LiveOptions,
+        *,
+        account_sid: str | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.emulator = emulator
+        self.options = options
+        self.account = emulator.account(account_sid or emulator.account_sid)
+        self._key = options.auth_token or self.account.auth_token
+        self._rng = random.Random(f"live:{options.seed}")
+        self._http = http
+        self._live: dict[str, _Live] = {}
+        self._queue: list[CloudEvent] = []
+        self._contacts = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        #: What was sent: events (with duplicates), requests, forged requests, answers by status.
+        self.events_sent = 0
+        self.requests = 0
+        self.forged_sent = 0
+        self.answers: Counter[int] = Counter()
+        #: Every event made, once each (before duplicates), by execution SID.
+        self.emitted: dict[str, list[CloudEvent]] = {}
+
+    def __repr__(self) -> str:
+        return f"LiveMode(url={self.options.url!r}, live={len(self._live)})"
+
+    @property
+    def live(self) -> list[str]:
+        """SIDs of the executions still advancing."""
+        return list(self._live)
+
+    def start_execution(
+        self,
+        flow_sid: str | None = None,
+        *,
+        to: str | None = None,
+        from_: str = "+15005550006",
+        parameters: dict[str, Any] | None = None,
+    ) -> str:
+        """Start an execution of `flow_sid` (default: a published flow); its SID."""
+        flows = self.account.flows
+        if flow_sid is None:
+            flow_sid = self._rng.choice([s for s, f in flows.items() if f.latest_published()])
+        flow = flows[flow_sid]
+        to = to or f"+1555{next(self._contacts):07d}"
+        now = self._now()
+        execution, result = start_execution(
+            self.account,
+            flow,
+            to,
+            from_,
+            parameters or {},
+            now,
+            RunSettings(resolve_waits=True),
+        )
+        flow.executions[execution.sid] = execution
+        self._live[execution.sid] = _Live(execution, list(result.steps), now)
+        self._emit(eventstreams.execution_event(eventstreams.EXECUTION_STARTED, execution, now))
+        return execution.sid
+
+    def adopt_active(self) -> list[str]:
+        """Let the account's waiting executions go on (their contacts answer): their
+        SIDs. Each goes on from the widget it waits at, one step per round, then ends."""
+        adopted: list[str] = []
+        for flow in self.account.flows.values():
+            for execution in flow.executions.values():
+                if execution.status != "active" or execution.sid in self._live:
+                    continue
+                revision = flow.find_revision(execution.flow_version)
+                waiting_at = execution.steps[-1].transitioned_to if execution.steps else None
+                plan: list[StepRecord] = []
+                if revision is not None and waiting_at is not None:
+                    context = execution_context(execution)
+                    plan = (
+                        self._flow_run(revision.compiled(), context)
+                        .resume(waiting_at, context.get("widgets"))
+                        .steps
+                    )
+                self._live[execution.sid] = _Live(execution, plan, self._now())
+                adopted.append(execution.sid)
+        return adopted
+
+    def _flow_run(self, flow: CompiledFlow, context: Json) -> FlowRun:
+        account = self.account
+        return FlowRun(
+            flow,
+            base_context=context,
+            entry_event="incomingRequest",
+            started_at=self._now(),
+            rng=account.rng,
+            sid_factory=account.sid_factory,
+            next_seq=account.next_seq,
+            subflows=account.resolve_subflow,
+            settings=RunSettings(resolve_waits=True),
+        )
+
+    async def advance(self) -> None:
+        """One round: each live execution shows its next step, or ends; then deliver."""
+        for sid, live in list(self._live.items()):
+            execution = live.execution
+            gone = self.account.execution(execution.flow_sid, sid) is None
+            if gone or execution.status == "ended" or not live.plan:
+                del self._live[sid]
+                if gone:
+                    continue
+                at = self._now(live)
+                if execution.status != "ended":
+                    execution.status = "ended"
+                    execution.date_updated = at.replace(microsecond=0)
+                event = eventstreams.execution_event(eventstreams.EXECUTION_ENDED, execution, at)
+                self._emit(event)
+                continue
+            step = live.plan.pop(0)
+            step.date_created = self._now(live)
+            execution.steps.append(step)
+            execution.date_updated = step.date_created.replace(microsecond=0)
+            self._emit(eventstreams.step_event(execution, step))
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Deliver what is queued, as the options say."""
+        events, self._queue = self._queue, []
+        for event in list(events):
+            if self._rng.random() < self.options.duplicates:
+                events.append(event)
+        if self.options.shuffle:
+            self._rng.shuffle(events)
+        size = max(1, self.options.batch)
+        chunks = [events[i : i + size] for i in range(0, len(events), size)]
+        if self.options.shuffle:  # side by side: they may arrive in any order
+            await asyncio.gather(*(self._send(chunk) for chunk in chunks))
+        else:
+            for chunk in chunks:
+                await self._send(chunk)
+
+    async def deliver(self, events: list[CloudEvent], *, forged: bool = False) -> int:
+        """Send `events` in one request (an object when one, else an array); the status."""
+        as_array = len(events) > 1 or self.options.batch > 1
+        body = eventstreams.body_of(events, as_array=as_array)
+        key = "forged-" + self._key if forged else self._key
+        url, signature = eventstreams.signed_request(self.options.url, body, key)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Twilio-Signature": signature,
+            "User-Agent": "Twilio-Event-Streams/1.0 (studio-gateway emulator)",
+        }
+        http = self._client()
+        status = 0
+        for attempt in range(4):  # Twilio retries 429 and 5xx (for hours; here, briefly)
+            try:
+                response = await http.post(url, content=body, headers=headers)
+                status = response.status_code
+            except httpx.TransportError:
+                status = 0
+            if status != 429 and status < 500 and status != 0:
+                break
+            await asyncio.sleep(0.05 * 2**attempt)
+        self.requests += 1
+        self.answers[status] += 1
+        if forged:
+            self.forged_sent += 1
+        else:
+            self.events_sent += len(events)
+        return status
+
+    def start(self) -> None:
+        """Advance every `step_interval` in the background until `stop`."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def keep_starting(self, every: float) -> None:
+        """Start an execution every `every` seconds while advancing in the background."""
+        self.start()
+        while True:
+            await asyncio.sleep(every)
+            self.start_execution()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _run(self) -> None:
+        while True:
+            await self.advance()
+            await asyncio.sleep(self.options.step_interval)
+
+    async def _send(self, events: list[CloudEvent]) -> None:
+        if self._rng.random() < self.options.forged:
+            await self.deliver(events, forged=True)
+        await self.deliver(events)
+
+    def _emit(self, event: CloudEvent) -> None:
+        self._queue.append(event)
+        execution_sid = event["data"]["execution_sid"]
+        self.emitted.setdefault(execution_sid, []).append(event)
+
+    def _now(self, live: _Live | None = None) -> datetime:
+        # Milliseconds matter: they order events. Each execution's own times increase.
+        now = datetime.now(UTC)
+        if live is not None:
+            now = max(now, live.last + timedelta(milliseconds=1))
+            live.last = now
+        return now
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        return self._http

@@ -1,0 +1,73 @@
+"""Event Streams delivers at least once: each event id is acted on once.
+
+The process remembers the ids it saw (bounded, for `ttl` seconds); with
+Redis, `SET NX` with the same expiry decides across replicas, so a duplicate
+that reaches another replica is dropped there too. While Redis is away the
+process alone decides (a duplicate that lands on two replicas then may pass
+twice: subscribers de-duplicate steps by SID anyway).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+
+from gateway.shared import RedisUnavailable, SharedRedis
+
+#: Twilio retries a delivery for up to 4 hours (FACTS.md section 1.3).
+DEFAULT_TTL: Final = 4 * 3600.0
+DEFAULT_MAX_IDS: Final = 100_000
+
+
+class SeenEvents:
+    """`first(id)` is True once per event id, in this process and (with Redis) across replicas."""
+
+    def __init__(
+        self,
+        shared: SharedRedis | None = None,
+        *,
+        ttl: float = DEFAULT_TTL,
+        max_ids: int = DEFAULT_MAX_IDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.shared = shared
+        self.ttl = ttl
+        self.max_ids = max_ids
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"SeenEvents(ids={len(self._seen)}, redis={self.shared is not None})"
+
+    async def first(self, account_sid: str, event_id: str) -> bool:
+        """True the first time this account's event id is seen; False for a duplicate."""
+        key = f"{account_sid}:{event_id}"
+        if not self._remember(key):
+            return False
+        if self.shared is None:
+            return True
+        redis_key = self.shared.key("event", key)
+        try:
+            taken = await self.shared.run(
+                lambda client: client.set(redis_key, b"1", nx=True, px=int(self.ttl * 1000))
+            )
+        except RedisUnavailable:
+            return True  # the process alone decides
+        return bool(taken)
+
+    def _remember(self, key: str) -> bool:
+        now = self._clock()
+        seen = self._seen
+        at = seen.get(key)
+        if at is not None and now - at < self.ttl:
+            return False
+        seen.pop(key, None)
+        while seen:
+            oldest, at = next(iter(seen.items()))
+            if now - at < self.ttl and len(seen) < self.max_ids:
+                break
+            del seen[oldest]
+        seen[key] = now
+        return True

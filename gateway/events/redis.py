@@ -1,0 +1,172 @@
+"""The broker across replicas: Redis pub/sub, one channel per account.
+
+An event published on replica A is handed to A's own listeners at once and
+sent on `<prefix>events:<account SID>`; every other replica's one listener
+task (a pattern subscription over all accounts' channels) hands it to its
+listeners. Each message names the process that sent it, so A does not hear its
+own events twice.
+
+Redis being away never loses an event here: the publisher's own listeners
+already have it, and the listener task subscribes again when Redis is back
+(what was published meanwhile on other replicas is lost to this one, as
+pub/sub keeps nothing; the pollers cover it). Events carry contact addresses,
+and personal data reaches Redis only sealed: with the cache cipher the payload
+is sealed (the channel bound in); without it an execution's
+`contact_channel_address` stays in the publishing process, and other replicas
+get it as None (to be fetched, like `context`, when selected). Nothing of a
+payload is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+
+from gateway.cache import CacheCipher, encode
+from gateway.events.broker import Listener, LocalBroker
+from gateway.events.model import StudioEvent
+from gateway.shared import RedisUnavailable, SharedRedis
+from gateway.studio.records import Execution, ExecutionStep, parse_datetime
+
+logger = logging.getLogger("gateway.events")
+
+_SEPARATOR: Final = b"\n"
+
+
+class RedisBroker:
+    """Publish to every replica's listeners of the account through Redis pub/sub."""
+
+    def __init__(self, shared: SharedRedis, *, cipher: CacheCipher | None = None) -> None:
+        self.shared = shared
+        self.cipher = cipher
+        self.local = LocalBroker()
+        #: Messages from other replicas handed on, and those dropped as unreadable.
+        self.heard = 0
+        self.unreadable = 0
+        self._origin = secrets.token_hex(8).encode()
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"RedisBroker(prefix={self.shared.prefix!r}, sealed={self.cipher is not None})"
+
+    def channel(self, account_sid: str) -> str:
+        return self.shared.prefix + "events:" + account_sid
+
+    async def publish(self, event: StudioEvent) -> None:
+        """Hand `event` to this process's listeners, then to every other replica's."""
+        self.local.deliver(event)
+        channel = self.channel(event.account_sid)
+        message = self._origin + _SEPARATOR + self._seal(channel, encode(self._wire(event)))
+        with contextlib.suppress(RedisUnavailable):  # this process's listeners have it
+            await self.shared.run(lambda client: client.publish(channel, message))
+
+    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
+        self.start()
+        return self.local.listen(account_sid, listener)
+
+    def start(self) -> None:
+        """Start this process's one listener task (done by the first `listen`)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def ready(self) -> None:
+        """Wait until the listener task is subscribed (tests, and a replica's start)."""
+        self.start()
+        await self._subscribed.wait()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.local.aclose()
+
+    async def _listen(self) -> None:
+        pattern = self.channel("*")
+        while True:
+            pubsub = self.shared.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(pattern)
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._heard(message.get("channel"), message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: subscribe again when it is back
+                self._subscribed.clear()
+                await asyncio.sleep(self.shared.retry_interval)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    def _heard(self, channel: Any, data: Any) -> None:
+        if not isinstance(data, bytes) or not isinstance(channel, bytes):
+            return
+        origin, _, payload = data.partition(_SEPARATOR)
+        if origin == self._origin:
+            return  # ours, handed on when published
+        name = channel.decode(errors="replace")
+        account_sid = name.rpartition(":")[2]
+        if not self.local.listening(account_sid):
+            return
+        event = self._event(name, payload)
+        if event is None:
+            self.unreadable += 1
+            # Which channel, never what the message held.
+            logger.warning("an event message on %s could not be read; it is dropped", name)
+            return
+        self.heard += 1
+        self.local.deliver(event)
+
+    def _wire(self, event: StudioEvent) -> StudioEvent:
+        """The event as it may cross Redis: without personal data unless sealed."""
+        execution = event.execution
+        if self.cipher is not None or execution is None:
+            return event
+        return dataclasses.replace(
+            event, execution=dataclasses.replace(execution, contact_channel_address=None)
+        )
+
+    def _seal(self, channel: str, payload: bytes) -> bytes:
+        return payload if self.cipher is None else self.cipher.seal(channel, payload)
+
+    def _event(self, channel: str, payload: bytes) -> StudioEvent | None:
+        if self.cipher is not None:
+            opened = self.cipher.open(channel, payload)
+            if opened is None:
+                return None
+            payload = opened
+        try:
+            return event_from_json(orjson.loads(payload))
+        except Exception:  # another version's message, or garbage: dropped, counted
+            return None
+
+
+def event_from_json(data: dict[str, Any]) -> StudioEvent:
+    """A StudioEvent from its encoded form (`gateway.cache.encode`)."""
+    time = parse_datetime(data["time"])
+    if time is None:
+        raise ValueError("an event without a time")
+    execution = data.get("execution")
+    step = data.get("step")
+    return StudioEvent(
+        id=str(data["id"]),
+        type=str(data["type"]),
+        time=time,
+        account_sid=str(data["account_sid"]),
+        flow_sid=str(data["flow_sid"]),
+        execution_sid=str(data["execution_sid"]),
+        execution=Execution.from_json(execution) if execution is not None else None,
+        step=ExecutionStep.from_json(step) if step is not None else None,
+    )

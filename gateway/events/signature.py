@@ -1,0 +1,65 @@
+"""`X-Twilio-Signature` on a JSON webhook, checked the way Twilio signs it.
+
+For a JSON body Twilio adds `bodySHA256` (lowercase hex SHA-256 of the raw
+body) to the URL's query and signs the full URL alone: base64 of HMAC-SHA1
+keyed by the account's Auth Token, with no parameters appended. Its SDK
+accepts the URL with and without the scheme's default port, because "sig
+generation on back end is inconsistent"; so do we. Both comparisons are
+constant-time. See ../shared/twilio/FACTS.md, sections 1.4 and 3.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def sign(auth_token: str, url: str) -> str:
+    """The signature Twilio sends for `url` (the full URL, its query included)."""
+    digest = hmac.new(auth_token.encode(), url.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def body_sha256(body: bytes) -> str:
+    """The `bodySHA256` query parameter Twilio adds for a JSON body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def is_valid(auth_token: str, url: str, body: bytes, signature: str | None) -> bool:
+    """Whether `signature` is Twilio's for a JSON `body` delivered to `url`."""
+    if not signature or not auth_token:
+        return False
+    claimed = parse_qs(urlsplit(url).query).get("bodySHA256", [])
+    if len(claimed) != 1 or not hmac.compare_digest(claimed[0], body_sha256(body)):
+        return False
+    given = signature.encode()
+    return any(
+        hmac.compare_digest(sign(auth_token, candidate).encode(), given)
+        for candidate in _with_and_without_port(url)
+    )
+
+
+def _with_and_without_port(url: str) -> tuple[str, ...]:
+    """`url` as received, then with its default port added or removed."""
+    parts = urlsplit(url)
+    default = _DEFAULT_PORTS.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return (url,)
+    if default is None or parts.hostname is None:
+        return (url,)
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    prefix = userinfo + "@" if userinfo else ""
+    if port is None:
+        other = prefix + f"{host}:{default}"
+    elif port == default:
+        other = prefix + host
+    else:
+        return (url,)
+    return (url, urlunsplit(parts._replace(netloc=other)))

@@ -36,6 +36,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
+from gateway.events.watch import Live
 from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql import Context, build_schema
 from gateway.graphql.deadline import CancelOnDisconnect
@@ -69,6 +70,7 @@ from gateway.settings import Settings
 from gateway.shared import RedisSemaphore, RedisTokenBucket, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
 from gateway.studio.limits import create_burst
+from gateway.websocket import websocket_route
 
 if TYPE_CHECKING:
     from cross_web import AsyncHTTPRequestAdapter  # strawberry's, in its own signature
@@ -120,6 +122,8 @@ class Gateway:
     upstream: UpstreamState = field(default_factory=UpstreamState)
     #: Where Studio events meet subscriptions (Redis pub/sub across replicas when shared).
     broker: Broker = field(default_factory=LocalBroker)
+    #: The watches subscriptions read (over `broker`; see gateway.events.watch).
+    live: Live | None = None
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
@@ -139,6 +143,7 @@ class Gateway:
             principal=state.get("principal", NOBODY),
             limits=self.limits,
             request_deadline=self.settings.request_deadline or None,
+            live=self.live,
         )
 
     @property
@@ -206,6 +211,8 @@ class Gateway:
         return ready, body
 
     async def aclose(self) -> None:
+        if self.live is not None:
+            await self.live.aclose()
         await self.broker.aclose()
         await self.client.aclose()
 
@@ -361,7 +368,7 @@ def create_app(
     )
     # The gate wraps the endpoint inside its route, not the app around the router:
     # whatever path or root path routes a request to GraphQL, it passes the gate.
-    gated = GraphQLGate(
+    gated = gate = GraphQLGate(
         CancelOnDisconnect(graphql),
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
@@ -376,6 +383,9 @@ def create_app(
     )
     routes = [
         Route("/graphql", gated, methods=["GET", "POST"]),
+        websocket_route(
+            graphql, lambda: holder[0] if holder else None, settings, gate.authenticator
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
@@ -515,6 +525,7 @@ def build_gateway(
     if cache is not None:
         cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
+    gateway.live = Live(lambda: gateway.broker, settings.live_config(), shared=shared)
     return gateway
 
 

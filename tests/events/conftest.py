@@ -1,0 +1,73 @@
+"""A gateway served by a real uvicorn server in the test's own event loop, over the emulator.
+
+In the test's loop (not a thread), so a test can publish on the gateway's broker
+and move the emulator on between the messages it reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+
+from gateway.app import Gateway, create_app
+from gateway.cache import Cache
+from gateway.emulator import Emulator
+from tests.conftest import asgi_transport
+from tests.graphql.conftest import gateway_settings
+from tests.support import free_port, until
+
+STEPS = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
+
+UPDATES = """
+subscription Updates($flow: ID!, $execution: ID!) {
+  executionUpdates(flowSid: $flow, executionSid: $execution) {
+    __typename
+    ... on ExecutionStep { sid name transitionedFrom transitionedTo type dateCreated }
+    ... on Execution { sid status }
+  }
+}
+"""
+
+#: Polls fast, so a test waits little for the next one.
+FAST_POLLING = {"events_poll_interval": 0.02, "events_poll_max_interval": 0.1}
+
+
+@dataclass
+class Served:
+    url: str
+    app: Starlette
+
+    @property
+    def gateway(self) -> Gateway:
+        route = next(r for r in self.app.routes if isinstance(r, WebSocketRoute))
+        gateway: Gateway = route.app.view._holder[0]  # type: ignore[attr-defined]
+        return gateway
+
+
+@asynccontextmanager
+async def served(
+    emulator: Emulator, *, cache: Cache | None = None, **settings: Any
+) -> AsyncIterator[Served]:
+    """The gateway on a real socket; its `/graphql` WebSocket URL."""
+    app = create_app(
+        gateway_settings(**{**FAST_POLLING, **settings}),
+        transport=asgi_transport(emulator),
+        cache=cache,
+    )
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await until(lambda: server.started)
+    try:
+        yield Served(f"ws://127.0.0.1:{port}/graphql", app)
+    finally:
+        server.should_exit = True
+        await task

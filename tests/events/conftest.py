@@ -19,7 +19,8 @@ from starlette.routing import WebSocketRoute
 from gateway.app import Gateway, create_app
 from gateway.cache import Cache
 from gateway.emulator import Emulator
-from tests.conftest import asgi_transport
+from gateway.studio import ClientConfig
+from tests.conftest import FAST_RETRY, asgi_transport
 from tests.graphql.conftest import gateway_settings
 from tests.support import free_port, until
 
@@ -53,12 +54,19 @@ class Served:
 
 @asynccontextmanager
 async def served(
-    emulator: Emulator, *, cache: Cache | None = None, **settings: Any
+    emulator: Emulator, *, cache: Cache | None = None, shared_reads: bool = True, **settings: Any
 ) -> AsyncIterator[Served]:
-    """The gateway on a real socket; its `/graphql` WebSocket URL."""
+    """The gateway on a real socket; its `/graphql` WebSocket URL.
+
+    `shared_reads=False` turns single flight off, so each read the gateway makes
+    is one the emulator counts (identical reads at once otherwise share a call).
+    """
+    config = ClientConfig(
+        base_url="http://emulator.test", retry=FAST_RETRY, single_flight=shared_reads
+    )
     app = create_app(
         gateway_settings(**{**FAST_POLLING, **settings}),
-        transport=asgi_transport(emulator),
+        transport=asgi_transport(emulator, config),
         cache=cache,
     )
     port = free_port()

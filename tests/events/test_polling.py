@@ -1,0 +1,74 @@
+"""Without Event Streams: one poller per watched execution, however many watch it."""
+
+from __future__ import annotations
+
+from gateway.cache import RedisCache
+from gateway.emulator import Emulator
+from gateway.emulator.progress import end_execution, take_step
+from gateway.events.poller import Poller
+from gateway.shared import SharedRedis
+from tests.conftest import REDIS_URL
+from tests.events.client import connected
+from tests.events.conftest import STEPS, UPDATES, served
+from tests.support import until
+
+SUBSCRIBERS = 5
+
+
+async def test_five_subscribers_share_one_poller(emulator: Emulator) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    async with served(emulator, shared_reads=False) as gateway, connected(gateway.url) as client:
+        live = gateway.gateway.live
+        assert live is not None
+        emulator.reset_counters()
+        variables = {"flow": flow, "execution": execution}
+        operations = [await client.subscribe(UPDATES, variables) for _ in range(SUBSCRIBERS)]
+        await until(lambda: all(op.results for op in operations))
+        pollers = live.pollers()
+        take_step(emulator, flow, execution)
+        end_execution(emulator, flow, execution)
+        await until(lambda: all(op.done.is_set() for op in operations))
+
+    assert live.pollers_started == {execution: 1}
+    assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1
+    # Each subscriber reads the list twice (the past, and once more at the end);
+    # every other read of it is the one poller's.
+    (poller,) = pollers
+    assert poller.polls >= 1
+    assert emulator.requests[STEPS] == poller.polls + 2 * SUBSCRIBERS
+
+
+async def test_two_replicas_on_one_redis_poll_an_execution_once(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    caches = [RedisCache(SharedRedis(REDIS_URL, prefix=redis_prefix)) for _ in range(2)]
+    async with (
+        served(emulator, cache=caches[0], shared_reads=False) as a,
+        served(emulator, cache=caches[1], shared_reads=False) as b,
+        connected(a.url) as on_a,
+        connected(b.url) as on_b,
+    ):
+        # What a shared (Redis) broker does: an event published on one replica
+        # reaches the listeners of both.
+        b.gateway.broker = a.gateway.broker
+        emulator.reset_counters()
+        operations = [await c.subscribe(UPDATES, variables) for c in (on_a, on_b, on_a, on_b)]
+        await until(lambda: all(op.results for op in operations))
+        pollers: list[Poller] = []
+        for replica in (a, b):
+            assert replica.gateway.live is not None
+            pollers.extend(replica.gateway.live.pollers())
+        take_step(emulator, flow, execution)
+        await until(lambda: all(len(op.results) == len(operations[0].results) for op in operations))
+        end_execution(emulator, flow, execution)
+        await until(lambda: all(op.done.is_set() for op in operations))
+    for cache in caches:
+        await cache.aclose()
+
+    assert len(pollers) == 2  # one candidate per replica...
+    polls = sorted(p.polls for p in pollers)
+    assert polls[0] == 0 and polls[1] >= 1  # ...and only the lease's holder polls
+    assert emulator.requests[STEPS] == polls[1] + 2 * len(operations)
+    assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1

@@ -86,7 +86,7 @@ async def connected(
     url: str, payload: dict[str, Any] | None = None, **options: Any
 ) -> AsyncIterator[Client]:
     """A connection that has been acknowledged, reading in the background."""
-    async with connect(url, subprotocols=[PROTOCOL], **options) as socket:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[PROTOCOL], **options) as socket:
         ack = await handshake(socket, payload)
         assert ack["type"] == "connection_ack", ack
         client = Client(socket)

@@ -19,6 +19,7 @@ from starlette.routing import WebSocketRoute
 from gateway.app import Gateway, create_app
 from gateway.cache import Cache
 from gateway.emulator import Emulator
+from gateway.events.watch import Live
 from gateway.studio import ClientConfig
 from tests.conftest import FAST_RETRY, asgi_transport
 from tests.graphql.conftest import gateway_settings
@@ -48,8 +49,18 @@ class Served:
     @property
     def gateway(self) -> Gateway:
         route = next(r for r in self.app.routes if isinstance(r, WebSocketRoute))
-        gateway: Gateway = route.app.view._holder[0]  # type: ignore[attr-defined]
+        gateway: Gateway = route.app.view._holder[0]
         return gateway
+
+    @property
+    def live(self) -> Live:
+        assert self.gateway.live is not None
+        return self.gateway.live
+
+    @property
+    def subscribers(self) -> int:
+        """Subscriptions this replica serves now."""
+        return sum(len(watch.subscribers) for watch in self.live.watches.values())
 
 
 @asynccontextmanager

@@ -18,8 +18,7 @@ SUBSCRIBERS = 5
 async def test_five_subscribers_share_one_poller(emulator: Emulator) -> None:
     flow, execution, *_ = emulator.seeded_handles.active_execution
     async with served(emulator, shared_reads=False) as gateway, connected(gateway.url) as client:
-        live = gateway.gateway.live
-        assert live is not None
+        live = gateway.live
         emulator.reset_counters()
         variables = {"flow": flow, "execution": execution}
         operations = [await client.subscribe(UPDATES, variables) for _ in range(SUBSCRIBERS)]
@@ -58,8 +57,7 @@ async def test_two_replicas_on_one_redis_poll_an_execution_once(
         await until(lambda: all(op.results for op in operations))
         pollers: list[Poller] = []
         for replica in (a, b):
-            assert replica.gateway.live is not None
-            pollers.extend(replica.gateway.live.pollers())
+            pollers.extend(replica.live.pollers())
         take_step(emulator, flow, execution)
         await until(lambda: all(len(op.results) == len(operations[0].results) for op in operations))
         end_execution(emulator, flow, execution)

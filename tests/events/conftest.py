@@ -7,6 +7,7 @@ and move the emulator on between the messages it reads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,15 +17,20 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from gateway import studio
 from gateway.app import Gateway, create_app
 from gateway.cache import Cache
-from gateway.emulator import Emulator
+from gateway.emulator import Emulator, render
+from gateway.emulator.records import ExecutionRecord, StepRecord
+from gateway.events import STEP_ENDED, StudioEvent
 from gateway.events.watch import Live
 from gateway.studio import ClientConfig
 from tests.conftest import FAST_RETRY, asgi_transport
 from tests.graphql.conftest import gateway_settings
 from tests.support import free_port, until
 
+#: The host of the records' URLs (Twilio's own, as Event Streams would carry).
+BASE = "https://studio.twilio.com"
 STEPS = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
 
 UPDATES = """
@@ -90,3 +96,39 @@ async def served(
     finally:
         server.should_exit = True
         await task
+
+
+def _execution_record(emulator: Emulator, flow: str, execution: str) -> ExecutionRecord:
+    record = emulator.account(emulator.account_sid).execution(flow, execution)
+    assert record is not None
+    return record
+
+
+def step_event(emulator: Emulator, flow: str, execution: str, step: StepRecord) -> StudioEvent:
+    """What Event Streams would say of an emulator's step: its record, without `type`."""
+    record = _execution_record(emulator, flow, execution)
+    rest = studio.ExecutionStep.from_json(render.step(record, step, BASE))
+    return StudioEvent(
+        id=f"test:{step.sid}",
+        type=STEP_ENDED,
+        time=step.date_created,
+        account_sid=record.account_sid,
+        flow_sid=flow,
+        execution_sid=execution,
+        step=dataclasses.replace(rest, type=None, context=None),
+    )
+
+
+def execution_event(emulator: Emulator, flow: str, execution: str, kind: str) -> StudioEvent:
+    """An execution's started or ended event, with the emulator's record of it."""
+    record = _execution_record(emulator, flow, execution)
+    rest = studio.Execution.from_json(render.execution(record, BASE))
+    return StudioEvent(
+        id=f"test:{execution}:{kind}",
+        type=kind,
+        time=record.date_updated or record.date_created,
+        account_sid=record.account_sid,
+        flow_sid=flow,
+        execution_sid=execution,
+        execution=rest,
+    )

@@ -132,3 +132,23 @@ async def test_the_server_pings_and_the_connection_stays_open(emulator: Emulator
         connected(gateway.url) as client,
     ):
         await until(lambda: client.pings >= 3)
+
+
+async def test_a_subscription_over_the_cost_budget_is_refused_before_it_starts(
+    emulator: Emulator,
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    dear = """
+      subscription($flow: ID!, $execution: ID!) {
+        executionUpdates(flowSid: $flow, executionSid: $execution) {
+          ... on ExecutionStep { sid context parentStep { context } }
+        }
+      }
+    """
+    async with served(emulator, max_cost=2) as gateway, connected(gateway.url) as client:
+        emulator.reset_counters()
+        updates = await client.subscribe(dear, {"flow": flow, "execution": execution})
+        await until(updates.done.is_set)
+        assert gateway.subscribers == 0 and not gateway.live.pollers_started
+    assert [e["extensions"]["code"] for e in updates.errors] == ["QUERY_TOO_EXPENSIVE"]
+    assert emulator.total_requests == 0

@@ -1,4 +1,5 @@
-"""Polling, where no Event Streams come: one execution's Steps list, read until it ends.
+"""Polling, where no Event Streams come: one execution's Steps list, read until it ends
+(or, for `flowExecutions`, the newest page of a flow's executions).
 
 One poller per watched execution in a process (`gateway.events.watch`), and one
 across replicas: each round, the replica that would poll takes or renews a Redis
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
+from gateway.events.model import EXECUTION_ENDED, EXECUTION_STARTED, STEP_ENDED, StudioEvent
 from gateway.shared import SharedRedis
 from gateway.shared.connection import RedisUnavailable
 from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
@@ -96,7 +97,7 @@ class Poller:
         self,
         client: StudioClient,
         flow_sid: str,
-        execution_sid: str,
+        execution_sid: str | None,
         *,
         publish: Callable[[StudioEvent], Awaitable[None]],
         policy: PollPolicy | None = None,
@@ -108,16 +109,23 @@ class Poller:
         self.policy = policy or PollPolicy()
         account = client.credentials.account_sid
         self.lease = (
-            Lease(shared, shared.key("poll", account, execution_sid), self.policy.lease_ms)
+            Lease(
+                shared,
+                shared.key("poll", account, execution_sid or flow_sid),
+                self.policy.lease_ms,
+            )
             if shared is not None
             else None
         )
         #: Rounds this poller read the upstream in.
         self.polls = 0
         self._published: set[str] = set()
+        #: A flow's executions and their last status seen (None before the first round).
+        self._statuses: dict[str, ExecutionStatus] | None = None
 
     def __repr__(self) -> str:
-        return f"Poller(execution_sid={self.execution_sid!r}, polls={self.polls})"
+        watched = self.execution_sid or self.flow_sid
+        return f"Poller(watched={watched!r}, polls={self.polls})"
 
     async def run(self) -> None:
         wait = self.policy.interval
@@ -130,9 +138,8 @@ class Poller:
                 try:
                     changed, ended = await self.poll()
                 except StudioError as error:
-                    logger.warning(
-                        "polling execution %s failed (%s)", self.execution_sid, error.status
-                    )
+                    watched = self.execution_sid or self.flow_sid
+                    logger.warning("polling %s failed (%s)", watched, error.status)
                     changed, ended = False, False
                 if ended:
                     return
@@ -146,34 +153,57 @@ class Poller:
     async def poll(self) -> tuple[bool, bool]:
         """One round: (whether anything new was published, whether the execution ended)."""
         self.polls += 1
-        execution = await self.client.fetch_execution(self.flow_sid, self.execution_sid)
+        if self.execution_sid is None:
+            return await self._poll_flow(), False
+        return await self._poll_execution(self.execution_sid)
+
+    async def _poll_execution(self, sid: str) -> tuple[bool, bool]:
+        execution = await self.client.fetch_execution(self.flow_sid, sid)
         steps = [
-            s
-            async for s in self.client.iter_execution_steps(
-                self.flow_sid, self.execution_sid, page_size=1000
-            )
+            s async for s in self.client.iter_execution_steps(self.flow_sid, sid, page_size=1000)
         ]
         steps.reverse()  # the list is most recent first
         fresh = [s for s in steps if s.sid not in self._published]
         for step in fresh:
             self._published.add(step.sid)
             await self.publish(
-                self._event(STEP_ENDED, f"poll:{step.sid}", step.date_created, step=step)
+                self._event(STEP_ENDED, f"poll:{step.sid}", sid, step.date_created, step=step)
             )
         ended = execution.status is ExecutionStatus.ENDED
         if ended:
             when = execution.date_updated or execution.date_created
             await self.publish(
-                self._event(
-                    EXECUTION_ENDED, f"poll:{execution.sid}:ended", when, execution=execution
-                )
+                self._event(EXECUTION_ENDED, f"poll:{sid}:ended", sid, when, execution=execution)
             )
         return bool(fresh), ended
+
+    async def _poll_flow(self) -> bool:
+        """The newest page of the flow's executions: those that started or ended since."""
+        page = await self.client.list_executions(self.flow_sid, page_size=50)
+        first = self._statuses is None
+        known = self._statuses if self._statuses is not None else {}
+        changed = False
+        for execution in reversed(page.items):  # oldest first
+            before = known.get(execution.sid)
+            known[execution.sid] = execution.status
+            if first or before is execution.status:
+                continue  # what was there when the watch began is no news
+            changed = True
+            ended = execution.status is ExecutionStatus.ENDED
+            kind = EXECUTION_ENDED if ended else EXECUTION_STARTED
+            when = (execution.date_updated if ended else None) or execution.date_created
+            event_id = f"poll:{execution.sid}:{'ended' if ended else 'started'}"
+            await self.publish(
+                self._event(kind, event_id, execution.sid, when, execution=execution)
+            )
+        self._statuses = known
+        return changed
 
     def _event(
         self,
         kind: str,
         event_id: str,
+        execution_sid: str,
         when: datetime | None,
         *,
         step: ExecutionStep | None = None,
@@ -185,7 +215,7 @@ class Poller:
             time=when or datetime.now(UTC),
             account_sid=self.client.credentials.account_sid,
             flow_sid=self.flow_sid,
-            execution_sid=self.execution_sid,
+            execution_sid=execution_sid,
             execution=execution,
             step=step,
         )

@@ -129,7 +129,7 @@ class Live:
         self.config = config or LiveConfig()
         self.shared = shared
         self.watches: dict[tuple[str, str, str | None], Watch] = {}
-        #: Pollers started since start, by execution SID (a test counts them).
+        #: Pollers started since start, by execution SID (flow SID for a flow's).
         self.pollers_started: dict[str, int] = {}
 
     def __repr__(self) -> str:
@@ -152,7 +152,7 @@ class Live:
         if watch is None:
             watch = self.watches[key] = Watch(account, flow_sid, execution_sid)
             watch.stop_listening = self._broker().listen(account, watch.deliver)
-            if self.config.mode == "poll" and execution_sid is not None:
+            if self.config.mode == "poll":
                 self._start_poller(watch, client, execution_sid)
         subscriber = Subscriber(
             self.config.queue,
@@ -162,7 +162,7 @@ class Live:
         watch.subscribers.add(subscriber)
         return subscriber
 
-    def _start_poller(self, watch: Watch, client: StudioClient, execution_sid: str) -> None:
+    def _start_poller(self, watch: Watch, client: StudioClient, execution_sid: str | None) -> None:
         watch.poller = Poller(
             client,
             watch.flow_sid,
@@ -172,7 +172,8 @@ class Live:
             shared=self.shared,
         )
         watch.task = asyncio.get_running_loop().create_task(watch.poller.run())
-        self.pollers_started[execution_sid] = self.pollers_started.get(execution_sid, 0) + 1
+        watched = execution_sid or watch.flow_sid
+        self.pollers_started[watched] = self.pollers_started.get(watched, 0) + 1
 
     def _leave(self, key: tuple[str, str, str | None], subscriber: Subscriber) -> None:
         watch = self.watches.get(key)

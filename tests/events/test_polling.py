@@ -7,6 +7,7 @@ from gateway.emulator import Emulator
 from gateway.emulator.progress import end_execution, take_step
 from gateway.events.poller import Poller
 from gateway.shared import SharedRedis
+from gateway.studio import StudioClient
 from tests.conftest import REDIS_URL
 from tests.events.client import connected
 from tests.events.conftest import STEPS, UPDATES, served
@@ -70,3 +71,22 @@ async def test_two_replicas_on_one_redis_poll_an_execution_once(
     assert polls[0] == 0 and polls[1] >= 1  # ...and only the lease's holder polls
     assert emulator.requests[STEPS] == polls[1] + 2 * len(operations)
     assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1
+
+
+async def test_flow_executions_polls_the_flow_for_executions_that_start_and_end(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, *_ = emulator.seeded_handles.active_execution
+    query = "subscription($f: ID!) { flowExecutions(flowSid: $f) { sid status } }"
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        every = await client.subscribe(query, {"f": flow})
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        started = await studio.create_execution(flow, "+15550001111", "+15550002222", {})
+        await until(lambda: len(every.results) == 1)
+        await studio.update_execution(flow, started.sid)
+        await until(lambda: len(every.results) == 2)
+        assert gateway.live.pollers_started == {flow: 1}
+    assert every.data == [
+        {"sid": started.sid, "status": "ACTIVE"},
+        {"sid": started.sid, "status": "ENDED"},
+    ]

@@ -90,3 +90,27 @@ async def test_flow_executions_polls_the_flow_for_executions_that_start_and_end(
         {"sid": started.sid, "status": "ACTIVE"},
         {"sid": started.sid, "status": "ENDED"},
     ]
+
+
+async def test_the_poller_stops_when_its_last_subscriber_leaves(emulator: Emulator) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        first = await client.subscribe(UPDATES, variables)
+        second = await client.subscribe(UPDATES, variables)
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        (watch,) = gateway.live.watches.values()
+        await client.complete(first)
+        await until(lambda: gateway.subscribers == 1)
+        assert watch.task is not None and not watch.task.done()
+        await client.complete(second)
+        await until(lambda: watch.task is not None and watch.task.done())
+        assert not gateway.live.watches
+        polls = watch.poller.polls if watch.poller else 0
+        take_step(emulator, flow, execution)
+        record = emulator.account(emulator.account_sid).execution(flow, execution)
+        assert record is not None
+        # A new subscriber starts a new poller.
+        third = await client.subscribe(UPDATES, variables)
+        await until(lambda: len(third.results) == len(record.steps))
+        assert polls >= 1 and gateway.live.pollers_started == {execution: 2}

@@ -100,7 +100,7 @@ class Subscription:
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
-                wants_type = _selects(info.selected_fields, "type")
+                wants_type = _selects(info.selected_fields[0].selections, "type")
                 async for update in _lagging(feed):
                     if isinstance(update, studio.ExecutionStep):
                         if update.sid in seen:
@@ -220,18 +220,16 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
 
 
 def _selects(selections: Iterable[Any], name: str) -> bool:
-    """Whether the selection reads `name` of an `ExecutionStep` (through fragments too)."""
+    """Whether an update's selection reads `name` of an `ExecutionStep`, fragments included."""
     for selection in selections:
-        if isinstance(selection, SelectedField):
-            if selection.name == name:
-                return True
-            if selection.name in ("executionUpdates",) and _selects(selection.selections, name):
-                return True
-        elif isinstance(selection, InlineFragment | FragmentSpread):
-            if selection.type_condition in (None, "ExecutionStep", "Node") and _selects(
-                selection.selections, name
-            ):
-                return True
+        if isinstance(selection, SelectedField) and selection.name == name:
+            return True
+        if (
+            isinstance(selection, InlineFragment | FragmentSpread)
+            and selection.type_condition in (None, "ExecutionStep", "Node")
+            and _selects(selection.selections, name)
+        ):
+            return True
     return False
 
 

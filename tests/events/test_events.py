@@ -71,7 +71,10 @@ async def test_a_slow_subscriber_is_told_it_missed_events_and_never_holds_up_ano
 async def test_what_an_event_lacks_is_fetched_through_the_loaders(emulator: Emulator) -> None:
     flow, execution, *_ = emulator.seeded_handles.active_execution
     variables = {"flow": flow, "execution": execution}
-    async with served(emulator, **WEBHOOK) as gateway, connected(gateway.url) as client:
+    async with (
+        served(emulator, shared_reads=False, **WEBHOOK) as gateway,
+        connected(gateway.url) as client,
+    ):
         full = await client.subscribe(WITH_CONTEXT, variables)
         brief = await client.subscribe(BRIEF, variables)
         await until(lambda: bool(full.results) and len(brief.results) == len(full.results))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from gateway.emulator import Emulator
+from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.security.auth import new_key
 from tests.events.client import PROTOCOL, connected, handshake
 from tests.events.conftest import UPDATES, served
@@ -152,3 +153,17 @@ async def test_a_subscription_over_the_cost_budget_is_refused_before_it_starts(
         assert gateway.subscribers == 0 and not gateway.live.pollers_started
     assert [e["extensions"]["code"] for e in updates.errors] == ["QUERY_TOO_EXPENSIVE"]
     assert emulator.total_requests == 0
+
+
+async def test_pass_through_credentials_come_in_the_init_payload(emulator: Emulator) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    basic = "Basic " + base64.b64encode(f"{DEMO_ACCOUNT_SID}:{DEMO_AUTH_TOKEN}".encode()).decode()
+    async with served(emulator, upstream_credentials="passthrough") as gateway:
+        async with connect(gateway.url, subprotocols=[PROTOCOL]) as socket:
+            with pytest.raises(ConnectionClosed) as closed:
+                await handshake(socket, {})
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        async with connected(gateway.url, {"Authorization": basic}) as client:
+            updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
+            await until(lambda: bool(updates.results))
+    assert not updates.errors

@@ -11,7 +11,7 @@ from gateway.studio import StudioClient
 from tests.conftest import REDIS_URL
 from tests.events.client import connected
 from tests.events.conftest import STEPS, UPDATES, served
-from tests.support import until
+from tests.support import free_port, until
 
 SUBSCRIBERS = 5
 
@@ -114,3 +114,22 @@ async def test_the_poller_stops_when_its_last_subscriber_leaves(emulator: Emulat
         third = await client.subscribe(UPDATES, variables)
         await until(lambda: len(third.results) == len(record.steps))
         assert polls >= 1 and gateway.live.pollers_started == {execution: 2}
+
+
+async def test_without_redis_a_replica_polls_alone(emulator: Emulator, redis_prefix: str) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    nowhere = SharedRedis(f"redis://127.0.0.1:{free_port()}/0", prefix=redis_prefix)
+    cache = RedisCache(nowhere)
+    async with (
+        served(emulator, cache=cache) as gateway,
+        connected(gateway.url) as client,
+    ):
+        updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
+        await until(lambda: bool(updates.results))
+        step = take_step(emulator, flow, execution)
+        await until(lambda: step.sid in {u["sid"] for u in updates.data})
+        end_execution(emulator, flow, execution)
+        await until(updates.done.is_set)
+    await cache.aclose()
+    assert not nowhere.up
+    assert updates.data[-1]["status"] == "ENDED" and not updates.errors

@@ -47,6 +47,7 @@ from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.settings import Settings
 from gateway.studio import Credentials, Transport
+from gateway.websocket import websocket_route
 
 
 def create_app(
@@ -128,7 +129,7 @@ def create_app(
     )
     # The gate wraps the endpoint inside its route, not the app around the router:
     # whatever path or root path routes a request to GraphQL, it passes the gate.
-    gated = GraphQLGate(
+    gated = gate = GraphQLGate(
         CancelOnDisconnect(graphql),
         authenticator=authenticator(settings),
         persisted=PersistedQueries(
@@ -143,6 +144,7 @@ def create_app(
     )
     routes = [
         Route("/graphql", gated, methods=["GET", "POST"]),
+        websocket_route(graphql, settings, gate.authenticator),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),

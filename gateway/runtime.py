@@ -17,6 +17,7 @@ from typing import Any
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
 from gateway.events.redis import RedisBroker
+from gateway.events.watch import Live
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
@@ -78,6 +79,8 @@ class Gateway:
     upstream: UpstreamState = field(default_factory=UpstreamState)
     #: Where Studio events meet subscriptions (Redis pub/sub across replicas when shared).
     broker: Broker = field(default_factory=LocalBroker)
+    #: The watches subscriptions read (over `broker`; see gateway.events.watch).
+    live: Live | None = None
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
@@ -97,6 +100,7 @@ class Gateway:
             principal=state.get("principal", NOBODY),
             limits=self.limits,
             request_deadline=self.settings.request_deadline or None,
+            live=self.live,
         )
 
     @property
@@ -164,6 +168,8 @@ class Gateway:
         return ready, body
 
     async def aclose(self) -> None:
+        if self.live is not None:
+            await self.live.aclose()
         await self.broker.aclose()
         await self.client.aclose()
 
@@ -214,6 +220,7 @@ def build_gateway(
     if cache is not None:
         cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
+    gateway.live = Live(lambda: gateway.broker, settings.live_config(), shared=shared)
     return gateway
 
 

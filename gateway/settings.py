@@ -20,6 +20,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.cache import IMMUTABLE_TTL, CacheCipher
+from gateway.events.poller import PollPolicy
+from gateway.events.watch import LiveConfig
 from gateway.graphql.limits import Limits
 from gateway.studio import (
     CircuitPolicy,
@@ -266,6 +268,46 @@ class Settings(BaseSettings):
     events_max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest Event Streams delivery, bytes."
     )
+    events_source: Literal["poll", "webhook"] | None = Field(
+        None,
+        description=(
+            "Where live events come from: `webhook` (Studio's Event Streams) or `poll` "
+            "(the gateway polls the Steps list of watched executions); unset: `webhook` "
+            "when `events` is on, else `poll`."
+        ),
+    )
+    events_poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between polls of a watched execution at first."
+    )
+    events_poll_max_interval: float = Field(
+        8.0,
+        gt=0,
+        description="The longest wait between polls: it doubles up to this while nothing changes.",
+    )
+    events_poll_lease: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a replica's Redis lease on polling one execution lasts unrenewed.",
+    )
+    subscription_queue: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Events one subscriber may have waiting; past it, it is told it missed events "
+            "and its subscription ends."
+        ),
+    )
+    websocket_max_connections: int = Field(
+        1000, ge=1, description="Open WebSocket connections a replica accepts at once."
+    )
+    websocket_max_subscriptions: int = Field(
+        20, ge=1, description="Operations one WebSocket connection may run at once."
+    )
+    websocket_ping_interval: float = Field(
+        15.0,
+        ge=0,
+        description="Seconds between the server's graphql-transport-ws pings; 0 sends none.",
+    )
 
     # -- security ---------------------------------------------------------------
     environment: Literal["development", "production"] = Field(
@@ -414,6 +456,23 @@ class Settings(BaseSettings):
         """A switch that defaults to on in development and off in production."""
         value = getattr(self, name)
         return self.development if value is None else bool(value)
+
+    def events_mode(self) -> Literal["poll", "webhook"]:
+        """Where live events come from: `events_source`, else the webhook when it is on,
+        else polling."""
+        if self.events_source is not None:
+            return self.events_source
+        return "webhook" if self.events else "poll"
+
+    def live_config(self) -> LiveConfig:
+        """How subscriptions are served: where events come from, polling, queues."""
+        return LiveConfig(
+            mode=self.events_mode(),
+            queue=self.subscription_queue,
+            poll=PollPolicy(
+                self.events_poll_interval, self.events_poll_max_interval, self.events_poll_lease
+            ),
+        )
 
     def cors_origin_list(self) -> list[str]:
         return _items(self.cors_origins)

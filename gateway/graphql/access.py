@@ -90,6 +90,8 @@ FIELD_SCOPES: Final[dict[tuple[str, str], frozenset[str]]] = {
     ("Query", "executionStep"): frozenset({EXECUTIONS_READ}),
     # `node(id:)` checks the scope of the type its id names (TYPE_SCOPES).
     ("Query", "node"): frozenset(),
+    ("Subscription", "executionUpdates"): frozenset({EXECUTIONS_READ}),
+    ("Subscription", "flowExecutions"): frozenset({EXECUTIONS_READ}),
     ("Mutation", "createExecution"): frozenset({EXECUTIONS_WRITE}),
     ("Mutation", "endExecution"): frozenset({EXECUTIONS_WRITE}),
     ("Mutation", "deleteExecution"): frozenset({EXECUTIONS_WRITE}),

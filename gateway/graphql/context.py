@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as _Info
 
@@ -12,6 +12,9 @@ from gateway.graphql.errors import GatewayError
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
 from gateway.security.principal import NOBODY, Principal
+
+if TYPE_CHECKING:
+    from gateway.graphql.subscription import LiveExecutions
 
 
 @dataclass
@@ -38,6 +41,9 @@ class Context:
     #: Set by the HTTP view for an operation it answers in parts (multipart/mixed);
     #: otherwise `@defer` and `@stream` are ignored and the answer comes whole.
     incremental_delivery: bool = False
+    #: Live updates for subscriptions (`gateway.events.watch.Live`); None where
+    #: nothing serves them (plain HTTP).
+    live: LiveExecutions | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -103,6 +103,13 @@ _MUTATIONS: Final[dict[str, tuple[str, str]]] = {
     "updateFlow": ("Flow", "fetched"),
     "updateFlowTestUsers": ("Flow", "stub"),
 }
+_ROOTS: Final = {"mutation": "Mutation", "subscription": "Subscription"}
+# What each update of a subscription can be: priced as the dearest, once per update
+# (the past's Steps list, or a fetch, is the one call charged for the field itself).
+_SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "executionUpdates": ("ExecutionStep", "Execution"),
+    "flowExecutions": ("Execution",),
+}
 # The root fields that read the schema, and the introspection type each returns.
 _INTROSPECTION_ROOTS: Final = {"__schema": "__Schema", "__type": "__Type"}
 _NODE_TYPES: Final = ("Flow", "FlowRevision", "Execution", "ExecutionStep")
@@ -164,7 +171,7 @@ def analyse(
     walker = _Walker(fragments, variables)
     shape = walker.shape
     shape.directives += len(operation.directives or ())
-    root = "Mutation" if operation.operation.value == "mutation" else "Query"
+    root = _ROOTS.get(operation.operation.value, "Query")
     data: list[FieldNode] = []
     for root_field in walker.fields(operation.selection_set, ()):
         if root == "Query" and root_field.name.value in _INTROSPECTION_ROOTS:
@@ -286,6 +293,10 @@ class _Walker:
         if name == "node":
             self.node(field)
             return
+        if root == "Subscription":
+            self.shape.cost += 1
+            self.dearest(field, _SUBSCRIPTIONS.get(name, ()))
+            return
         self.field("Query", field, 1.0, 1, {})
 
     def node(self, field: FieldNode) -> None:
@@ -294,12 +305,18 @@ class _Walker:
         if known is not None:
             self.object(known, "fetched", field, 1.0, 1, {})
             return
-        # The id does not say (or is not ours, and fails before any call):
-        # charge the dearest type, and count the shape of the selection once.
+        # The id does not say (or is not ours, and fails before any call).
+        self.dearest(field, _NODE_TYPES)
+
+    def dearest(self, field: FieldNode, types: tuple[str, ...]) -> None:
+        """Charge the dearest of `types` the field may return, counting its selection once."""
+        if not types:
+            self.depth(field, 1)
+            return
         shape = self.shape
         before = (shape.cost, shape.aliases, shape.directives)
         worst = before
-        for type_name in _NODE_TYPES:
+        for type_name in types:
             shape.cost, shape.aliases, shape.directives = before
             self.object(type_name, "fetched", field, 1.0, 1, {})
             now = (shape.cost, shape.aliases, shape.directives)

@@ -1,4 +1,4 @@
-"""`field` and `mutation`: strawberry's decorators, typed for `mypy --strict`.
+"""`field`, `mutation` and `subscription`: strawberry's decorators, typed for `mypy --strict`.
 
 Called for their options (`@strawberry.field(description=...)`), strawberry's
 decorators are typed as answering `Any`, so every resolver under them would lose
@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 import strawberry
 from strawberry.permission import BasePermission
 
-__all__ = ["field", "mutation"]
+__all__ = ["field", "mutation", "subscription"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +56,24 @@ def mutation(
         return cast(
             F,
             strawberry.mutation(
+                resolver, description=description, permission_classes=permission_classes
+            ),
+        )
+
+    return decorate
+
+
+def subscription(
+    *,
+    description: str,
+    permission_classes: list[type[BasePermission]] | None = None,
+) -> Callable[[F], F]:
+    """A resolver as a field of `Subscription`: `@strawberry.subscription(...)`, typed."""
+
+    def decorate(resolver: F) -> F:
+        return cast(
+            F,
+            strawberry.subscription(
                 resolver, description=description, permission_classes=permission_classes
             ),
         )

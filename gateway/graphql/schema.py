@@ -27,6 +27,7 @@ from gateway.graphql.incremental import IncrementalDelivery
 from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
+from gateway.graphql.subscription import RefuseSubscriptions, Subscription
 from gateway.graphql.types import Execution, ExecutionStep, Flow, FlowRevision
 from gateway.observability.extension import Observe
 from gateway.observability.requests import current_request
@@ -166,6 +167,7 @@ def build_schema(
         Observe,
         EnforceLimits,
         lambda: CheckScopes(access),
+        RefuseSubscriptions,
         IncrementalDelivery,
         RequestDeadline,
         # Its hooks run after every `on_operation`: the token limit and rules are set.
@@ -176,6 +178,7 @@ def build_schema(
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Flow, FlowRevision, Execution, ExecutionStep],
         extensions=[*chosen, *(extensions or [])],
         config=StrawberryConfig(

@@ -17,6 +17,8 @@ class Code(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"
+    #: A subscriber fell behind its queue and missed events; its subscription ended.
+    MISSED_EVENTS = "MISSED_EVENTS"
     CONFLICT = "CONFLICT"
     BAD_REQUEST = "BAD_REQUEST"
     BAD_USER_INPUT = "BAD_USER_INPUT"

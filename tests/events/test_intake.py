@@ -22,8 +22,8 @@ from gateway.events import EXECUTION_ENDED, StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.loaders import execution_tag
 from gateway.shared import SharedRedis
-from tests.events.conftest import REDIS_URL, events_app, running
 from tests.support import asgi_transport, gateway_settings, serve, until
+from tests.support.events import REDIS_URL, events_app, running
 
 HOOK = "http://gw.test/webhooks/twilio/events"
 

@@ -12,8 +12,8 @@ from gateway.cache import CacheCipher, new_key
 from gateway.events import StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.shared import SharedRedis
-from tests.events.conftest import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
 from tests.support import RedisServer, until
+from tests.support.events import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
 
 
 @pytest.fixture

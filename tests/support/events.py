@@ -1,4 +1,4 @@
-"""Events for the tests: records as Twilio's Event Streams would carry them."""
+"""For the events tests: records as Twilio's Event Streams would carry them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from gateway.emulator import Emulator
 from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
 from gateway.runtime import Gateway
 from gateway.studio.records import Execution, ExecutionStatus, ExecutionStep
-from tests.support import asgi_transport, gateway_settings, with_state
+from tests.support.emulator import asgi_transport
+from tests.support.gateway import gateway_settings
+from tests.support.servers import with_state
 
 ACCOUNT = "AC" + "a" * 32
 FLOW = "FW" + "b" * 32

@@ -1,0 +1,221 @@
+"""Polling, where no Event Streams come: one execution's Steps list, read until it ends
+(or, for `flowExecutions`, the newest page of a flow's executions).
+
+One poller per watched execution in a process (`gateway.events.watch`), and one
+across replicas: each round, the replica that would poll takes or renews a Redis
+lease (`SET NX PX`, renewed only by its holder, in one Lua script); the others
+wait and try again, and take over when the holder stops. Without Redis (none
+configured, or it does not answer) each replica polls alone.
+
+Each round fetches the execution, then its Steps list (in that order: once the
+execution is seen ended, the list read after it holds every step), and publishes
+a `StudioEvent` for each step not published before, oldest first, and the end.
+While nothing changes the wait doubles, up to a cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway.events.model import EXECUTION_ENDED, EXECUTION_STARTED, STEP_ENDED, StudioEvent
+from gateway.shared import SharedRedis
+from gateway.shared.connection import RedisUnavailable
+from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
+
+__all__ = ["Lease", "PollPolicy", "Poller"]
+
+logger = logging.getLogger("gateway.events")
+
+#: Take the lease when free, renew it when ours; 1 when we hold it now.
+_HOLD = """
+local holder = redis.call('get', KEYS[1])
+if not holder then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif holder == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How often: `interval` at first and after a change, doubling to `max_interval`."""
+
+    interval: float = 0.5
+    max_interval: float = 8.0
+    #: Seconds a lease lasts unrenewed (at least a few of the longest waits).
+    lease: float = 10.0
+
+    @property
+    def lease_ms(self) -> int:
+        return int(max(self.lease, 3 * self.max_interval) * 1000)
+
+
+class Lease:
+    """Who polls one execution across replicas."""
+
+    def __init__(self, shared: SharedRedis, key: str, milliseconds: int) -> None:
+        self.shared, self.key, self.milliseconds = shared, key, milliseconds
+        self.token = uuid.uuid4().hex
+
+    def __repr__(self) -> str:
+        return f"Lease(key={self.key!r})"
+
+    async def hold(self) -> bool:
+        """Take or renew it; True when this replica should poll now."""
+        try:
+            held = await self.shared.run(
+                lambda r: r.eval(_HOLD, 1, self.key, self.token, str(self.milliseconds))
+            )
+        except RedisUnavailable:
+            return True  # alone, like every Redis-backed feature while Redis is away
+        return bool(held)
+
+    async def release(self) -> None:
+        try:
+            await self.shared.run(lambda r: r.eval(_RELEASE, 1, self.key, self.token))
+        except RedisUnavailable:
+            pass  # it expires
+
+
+class Poller:
+    """Polls one execution and publishes what changed, until it ends or is cancelled."""
+
+    def __init__(
+        self,
+        client: StudioClient,
+        flow_sid: str,
+        execution_sid: str | None,
+        *,
+        publish: Callable[[StudioEvent], Awaitable[None]],
+        policy: PollPolicy | None = None,
+        shared: SharedRedis | None = None,
+    ) -> None:
+        self.client = client
+        self.flow_sid, self.execution_sid = flow_sid, execution_sid
+        self.publish = publish
+        self.policy = policy or PollPolicy()
+        account = client.credentials.account_sid
+        self.lease = (
+            Lease(
+                shared,
+                shared.key("poll", account, execution_sid or flow_sid),
+                self.policy.lease_ms,
+            )
+            if shared is not None
+            else None
+        )
+        #: Rounds this poller read the upstream in.
+        self.polls = 0
+        self._published: set[str] = set()
+        #: A flow's executions and their last status seen (None before the first round).
+        self._statuses: dict[str, ExecutionStatus] | None = None
+
+    def __repr__(self) -> str:
+        watched = self.execution_sid or self.flow_sid
+        return f"Poller(watched={watched!r}, polls={self.polls})"
+
+    async def run(self) -> None:
+        wait = self.policy.interval
+        ended = False
+        try:
+            while True:
+                if self.lease is not None and not await self.lease.hold():
+                    await asyncio.sleep(self.policy.interval)  # another replica polls
+                    continue
+                try:
+                    changed, ended = await self.poll()
+                except StudioError as error:
+                    watched = self.execution_sid or self.flow_sid
+                    logger.warning("polling %s failed (%s)", watched, error.status)
+                    changed, ended = False, False
+                if ended:
+                    return
+                wait = self.policy.interval if changed else min(wait * 2, self.policy.max_interval)
+                await asyncio.sleep(wait)
+        finally:
+            # An ended execution's lease is left to expire: no replica polls it again.
+            if self.lease is not None and not ended:
+                await asyncio.shield(self.lease.release())
+
+    async def poll(self) -> tuple[bool, bool]:
+        """One round: (whether anything new was published, whether the execution ended)."""
+        self.polls += 1
+        if self.execution_sid is None:
+            return await self._poll_flow(), False
+        return await self._poll_execution(self.execution_sid)
+
+    async def _poll_execution(self, sid: str) -> tuple[bool, bool]:
+        execution = await self.client.fetch_execution(self.flow_sid, sid)
+        steps = [
+            s async for s in self.client.iter_execution_steps(self.flow_sid, sid, page_size=1000)
+        ]
+        steps.reverse()  # the list is most recent first
+        fresh = [s for s in steps if s.sid not in self._published]
+        for step in fresh:
+            self._published.add(step.sid)
+            await self.publish(
+                self._event(STEP_ENDED, f"poll:{step.sid}", sid, step.date_created, step=step)
+            )
+        ended = execution.status is ExecutionStatus.ENDED
+        if ended:
+            when = execution.date_updated or execution.date_created
+            await self.publish(
+                self._event(EXECUTION_ENDED, f"poll:{sid}:ended", sid, when, execution=execution)
+            )
+        return bool(fresh), ended
+
+    async def _poll_flow(self) -> bool:
+        """The newest page of the flow's executions: those that started or ended since."""
+        page = await self.client.list_executions(self.flow_sid, page_size=50)
+        first = self._statuses is None
+        known = self._statuses if self._statuses is not None else {}
+        changed = False
+        for execution in reversed(page.items):  # oldest first
+            before = known.get(execution.sid)
+            known[execution.sid] = execution.status
+            if first or before is execution.status:
+                continue  # what was there when the watch began is no news
+            changed = True
+            ended = execution.status is ExecutionStatus.ENDED
+            kind = EXECUTION_ENDED if ended else EXECUTION_STARTED
+            when = (execution.date_updated if ended else None) or execution.date_created
+            event_id = f"poll:{execution.sid}:{'ended' if ended else 'started'}"
+            await self.publish(
+                self._event(kind, event_id, execution.sid, when, execution=execution)
+            )
+        self._statuses = known
+        return changed
+
+    def _event(
+        self,
+        kind: str,
+        event_id: str,
+        execution_sid: str,
+        when: datetime | None,
+        *,
+        step: ExecutionStep | None = None,
+        execution: Execution | None = None,
+    ) -> StudioEvent:
+        return StudioEvent(
+            id=event_id,
+            type=kind,
+            time=when or datetime.now(UTC),
+            account_sid=self.client.credentials.account_sid,
+            flow_sid=self.flow_sid,
+            execution_sid=execution_sid,
+            execution=execution,
+            step=step,
+        )

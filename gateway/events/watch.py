@@ -1,0 +1,198 @@
+"""Watches: one per watched execution (or flow) per process, shared by its subscribers.
+
+A watch listens on the broker for its account and hands each event of its
+execution to every subscriber's bounded queue. A subscriber that lets its queue
+fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
+others never wait for it. Where no Event Streams come (`events_source=poll`),
+the first subscriber of an execution starts its poller (`gateway.events.poller`)
+and the last one to leave stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from gateway.events.broker import Broker
+from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
+from gateway.events.poller import Poller, PollPolicy
+from gateway.graphql.subscription import Lagged, Update
+from gateway.shared import SharedRedis
+from gateway.studio import StudioClient
+
+__all__ = ["Live", "LiveConfig", "Subscriber", "Watch"]
+
+
+class Subscriber:
+    """One subscription's queue of events: at most `bound` waiting."""
+
+    def __init__(self, bound: int, *, steps: bool, leave: Callable[[Subscriber], None]) -> None:
+        self.bound = bound
+        self.lagged = False
+        self._steps = steps
+        self._leave = leave
+        self._waiting: list[StudioEvent] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Subscriber(waiting={len(self._waiting)}, lagged={self.lagged})"
+
+    def offer(self, event: StudioEvent) -> None:
+        """Queue `event`; never blocks. A full queue marks the subscriber lagging."""
+        if self._closed or self.lagged:
+            return
+        if len(self._waiting) >= self.bound:
+            self.lagged = True
+        else:
+            self._waiting.append(event)
+        self._wake.set()
+
+    async def __aiter__(self) -> AsyncIterator[Update]:
+        while not self._closed:
+            if self.lagged:
+                raise Lagged()
+            if not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            # What arrived together goes out in the order it happened; the end last.
+            batch = sorted(self._waiting, key=lambda e: (e.ends_execution, e.time))
+            self._waiting.clear()
+            for event in batch:
+                record = _record(event, steps=self._steps)
+                if record is not None:
+                    yield record
+                if self._steps and event.ends_execution:
+                    return
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._wake.set()
+            self._leave(self)
+
+
+def _record(event: StudioEvent, *, steps: bool) -> Update | None:
+    if steps:
+        if event.type == STEP_ENDED:
+            return event.step
+        return event.execution if event.type == EXECUTION_ENDED else None
+    return event.execution
+
+
+@dataclass(eq=False)
+class Watch:
+    """One execution (or, with `execution_sid` None, one flow) watched in this process."""
+
+    account_sid: str
+    flow_sid: str
+    execution_sid: str | None
+    subscribers: set[Subscriber] = field(default_factory=set)
+    stop_listening: Callable[[], None] = lambda: None
+    poller: Poller | None = None
+    task: asyncio.Task[None] | None = None
+
+    def deliver(self, event: StudioEvent) -> None:
+        if event.flow_sid != self.flow_sid:
+            return
+        if self.execution_sid is not None and event.execution_sid != self.execution_sid:
+            return
+        if self.execution_sid is None and event.execution is None:
+            return
+        for subscriber in tuple(self.subscribers):
+            subscriber.offer(event)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """How live updates are served: the settings' `events_*` and `subscription_queue`."""
+
+    mode: str = "poll"
+    queue: int = 256
+    poll: PollPolicy = field(default_factory=PollPolicy)
+
+
+class Live:
+    """Every watch of this process; what subscriptions read (`LiveExecutions`)."""
+
+    def __init__(
+        self,
+        broker: Callable[[], Broker],
+        config: LiveConfig | None = None,
+        *,
+        shared: SharedRedis | None = None,
+    ) -> None:
+        self._broker = broker
+        self.config = config or LiveConfig()
+        self.shared = shared
+        self.watches: dict[tuple[str, str, str | None], Watch] = {}
+        #: Pollers started since start, by execution SID (flow SID for a flow's).
+        self.pollers_started: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"Live(mode={self.config.mode!r}, watches={len(self.watches)})"
+
+    def execution(self, client: StudioClient, flow_sid: str, execution_sid: str) -> Subscriber:
+        return self._join(client, flow_sid, execution_sid)
+
+    def flow(self, client: StudioClient, flow_sid: str) -> Subscriber:
+        return self._join(client, flow_sid, None)
+
+    def pollers(self) -> list[Poller]:
+        """The pollers running now."""
+        return [w.poller for w in self.watches.values() if w.poller is not None]
+
+    def _join(self, client: StudioClient, flow_sid: str, execution_sid: str | None) -> Subscriber:
+        account = client.credentials.account_sid
+        key = (account, flow_sid, execution_sid)
+        watch = self.watches.get(key)
+        if watch is None:
+            watch = self.watches[key] = Watch(account, flow_sid, execution_sid)
+            watch.stop_listening = self._broker().listen(account, watch.deliver)
+            if self.config.mode == "poll":
+                self._start_poller(watch, client, execution_sid)
+        subscriber = Subscriber(
+            self.config.queue,
+            steps=execution_sid is not None,
+            leave=lambda s: self._leave(key, s),
+        )
+        watch.subscribers.add(subscriber)
+        return subscriber
+
+    def _start_poller(self, watch: Watch, client: StudioClient, execution_sid: str | None) -> None:
+        watch.poller = Poller(
+            client,
+            watch.flow_sid,
+            execution_sid,
+            publish=lambda event: self._broker().publish(event),
+            policy=self.config.poll,
+            shared=self.shared,
+        )
+        watch.task = asyncio.get_running_loop().create_task(watch.poller.run())
+        watched = execution_sid or watch.flow_sid
+        self.pollers_started[watched] = self.pollers_started.get(watched, 0) + 1
+
+    def _leave(self, key: tuple[str, str, str | None], subscriber: Subscriber) -> None:
+        watch = self.watches.get(key)
+        if watch is None:
+            return
+        watch.subscribers.discard(subscriber)
+        if not watch.subscribers:
+            del self.watches[key]
+            watch.stop_listening()
+            if watch.task is not None:
+                watch.task.cancel()
+
+    async def aclose(self) -> None:
+        tasks = [w.task for w in self.watches.values() if w.task is not None]
+        for watch in list(self.watches.values()):
+            watch.stop_listening()
+        self.watches.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,256 @@
+"""Subscriptions: an execution's steps as they happen, and a flow's executions.
+
+The resolvers read the past through the operation's loaders (the REST Steps
+list) and the present from a feed (`LiveExecutions`, given by the events layer
+in the context), and resolve each update through the same types as queries: a
+field an update's record lacks (a step's `type` from an Event Streams event) is
+fetched through the loaders. Over a WebSocket one context serves many
+operations; `FreshLoaders` makes each operation its own loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from typing import Annotated, Any, Protocol
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from gateway import studio
+from gateway.graphql.context import Info
+from gateway.graphql.errors import Code, GatewayError
+from gateway.graphql.fields import subscription
+from gateway.graphql.scalars import ExecutionStatus
+from gateway.graphql.scopes import ExecutionsRead
+from gateway.graphql.types import Execution, ExecutionStep, load
+from gateway.loaders import Loaders, PageKey
+
+__all__ = [
+    "ExecutionUpdate",
+    "Feed",
+    "Lagged",
+    "LiveExecutions",
+    "RefuseSubscriptions",
+    "Subscription",
+]
+
+#: The largest page the Steps list serves: the whole past in the fewest calls.
+_PAGE = {"PageSize": "1000"}
+
+Update = studio.ExecutionStep | studio.Execution
+
+
+class Lagged(Exception):
+    """A subscriber fell further behind than its queue holds: events were dropped."""
+
+
+class Feed(Protocol):
+    """One subscriber's live updates, in the order they happened; raises `Lagged`."""
+
+    def __aiter__(self) -> AsyncIterator[Update]: ...
+
+    def close(self) -> None: ...
+
+
+class LiveExecutions(Protocol):
+    """What the events layer gives subscriptions (`gateway.events.watch.Live`)."""
+
+    def execution(self, client: studio.StudioClient, flow_sid: str, execution_sid: str) -> Feed:
+        """Steps (`studio.ExecutionStep`) then the ended `studio.Execution`, for the
+        account of `client` (which a poller may read with)."""
+        ...
+
+    def flow(self, client: studio.StudioClient, flow_sid: str) -> Feed:
+        """Each `studio.Execution` of the flow as it starts and ends."""
+        ...
+
+
+ExecutionUpdate = Annotated[
+    ExecutionStep | Execution,
+    strawberry.union(
+        "ExecutionUpdate",
+        description="A step an execution took, or the execution itself once it has ended.",
+    ),
+]
+
+
+@strawberry.type
+class Subscription:
+    @subscription(
+        description=(
+            "Each step of an execution as it happens (the steps it already took first, "
+            "oldest first), then the execution once it has ended; then it completes."
+        ),
+        permission_classes=[ExecutionsRead],
+    )
+    async def execution_updates(
+        self, info: Info, flow_sid: strawberry.ID, execution_sid: strawberry.ID
+    ) -> AsyncGenerator[ExecutionUpdate, None]:
+        flow, sid = _sid("FW", flow_sid, "flowSid"), _sid("FN", execution_sid, "executionSid")
+        live = _live(info)
+        loaders = info.context.loaders
+        # Listen before reading the past: a step between the two is then in both.
+        feed = live.execution(loaders.client, flow, sid)
+        try:
+            execution = await load(loaders.execution.load((flow, sid)), f"execution {sid}")
+            seen: set[str] = set()
+            for step in _new(await _steps(loaders, flow, sid), seen):
+                yield _step(step)
+            if execution.status is not studio.ExecutionStatus.ENDED:
+                wants_type = _selects(info.selected_fields[0].selections, "type")
+                async for update in _lagging(feed):
+                    if isinstance(update, studio.ExecutionStep):
+                        if update.sid in seen:
+                            continue
+                        seen.add(update.sid)
+                        yield _step(await _complete(loaders, update, wants_type))
+                        continue
+                    execution = update
+                    # The end: what the Steps list holds now is every step there is.
+                    _forget_steps(loaders, flow, sid)
+                    for step in _new(await _steps(loaders, flow, sid), seen):
+                        yield _step(step)
+                    loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
+                    break
+            yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
+        finally:
+            feed.close()
+
+    @subscription(
+        description="Each execution of a flow as it starts and as it ends (never completes).",
+        permission_classes=[ExecutionsRead],
+    )
+    async def flow_executions(
+        self, info: Info, flow_sid: strawberry.ID, status: ExecutionStatus | None = None
+    ) -> AsyncGenerator[Execution, None]:
+        flow = _sid("FW", flow_sid, "flowSid")
+        live = _live(info)
+        loaders = info.context.loaders
+        feed = live.flow(loaders.client, flow)
+        try:
+            async for update in _lagging(feed):
+                if not isinstance(update, studio.Execution):
+                    continue
+                if status is not None and update.status.value != status.value:
+                    continue
+                loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
+                yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
+        finally:
+            feed.close()
+
+
+def _sid(prefix: str, value: str, name: str) -> str:
+    if not studio.is_sid(prefix, value):
+        raise GatewayError(
+            f"{name} must be '{prefix}' followed by 32 hex digits", Code.BAD_USER_INPUT
+        )
+    return str(value)
+
+
+def _live(info: Info) -> LiveExecutions:
+    live: LiveExecutions | None = getattr(info.context, "live", None)
+    if live is None:
+        raise GatewayError(
+            "subscriptions run over a WebSocket (graphql-transport-ws on /graphql)",
+            Code.BAD_REQUEST,
+        )
+    return live
+
+
+async def _lagging(feed: Feed) -> AsyncIterator[Update]:
+    """The feed's updates; a subscriber that fell behind gets a clear error."""
+    try:
+        async for update in feed:
+            yield update
+    except Lagged:
+        raise GatewayError(
+            "this subscription fell behind and missed events; subscribe again "
+            "(the steps already taken come first)",
+            Code.MISSED_EVENTS,
+        ) from None
+
+
+async def _steps(loaders: Loaders, flow: str, sid: str) -> list[studio.ExecutionStep]:
+    """Every step in the Steps list, oldest first (the list is most recent first)."""
+    steps: list[studio.ExecutionStep] = []
+    params: dict[str, str] = dict(_PAGE)
+    while True:
+        page = await load(loaders.steps_page.load(PageKey.of((flow, sid), params)), "steps")
+        steps.extend(page.items)
+        ref = studio.PageRef.from_url(page.meta.next_page_url)
+        if ref is None or not page.items:
+            break
+        params = ref.params
+    steps.reverse()
+    # Stable: steps in one second keep the list's order.
+    return sorted(steps, key=lambda s: s.date_created.timestamp() if s.date_created else 0.0)
+
+
+def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.ExecutionStep]:
+    fresh = [s for s in steps if s.sid not in seen]
+    seen.update(s.sid for s in fresh)
+    return fresh
+
+
+def _forget_steps(loaders: Loaders, flow: str, sid: str) -> None:
+    for key in [k for k in loaders.steps_page.futures if k.parent == (flow, sid)]:
+        loaders.steps_page.clear(key)
+
+
+async def _complete(
+    loaders: Loaders, step: studio.ExecutionStep, wants_type: bool
+) -> studio.ExecutionStep:
+    """The step with what its event left out (its `type`) when the operation selects it."""
+    if step.type is not None or not wants_type:
+        return step
+    key = (step.flow_sid, step.execution_sid, step.sid)
+    return await load(loaders.step.load(key), f"step {step.sid}")
+
+
+def _step(record: studio.ExecutionStep) -> ExecutionStep:
+    return ExecutionStep(
+        flow_sid=record.flow_sid,
+        execution_sid=record.execution_sid,
+        step_sid=record.sid,
+        record=record,
+    )
+
+
+def _selects(selections: Iterable[Any], name: str) -> bool:
+    """Whether an update's selection reads `name` of an `ExecutionStep`, fragments included."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name == name:
+            return True
+        if (
+            isinstance(selection, InlineFragment | FragmentSpread)
+            and selection.type_condition in (None, "ExecutionStep", "Node")
+            and _selects(selection.selections, name)
+        ):
+            return True
+    return False
+
+
+class RefuseSubscriptions(SchemaExtension):
+    """A subscription refused by an earlier check (limits, scopes) never starts.
+
+    Strawberry runs a query only when no extension has set a result; it subscribes
+    whatever they set. Raising here answers the refusal instead (its first error).
+    Place it after the extensions that refuse.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        result = ec.result
+        if result is not None and result.errors and _subscription(ec):
+            raise result.errors[0]
+        yield
+
+
+def _subscription(ec: ExecutionContext) -> bool:
+    try:
+        return ec.operation_type is OperationType.SUBSCRIPTION
+    except Exception:  # no document or no such operation: execution says so
+        return False

@@ -1,0 +1,196 @@
+"""GraphQL over WebSocket on `/graphql`: graphql-transport-ws, behind the same door as HTTP.
+
+- **Origin.** A browser's handshake from an origin not in
+  `STUDIO_GATEWAY_CORS_ORIGINS` is refused (HTTP 403) before anything else;
+  clients that send no `Origin` are not browsers and carry no ambient credentials.
+- **Connections.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_CONNECTIONS` open at once
+  per replica; one more is refused at the handshake.
+- **Who.** Checked at `connection_init` by the same authenticator as HTTP, from
+  the payload (`{"Authorization": "Bearer …"}` or `{"X-API-Key": …}`, as the
+  headers would be) over the handshake's headers; refused: close 4403 with the
+  reason. Scopes then apply per operation, as over HTTP.
+- **How much.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS` operations
+  at once per connection: one more gets an `error` message saying so.
+- **Keep-alive.** The server pings every `STUDIO_GATEWAY_WEBSOCKET_PING_INTERVAL`
+  seconds (a graphql-transport-ws `ping`); clients answer `pong`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+
+from graphql import GraphQLError
+from starlette.datastructures import Headers
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from strawberry.http.async_base_view import AsyncBaseHTTPView
+from strawberry.http.websocket_origin import normalize_allowed_origins
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+
+from gateway.events.watch import Live
+from gateway.graphql import Context
+from gateway.loaders import Loaders
+from gateway.security.auth import Authenticator, Unauthenticated
+from gateway.security.codes import Code
+from gateway.settings import Settings
+from gateway.studio import Credentials, InvalidArgument
+
+__all__ = ["GraphQLWebSocket", "websocket_route"]
+
+#: Close codes of graphql-transport-ws (graphql-ws's PROTOCOL.md).
+FORBIDDEN = 4403
+#: RFC 6455: try again later (the replica holds its most connections).
+TRY_AGAIN_LATER = 1013
+
+
+class LiveGateway(Protocol):
+    """What a connection needs of the gateway (`gateway.app.Gateway`)."""
+
+    live: Live | None
+
+    def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
+
+
+class GraphQLWebSocket:
+    """The WebSocket side of `/graphql`: counts connections, then lets the view speak."""
+
+    def __init__(self, view: Any, *, max_connections: int) -> None:
+        self.view = view
+        self.max_connections = max_connections
+        self.open = 0
+
+    def __repr__(self) -> str:
+        return f"GraphQLWebSocket(open={self.open}, max={self.max_connections})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.open >= self.max_connections:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            return
+        self.open += 1
+        try:
+            await self.view(scope, receive, send)
+        finally:
+            self.open -= 1
+
+
+def websocket_route(
+    view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
+    settings: Settings,
+    authenticator: Authenticator,
+) -> WebSocketRoute:
+    """`/graphql` for WebSockets, over `view` (the HTTP side's GraphQL view)."""
+    view.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    view.allowed_origins = normalize_allowed_origins(settings.cors_origin_list())
+    view.max_subscriptions_per_connection = None  # ours, with a clearer answer
+    view.connection_init_wait_timeout = timedelta(seconds=10)
+    view.graphql_transport_ws_handler_class = _handler(
+        authenticator,
+        passthrough=settings.upstream_credentials == "passthrough",
+        max_operations=settings.websocket_max_subscriptions,
+        ping_interval=settings.websocket_ping_interval,
+    )
+    endpoint = GraphQLWebSocket(view, max_connections=settings.websocket_max_connections)
+    return WebSocketRoute("/graphql", endpoint)
+
+
+def _handler(
+    authenticator: Authenticator,
+    *,
+    passthrough: bool,
+    max_operations: int,
+    ping_interval: float,
+) -> type[BaseGraphQLTransportWSHandler[Context, None]]:
+    class Handler(BaseGraphQLTransportWSHandler[Context, None]):
+        """graphql-transport-ws with the gateway's door, limits and pings."""
+
+        pinger: asyncio.Task[None] | None = None
+
+        async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+            payload = message.get("payload") or {}
+            if isinstance(payload, dict) and not self.connection_init_received:
+                try:
+                    await self._admit(payload)
+                except Unauthenticated as refused:
+                    if self.connection_init_timeout_task:
+                        self.connection_init_timeout_task.cancel()
+                    await self.websocket.close(code=FORBIDDEN, reason=_reason(str(refused)))
+                    return
+            await super().handle_connection_init(message)
+            if self.connection_acknowledged and ping_interval > 0:
+                self.pinger = asyncio.get_running_loop().create_task(self._ping())
+
+        async def _admit(self, payload: dict[str, Any]) -> None:
+            headers = _headers(self.context.request, payload)
+            principal = await authenticator.authenticate(headers)
+            credentials = _credentials(headers) if passthrough else None
+            # The lifespan's state, as for HTTP requests (gateway.app).
+            owner: LiveGateway | None = getattr(self.context.request.state, "gateway", None)
+            if owner is None:
+                raise Unauthenticated("the gateway is starting; connect again")
+            self.context.principal = principal
+            self.context.new_loaders = lambda: owner.loaders(credentials)
+            self.context.loaders = self.context.new_loaders()
+            self.context.live = owner.live
+
+        async def handle_subscribe(self, message: SubscribeMessage) -> None:
+            if self.connection_acknowledged and len(self.operations) >= max_operations:
+                error = GraphQLError(
+                    f"this connection already runs {max_operations} operations, its most "
+                    "(STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS): complete one first",
+                    extensions={"code": Code.RATE_LIMITED.value, "limit": max_operations},
+                )
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                )
+                return
+            await super().handle_subscribe(message)
+
+        async def _ping(self) -> None:
+            while True:
+                await asyncio.sleep(ping_interval)
+                await self.send_message({"type": "ping"})
+
+        async def shutdown(self) -> None:
+            if self.pinger is not None:
+                self.pinger.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.pinger
+            await super().shutdown()
+
+    return Handler
+
+
+def _headers(request: Any, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The handshake's headers, overridden by the string values of the init payload."""
+    headers = dict(Headers(scope=request.scope).items()) if request is not None else {}
+    for name, value in payload.items():
+        if isinstance(name, str) and isinstance(value, str):
+            headers[name.lower()] = value
+    return headers
+
+
+def _credentials(headers: Mapping[str, str]) -> Credentials:
+    header = headers.get("authorization")
+    if not header:
+        raise Unauthenticated("send your Twilio credentials as Basic in Authorization")
+    try:
+        return Credentials.from_basic_header(header)
+    except InvalidArgument as error:
+        raise Unauthenticated(str(error)) from None
+
+
+def _reason(message: str) -> str:
+    # A close reason is at most 123 bytes.
+    return message.encode()[:120].decode(errors="ignore")

@@ -1,0 +1,135 @@
+"""Without Event Streams: one poller per watched execution, however many watch it."""
+
+from __future__ import annotations
+
+from gateway.cache import RedisCache
+from gateway.emulator import Emulator
+from gateway.emulator.progress import end_execution, take_step
+from gateway.events.poller import Poller
+from gateway.shared import SharedRedis
+from gateway.studio import StudioClient
+from tests.conftest import REDIS_URL
+from tests.support import free_port, until
+from tests.support.graphql_ws import connected
+from tests.support.live import STEPS, UPDATES, served
+
+SUBSCRIBERS = 5
+
+
+async def test_five_subscribers_share_one_poller(emulator: Emulator) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    async with served(emulator, shared_reads=False) as gateway, connected(gateway.url) as client:
+        live = gateway.live
+        emulator.reset_counters()
+        variables = {"flow": flow, "execution": execution}
+        operations = [await client.subscribe(UPDATES, variables) for _ in range(SUBSCRIBERS)]
+        await until(lambda: all(op.results for op in operations))
+        pollers = live.pollers()
+        take_step(emulator, flow, execution)
+        end_execution(emulator, flow, execution)
+        await until(lambda: all(op.done.is_set() for op in operations))
+
+    assert live.pollers_started == {execution: 1}
+    assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1
+    # Each subscriber reads the list twice (the past, and once more at the end);
+    # every other read of it is the one poller's.
+    (poller,) = pollers
+    assert poller.polls >= 1
+    assert emulator.requests[STEPS] == poller.polls + 2 * SUBSCRIBERS
+
+
+async def test_two_replicas_on_one_redis_poll_an_execution_once(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    caches = [RedisCache(SharedRedis(REDIS_URL, prefix=redis_prefix)) for _ in range(2)]
+    async with (
+        served(emulator, cache=caches[0], shared_reads=False) as a,
+        served(emulator, cache=caches[1], shared_reads=False) as b,
+        connected(a.url) as on_a,
+        connected(b.url) as on_b,
+    ):
+        # What a shared (Redis) broker does: an event published on one replica
+        # reaches the listeners of both.
+        b.gateway.broker = a.gateway.broker
+        emulator.reset_counters()
+        operations = [await c.subscribe(UPDATES, variables) for c in (on_a, on_b, on_a, on_b)]
+        await until(lambda: all(op.results for op in operations))
+        pollers: list[Poller] = []
+        for replica in (a, b):
+            pollers.extend(replica.live.pollers())
+        take_step(emulator, flow, execution)
+        await until(lambda: all(len(op.results) == len(operations[0].results) for op in operations))
+        end_execution(emulator, flow, execution)
+        await until(lambda: all(op.done.is_set() for op in operations))
+    for cache in caches:
+        await cache.aclose()
+
+    assert len(pollers) == 2  # one candidate per replica...
+    polls = sorted(p.polls for p in pollers)
+    assert polls[0] == 0 and polls[1] >= 1  # ...and only the lease's holder polls
+    assert emulator.requests[STEPS] == polls[1] + 2 * len(operations)
+    assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1
+
+
+async def test_flow_executions_polls_the_flow_for_executions_that_start_and_end(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, *_ = emulator.seeded_handles.active_execution
+    query = "subscription($f: ID!) { flowExecutions(flowSid: $f) { sid status } }"
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        every = await client.subscribe(query, {"f": flow})
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        started = await studio.create_execution(flow, "+15550001111", "+15550002222", {})
+        await until(lambda: len(every.results) == 1)
+        await studio.update_execution(flow, started.sid)
+        await until(lambda: len(every.results) == 2)
+        assert gateway.live.pollers_started == {flow: 1}
+    assert every.data == [
+        {"sid": started.sid, "status": "ACTIVE"},
+        {"sid": started.sid, "status": "ENDED"},
+    ]
+
+
+async def test_the_poller_stops_when_its_last_subscriber_leaves(emulator: Emulator) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        first = await client.subscribe(UPDATES, variables)
+        second = await client.subscribe(UPDATES, variables)
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        (watch,) = gateway.live.watches.values()
+        await client.complete(first)
+        await until(lambda: gateway.subscribers == 1)
+        assert watch.task is not None and not watch.task.done()
+        await client.complete(second)
+        await until(lambda: watch.task is not None and watch.task.done())
+        assert not gateway.live.watches
+        polls = watch.poller.polls if watch.poller else 0
+        take_step(emulator, flow, execution)
+        record = emulator.account(emulator.account_sid).execution(flow, execution)
+        assert record is not None
+        # A new subscriber starts a new poller.
+        third = await client.subscribe(UPDATES, variables)
+        await until(lambda: len(third.results) == len(record.steps))
+        assert polls >= 1 and gateway.live.pollers_started == {execution: 2}
+
+
+async def test_without_redis_a_replica_polls_alone(emulator: Emulator, redis_prefix: str) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    nowhere = SharedRedis(f"redis://127.0.0.1:{free_port()}/0", prefix=redis_prefix)
+    cache = RedisCache(nowhere)
+    async with (
+        served(emulator, cache=cache) as gateway,
+        connected(gateway.url) as client,
+    ):
+        updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
+        await until(lambda: bool(updates.results))
+        step = take_step(emulator, flow, execution)
+        await until(lambda: step.sid in {u["sid"] for u in updates.data})
+        end_execution(emulator, flow, execution)
+        await until(updates.done.is_set)
+    await cache.aclose()
+    assert not nowhere.up
+    assert updates.data[-1]["status"] == "ENDED" and not updates.errors

@@ -36,8 +36,8 @@ class Query:
     ) -> Connection[Flow] | None:
         loaders = info.context.loaders
 
-        def page(params: dict[str, str]) -> Any:
-            return load(loaders.flows_page.load(PageKey.of((), params)), "flows")
+        def page(paging: dict[str, str]) -> Any:
+            return load(loaders.flows_page.load(PageKey.of((), paging)), "flows")
 
         return await paginate(
             page,

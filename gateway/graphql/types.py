@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -19,10 +19,11 @@ from strawberry.types.nodes import SelectedField
 
 from gateway import studio
 from gateway.graphql import ids
-from gateway.graphql.connections import Connection, first_page_params, paginate
+from gateway.graphql.connections import Connection, first_page, paginate
 from gateway.graphql.context import Info
 from gateway.graphql.errors import GatewayError, bad_input, from_studio
 from gateway.graphql.fields import field
+from gateway.graphql.filters import execution_filters, executions_list_id
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
 from gateway.loaders import PageKey
@@ -245,9 +246,9 @@ class Flow(_FlowFields, Node):
     ) -> Connection[FlowRevision] | None:
         loaders = info.context.loaders
 
-        def page(params: dict[str, str]) -> Any:
+        def page(paging: dict[str, str]) -> Any:
             return load(
-                loaders.revisions_page.load(PageKey.of((self.flow_sid,), params)), "revisions"
+                loaders.revisions_page.load(PageKey.of((self.flow_sid,), paging)), "revisions"
             )
 
         return await paginate(
@@ -294,42 +295,17 @@ class Flow(_FlowFields, Node):
         loaders = info.context.loaders
         filters = execution_filters(status, date_created_from, date_created_to)
 
-        def page(params: dict[str, str]) -> Any:
-            return load(
-                loaders.executions_page.load(PageKey.of((self.flow_sid,), params)), "executions"
-            )
+        def page(paging: dict[str, str]) -> Any:
+            key = PageKey.of((self.flow_sid,), paging, filters)
+            return load(loaders.executions_page.load(key), "executions")
 
         return await paginate(
             page,
             lambda e: Execution(flow_sid=self.flow_sid, execution_sid=e.sid, record=e),
-            list_id="executions:"
-            + ":".join([self.flow_sid, *(f"{k}={v}" for k, v in sorted(filters.items()))]),
+            list_id=executions_list_id(self.flow_sid, filters),
             first=first,
             after=after,
-            filters=filters,
         )
-
-
-def execution_filters(
-    status: ExecutionStatus | None, date_from: datetime | None, date_to: datetime | None
-) -> dict[str, str]:
-    """The upstream's filters for `Flow.executions`' arguments."""
-    filters = {}
-    if status is not None:
-        filters["status"] = status.value  # Twilio's quirk: lowercase
-    for argument, name, value in (
-        ("dateCreatedFrom", "DateCreatedFrom", date_from),
-        ("dateCreatedTo", "DateCreatedTo", date_to),
-    ):
-        if value is not None:
-            if value.tzinfo is None:
-                # A date alone ("2024-05-01") parses as a naive midnight: the same fix.
-                raise bad_input(
-                    f"{argument} needs a date, a time and a timezone, e.g. 2024-05-01T00:00:00Z",
-                    argument=argument,
-                )
-            filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return filters
 
 
 def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
@@ -355,11 +331,11 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
                 filters = execution_filters(
                     ExecutionStatus[status] if isinstance(status, str) else None, None, None
                 )
-                params = first_page_params(_int(args.get("first")), filters)
-                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), params)))
+                paging = first_page(_int(args.get("first")))
+                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), paging, filters)))
             elif selected.name == "revisions":
-                params = first_page_params(_int(args.get("first")))
-                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
+                paging = first_page(_int(args.get("first")))
+                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), paging)))
             elif selected.name == "testUsers" and caller.allows(PII_READ):
                 _quietly(loaders.test_users.load(flow_sid))
         except (GatewayError, KeyError, TypeError, ValueError):
@@ -542,8 +518,8 @@ class Execution(Node):
         loaders = info.context.loaders
         parent = (self.flow_sid, self.execution_sid)
 
-        def page(params: dict[str, str]) -> Any:
-            return load(loaders.steps_page.load(PageKey.of(parent, params)), "steps")
+        def page(paging: dict[str, str]) -> Any:
+            return load(loaders.steps_page.load(PageKey.of(parent, paging)), "steps")
 
         return await paginate(
             page,

@@ -2,7 +2,15 @@
 
 from gateway.studio.budget import RetryBudget, RetryBudgetStats
 from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
-from gateway.studio.client import REVISION_ALIASES, PageRef, StudioClient, revision_ref
+from gateway.studio.client import (
+    MAX_PAGE_SIZE,
+    PAGING_PARAMS,
+    REVISION_ALIASES,
+    PageRef,
+    StudioClient,
+    execution_query,
+    revision_ref,
+)
 from gateway.studio.config import (
     CircuitPolicy,
     ClientConfig,
@@ -32,6 +40,8 @@ from gateway.studio.sids import is_sid, validate
 from gateway.studio.transport import Attempt, Transport
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "PAGING_PARAMS",
     "REVISION_ALIASES",
     "Attempt",
     "CallScope",
@@ -72,6 +82,7 @@ __all__ = [
     "call_scope",
     "current_scope",
     "enter_scope",
+    "execution_query",
     "is_sid",
     "revision_ref",
     "studio_base_url",

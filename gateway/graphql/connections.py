@@ -21,13 +21,21 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import strawberry
 
-from gateway.graphql.errors import GatewayError, bad_input
+from gateway.graphql.errors import GatewayError, bad_input, load
 from gateway.graphql.fields import field
-from gateway.loaders import MAX_PAGE_SIZE, PAGING_PARAMS, Page, next_paging
+from gateway.loaders import (
+    MAX_PAGE_SIZE,
+    NO_FILTERS,
+    PAGING_PARAMS,
+    ExecutionFilters,
+    Page,
+    PageKey,
+    next_paging,
+)
 from gateway.security import client_json
 
 T = TypeVar("T")
@@ -143,19 +151,28 @@ def most_pages(first: int, after: Cursor | None) -> int:
     return 1 + math.ceil(max(0, first - max(0, size - skip)) / size)
 
 
+class PageLoader(Protocol[R]):
+    """The loader of one list's pages (`Loaders.steps_page` and its kind)."""
+
+    def load(self, key: PageKey, /) -> Awaitable[Page[R]]: ...
+
+
 async def paginate(
-    load_page: Callable[[dict[str, str]], Awaitable[Page[R]]],
+    pages: PageLoader[R],
+    parent: tuple[str, ...],
+    what: str,
     wrap: Callable[[R], T],
     *,
     list_id: str,
     first: int | None,
     after: str | None,
+    filters: ExecutionFilters = NO_FILTERS,
 ) -> Connection[T]:
-    """`first` items after `after`, fetching as many upstream pages as that takes.
+    """`first` items of `parent`'s list after `after`, from as many upstream pages as that takes.
 
-    `load_page` is given where a page is (its paging); the list's filters are
-    the caller's to add, and `list_id` names them, so a cursor of one filtered
-    list is refused by another.
+    A cursor carries where its page is (the paging), not the list's filters:
+    those come from the arguments, and `list_id` names them, so a cursor of one
+    filtered list is refused by another. `what` names the list in errors.
     """
     count = check_first(first)
     if after is not None:
@@ -169,7 +186,7 @@ async def paginate(
     edges: list[Edge[T]] = []
     has_next = False
     while True:
-        page = await load_page(paging)
+        page = await load(pages.load(PageKey.of(parent, paging, filters)), what)
         following = next_paging(page)
         last = len(page.items) - 1
         for index in range(skip, len(page.items)):

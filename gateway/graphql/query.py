@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from gateway.graphql import ids
 from gateway.graphql.access import read_scope
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
-from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
@@ -21,10 +19,8 @@ from gateway.graphql.types import (
     FlowRevision,
     FlowValidation,
     Node,
-    load,
     prefetch_flow_children,
 )
-from gateway.loaders import PageKey
 from gateway.studio import StudioError
 
 
@@ -34,13 +30,10 @@ class Query:
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Flow] | None:
-        loaders = info.context.loaders
-
-        def page(paging: dict[str, str]) -> Any:
-            return load(loaders.flows_page.load(PageKey.of((), paging)), "flows")
-
         return await paginate(
-            page,
+            info.context.loaders.flows_page,
+            (),
+            "flows",
             lambda f: Flow(flow_sid=f.sid, record=f),
             list_id="flows",
             first=first,

@@ -21,14 +21,13 @@ from gateway import studio
 from gateway.graphql import ids
 from gateway.graphql.connections import Connection, first_page, paginate
 from gateway.graphql.context import Info
-from gateway.graphql.errors import GatewayError, bad_input, from_studio
+from gateway.graphql.errors import GatewayError, bad_input, load
 from gateway.graphql.fields import field
 from gateway.graphql.filters import execution_filters, executions_list_id
 from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
 from gateway.loaders import PageKey
 from gateway.security.principal import EXECUTIONS_READ, PII_READ
-from gateway.studio import StudioError
 
 V = TypeVar("V")
 
@@ -41,14 +40,6 @@ _CONTEXT = (
     "this context. We save data that your widgets can access as variables in configuration "
     "fields or in text areas as variable substitution."
 )
-
-
-async def load(awaitable: Awaitable[V], what: str) -> V:
-    """Await a loader; an upstream failure becomes the client-facing error for `what`."""
-    try:
-        return await awaitable
-    except StudioError as error:
-        raise from_studio(error, what) from None
 
 
 @strawberry.interface(description="An object with a global id that `node(id:)` can fetch.")
@@ -244,15 +235,10 @@ class Flow(_FlowFields, Node):
     async def revisions(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[FlowRevision] | None:
-        loaders = info.context.loaders
-
-        def page(paging: dict[str, str]) -> Any:
-            return load(
-                loaders.revisions_page.load(PageKey.of((self.flow_sid,), paging)), "revisions"
-            )
-
         return await paginate(
-            page,
+            info.context.loaders.revisions_page,
+            (self.flow_sid,),
+            "revisions",
             lambda r: FlowRevision(flow_sid=self.flow_sid, number=r.revision, record=r),
             list_id=f"revisions:{self.flow_sid}",
             first=first,
@@ -292,19 +278,16 @@ class Flow(_FlowFields, Node):
         date_created_from: datetime | None = None,
         date_created_to: datetime | None = None,
     ) -> Connection[Execution] | None:
-        loaders = info.context.loaders
         filters = execution_filters(status, date_created_from, date_created_to)
-
-        def page(paging: dict[str, str]) -> Any:
-            key = PageKey.of((self.flow_sid,), paging, filters)
-            return load(loaders.executions_page.load(key), "executions")
-
         return await paginate(
-            page,
+            info.context.loaders.executions_page,
+            (self.flow_sid,),
+            "executions",
             lambda e: Execution(flow_sid=self.flow_sid, execution_sid=e.sid, record=e),
             list_id=executions_list_id(self.flow_sid, filters),
             first=first,
             after=after,
+            filters=filters,
         )
 
 
@@ -515,14 +498,10 @@ class Execution(Node):
     async def steps(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ExecutionStep] | None:
-        loaders = info.context.loaders
-        parent = (self.flow_sid, self.execution_sid)
-
-        def page(paging: dict[str, str]) -> Any:
-            return load(loaders.steps_page.load(PageKey.of(parent, paging)), "steps")
-
         return await paginate(
-            page,
+            info.context.loaders.steps_page,
+            (self.flow_sid, self.execution_sid),
+            "steps",
             lambda s: ExecutionStep(
                 flow_sid=self.flow_sid, execution_sid=self.execution_sid, step_sid=s.sid, record=s
             ),

@@ -27,7 +27,7 @@ from gateway.graphql.incremental import IncrementalDelivery
 from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
-from gateway.graphql.types import Execution, ExecutionStep, Flow, FlowRevision
+from gateway.graphql.types import NODE_TYPES
 from gateway.observability.extension import Observe
 from gateway.observability.requests import current_request
 from gateway.studio import StudioError
@@ -176,7 +176,7 @@ def build_schema(
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
-        types=[Flow, FlowRevision, Execution, ExecutionStep],
+        types=list(NODE_TYPES),
         extensions=[*chosen, *(extensions or [])],
         config=StrawberryConfig(
             disable_field_suggestions=not suggestions,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import strawberry
 from strawberry.types.nodes import SelectedField
@@ -639,3 +639,7 @@ class ExecutionStep(Node):
             f"revision {version} of flow {self.flow_sid}",
         )
         return revision.definition
+
+
+#: The types `node(id:)` answers, in the order of `ids.PATHS`, which names them.
+NODE_TYPES: Final = (Flow, FlowRevision, Execution, ExecutionStep)

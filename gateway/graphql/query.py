@@ -10,6 +10,8 @@ from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
+from gateway.graphql.flow_fields import FlowValidation
+from gateway.graphql.prefetch import prefetch_flow_children
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
 from gateway.graphql.types import (
@@ -17,9 +19,7 @@ from gateway.graphql.types import (
     ExecutionStep,
     Flow,
     FlowRevision,
-    FlowValidation,
     Node,
-    prefetch_flow_children,
 )
 from gateway.studio import StudioError
 

@@ -1,4 +1,4 @@
-"""The object types: Flow, FlowRevision, Execution, ExecutionStep, Widget.
+"""The object types: Flow, FlowRevision, Execution, ExecutionStep.
 
 Each object wraps the upstream record it came from, or, where a parent only
 knows its SIDs (`execution.flow`, `step.execution`), nothing yet: its fields
@@ -9,37 +9,26 @@ Resolvers only ask loaders; they never call the client or build URLs.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 import strawberry
-from strawberry.types.nodes import SelectedField
 
 from gateway import studio
 from gateway.graphql import ids
-from gateway.graphql.connections import Connection, first_page, paginate
+from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
-from gateway.graphql.errors import GatewayError, bad_input, load
+from gateway.graphql.errors import bad_input, load
 from gateway.graphql.fields import field
 from gateway.graphql.filters import execution_filters, executions_list_id
-from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
-from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
-from gateway.loaders import PageKey
-from gateway.security.principal import EXECUTIONS_READ, PII_READ
+from gateway.graphql.flow_fields import CONTEXT, CREATED, UPDATED, FlowFields
+from gateway.graphql.prefetch import later
+from gateway.graphql.scalars import JSON, ExecutionStatus, RevisionAlias
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
+from gateway.graphql.widgets import Widget, widget_named
 
 V = TypeVar("V")
-
-_CREATED = "The date and time in GMT when the resource was created specified in ISO 8601 format."
-_UPDATED = (
-    "The date and time in GMT when the resource was last updated specified in ISO 8601 format."
-)
-_CONTEXT = (
-    "The current state of the Flow's Execution. As a flow executes, we save its state in "
-    "this context. We save data that your widgets can access as variables in configuration "
-    "fields or in text areas as variable substitution."
-)
 
 
 @strawberry.interface(description="An object with a global id that `node(id:)` can fetch.")
@@ -49,143 +38,11 @@ class Node:
         raise NotImplementedError
 
 
-# -- widgets ------------------------------------------------------------------
-
-
-@strawberry.type(description="Where a widget goes next on an event.")
-class WidgetTransition:
-    event: str = strawberry.field(description="The event, e.g. `incomingMessage` or `noMatch`.")
-    next: str | None = strawberry.field(
-        description="The widget it leads to; null when the execution ends there."
-    )
-    conditions: JSON | None = strawberry.field(
-        description="For `split-based-on` matches: the conditions that pick this transition."
-    )
-
-
-@strawberry.type(description="One state of a flow definition: a widget and its transitions.")
-class Widget:
-    name: str = strawberry.field(description="The widget's name, unique in its definition.")
-    type: str = strawberry.field(description="The widget type, e.g. `send-and-wait-for-reply`.")
-    properties: JSON = strawberry.field(description="The widget's configuration.")
-    transitions: list[WidgetTransition]
-
-
-def widgets_of(definition: Any) -> list[Widget]:
-    """The states of a definition; whatever is not shaped like one is skipped, never fatal."""
-    states = definition.get("states") if isinstance(definition, dict) else None
-    widgets = []
-    for state in states if isinstance(states, list) else []:
-        if not isinstance(state, dict) or not isinstance(state.get("name"), str):
-            continue
-        transitions = state.get("transitions")
-        properties = state.get("properties")
-        widgets.append(
-            Widget(
-                name=state["name"],
-                type=str(state.get("type") or ""),
-                properties=JSON(properties if isinstance(properties, dict) else {}),
-                transitions=[
-                    WidgetTransition(
-                        event=str(t.get("event") or ""),
-                        next=t.get("next") if isinstance(t.get("next"), str) else None,
-                        conditions=t.get("conditions"),
-                    )
-                    for t in (transitions if isinstance(transitions, list) else [])
-                    if isinstance(t, dict)
-                ],
-            )
-        )
-    return widgets
-
-
-def widget_named(definition: Any, name: str | None) -> Widget | None:
-    if not name:
-        return None
-    return next((w for w in widgets_of(definition) if w.name == name), None)
-
-
 # -- flows --------------------------------------------------------------------
 
 
-@strawberry.type(description="A validation answer for a flow definition.")
-class FlowValidation:
-    valid: bool = strawberry.field(description="Boolean if the flow definition is valid.")
-    errors: JSON | None = strawberry.field(
-        description="When invalid: Twilio's list of what is wrong (error 81022's details)."
-    )
-
-
-#: What `_FlowFields` reads its spec fields from.
-FlowRecord = studio.Flow | studio.FlowRevision
-
-
-@strawberry.type(description="What a flow and each of its revisions share.")
-class _FlowFields:
-    """The spec fields a Flow and a FlowRevision have alike. Each subclass says, in
-    `_get`, how to read one: at once from its record, or by loading the object."""
-
-    flow_sid: strawberry.Private[str]
-
-    def _get(self, info: Info, read: Callable[[FlowRecord], V], whole: bool = False) -> V:
-        """`read` of the record; `whole` when a list's abridged record will not do."""
-        raise NotImplementedError
-
-    @field(description="The unique string that we created to identify the Flow resource.")
-    def sid(self) -> str:
-        return self.flow_sid
-
-    @field(description="The SID of the Account that created the Flow resource.")
-    def account_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.account_sid)
-
-    @field(description="The SID of the User that created or last updated the Flow.")
-    def author_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.author_sid)
-
-    @field(description="The string that you assigned to describe the Flow.")
-    def friendly_name(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.friendly_name)
-
-    @field(description="JSON representation of flow definition.")
-    def definition(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.definition), whole=True)
-
-    @field(description="Whether it is a draft or published.")
-    def status(self, info: Info) -> FlowStatus | None:
-        return self._get(info, lambda r: FlowStatus(r.status.value))
-
-    @field(description="Description of change made in the revision.")
-    def commit_message(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.commit_message, whole=True)
-
-    @field(description="Boolean if the flow definition is valid.")
-    def valid(self, info: Info) -> bool | None:
-        return self._get(info, lambda r: r.valid, whole=True)
-
-    @field(description="List of error in the flow definition.")
-    def errors(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.errors), whole=True)
-
-    @field(description=_CREATED)
-    def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_created)
-
-    @field(description=_UPDATED)
-    def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_updated)
-
-    @field(description="The absolute URL of the resource.")
-    def url(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.url)
-
-    @field(description="The widgets of the definition.")
-    def widgets(self, info: Info) -> list[Widget] | None:
-        return self._get(info, lambda r: widgets_of(r.definition), whole=True)
-
-
 @strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
-class Flow(_FlowFields, Node):
+class Flow(FlowFields, Node):
     record: strawberry.Private[studio.Flow | None] = None
 
     def _get(self, info: Info, read: Callable[[studio.Flow], V], whole: bool = False) -> V:
@@ -291,66 +148,8 @@ class Flow(_FlowFields, Node):
         )
 
 
-def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
-    """Start the first pages a flow's selected lists will read, beside the flow's own fetch.
-
-    Nothing a list needs comes from the flow's record, so `flow(sid) { executions }`
-    need not wait for the flow before asking for its executions: both go out at
-    once, and the list's resolver later finds its page already on the way. Only
-    plain first pages are started (no cursor, no date filter), only what the
-    caller may read, and a prefetch that fails is left for the field to report.
-    """
-    loaders = info.context.loaders
-    caller = principal(info)
-    for selected in selections:
-        if not isinstance(selected, SelectedField) or selected.arguments.get("after") is not None:
-            continue
-        args = selected.arguments
-        try:
-            if selected.name == "executions" and caller.allows(EXECUTIONS_READ):
-                if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
-                    continue
-                status = args.get("status")
-                filters = execution_filters(
-                    ExecutionStatus[status] if isinstance(status, str) else None, None, None
-                )
-                paging = first_page(_int(args.get("first")))
-                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), paging, filters)))
-            elif selected.name == "revisions":
-                paging = first_page(_int(args.get("first")))
-                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), paging)))
-            elif selected.name == "testUsers" and caller.allows(PII_READ):
-                _quietly(loaders.test_users.load(flow_sid))
-        except (GatewayError, KeyError, TypeError, ValueError):
-            continue  # the field itself will say what is wrong with its arguments
-
-
-def _int(value: Any) -> int | None:
-    # strawberry hands a literal argument over as its source text ("3"), a
-    # variable as its value (3).
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
-
-
-def _quietly(future: Awaitable[Any]) -> None:
-    # A prefetch nobody reads (the flow was not found) must not warn that its
-    # exception was never retrieved.
-    if isinstance(future, asyncio.Future):
-        future.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def later(value: Awaitable[V]) -> V:
-    """An awaitable of a sync resolver's answer, passed off as the answer itself.
-
-    graphql-core awaits whatever awaitable a resolver returns, so a field answers
-    at once when its record is here and loads it only when it is not, while the
-    resolver's return annotation, which strawberry reads the field's GraphQL type
-    from, names the value alone. This is the one place that says so to mypy.
-    """
-    return cast(V, value)
-
-
 @strawberry.type(description="A revision of a flow: its definition as it was at that number.")
-class FlowRevision(_FlowFields, Node):
+class FlowRevision(FlowFields, Node):
     number: strawberry.Private[int]
     record: strawberry.Private[studio.FlowRevision]
 
@@ -453,11 +252,11 @@ class Execution(Node):
     def initiated_by(self, info: Info) -> str | None:
         return self._get(info, lambda r: r.initiated_by)
 
-    @field(description=_CREATED)
+    @field(description=CREATED)
     def date_created(self, info: Info) -> datetime | None:
         return self._get(info, lambda r: r.date_created)
 
-    @field(description=_UPDATED)
+    @field(description=UPDATED)
     def date_updated(self, info: Info) -> datetime | None:
         return self._get(info, lambda r: r.date_updated)
 
@@ -466,7 +265,7 @@ class Execution(Node):
         return self._get(info, lambda r: r.url)
 
     @field(
-        description=_CONTEXT + " Read from the execution's Context resource.",
+        description=CONTEXT + " Read from the execution's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:
@@ -560,11 +359,11 @@ class ExecutionStep(Node):
     def type(self) -> str | None:
         return self.record.type
 
-    @field(description=_CREATED)
+    @field(description=CREATED)
     def date_created(self) -> datetime | None:
         return self.record.date_created
 
-    @field(description=_UPDATED)
+    @field(description=UPDATED)
     def date_updated(self) -> datetime | None:
         return self.record.date_updated
 
@@ -573,7 +372,7 @@ class ExecutionStep(Node):
         return self.record.url
 
     @field(
-        description=_CONTEXT + " Read from the step's Context resource.",
+        description=CONTEXT + " Read from the step's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:

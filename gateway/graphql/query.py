@@ -11,7 +11,11 @@ from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
 from gateway.graphql.flow_fields import FlowValidation
-from gateway.graphql.prefetch import prefetch_flow_children
+from gateway.graphql.prefetch import (
+    prefetch_execution_children,
+    prefetch_flow_children,
+    prefetch_step_children,
+)
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
 from gateway.graphql.types import (
@@ -54,6 +58,8 @@ class Query:
     async def execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
+        if info.selected_fields:
+            prefetch_execution_children(info, flow_sid, sid, info.selected_fields[0].selections)
         record = await load(
             info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
         )
@@ -70,6 +76,9 @@ class Query:
         execution_sid: strawberry.ID,
         sid: strawberry.ID,
     ) -> ExecutionStep | None:
+        if info.selected_fields:
+            selections = info.selected_fields[0].selections
+            prefetch_step_children(info, flow_sid, execution_sid, sid, selections)
         record = await load(
             info.context.loaders.step.load((flow_sid, execution_sid, sid)), f"step {sid}"
         )

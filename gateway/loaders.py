@@ -25,6 +25,7 @@ from aiodataloader import DataLoader
 
 from gateway.cache import Entry, LayeredCache, decode, encode
 from gateway.studio import (
+    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     PAGING_PARAMS,
     Execution,
@@ -46,6 +47,7 @@ from gateway.studio import (
 # The page shapes come with the loaders, so the GraphQL layer reads pages
 # through them and never reaches into `studio` for a list.
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "NO_FILTERS",
     "PAGING_PARAMS",

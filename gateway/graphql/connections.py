@@ -28,6 +28,7 @@ import strawberry
 from gateway.graphql.errors import GatewayError, bad_input, load
 from gateway.graphql.fields import field
 from gateway.loaders import (
+    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     NO_FILTERS,
     PAGING_PARAMS,
@@ -123,7 +124,7 @@ def decode_cursor(cursor: str) -> Cursor:
         raise _malformed()
     if set(paging) - set(PAGING_PARAMS) or not all(isinstance(v, str) for v in paging.values()):
         raise _malformed()
-    size, number = paging.get("PageSize", str(DEFAULT_FIRST)), paging.get("Page", "0")
+    size, number = paging.get("PageSize", str(DEFAULT_PAGE_SIZE)), paging.get("Page", "0")
     token = paging.get("PageToken", "")
     if not (_digits(size, len(str(MAX_PAGE_SIZE))) and 1 <= int(size) <= MAX_PAGE_SIZE):
         raise _malformed()
@@ -147,7 +148,7 @@ def most_pages(first: int, after: Cursor | None) -> int:
         return 1 + math.ceil(max(0, skip + first - MAX_PAGE_SIZE) / MAX_PAGE_SIZE)
     # The cursor's page at its own size; then pages of that size, or (with a
     # PageToken, as Studio's next pages have) one page of what is left.
-    size = int(after.paging.get("PageSize", str(DEFAULT_FIRST)))
+    size = int(after.paging.get("PageSize", str(DEFAULT_PAGE_SIZE)))
     return 1 + math.ceil(max(0, first - max(0, size - skip)) / size)
 
 

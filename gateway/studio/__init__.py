@@ -3,6 +3,7 @@
 from gateway.studio.budget import RetryBudget, RetryBudgetStats
 from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
 from gateway.studio.client import (
+    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     PAGING_PARAMS,
     REVISION_ALIASES,
@@ -40,6 +41,7 @@ from gateway.studio.sids import is_sid, validate
 from gateway.studio.transport import Attempt, Transport
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "PAGING_PARAMS",
     "REVISION_ALIASES",

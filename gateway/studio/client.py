@@ -38,6 +38,8 @@ REVISION_ALIASES: Final = ("LatestPublished", "LatestRevision")
 PAGING_PARAMS: Final = ("PageSize", "Page", "PageToken")
 #: The most items Studio answers in one page.
 MAX_PAGE_SIZE: Final = 1000
+#: The items in a page whose URL names no PageSize.
+DEFAULT_PAGE_SIZE: Final = 50
 #: Query parameters a page URL may carry forward: its paging and the list's filters.
 _PAGE_PARAMS: Final = (*PAGING_PARAMS, "status", "DateCreatedFrom", "DateCreatedTo")
 

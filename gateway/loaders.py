@@ -15,15 +15,14 @@ cached by the client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Hashable
 from functools import cached_property
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
 from gateway.cache import Entry, LayeredCache, decode, encode
+from gateway.pages import NO_FILTERS, ExecutionFilters, PageKey, next_paging
 from gateway.studio import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -37,15 +36,13 @@ from gateway.studio import (
     FlowValidation,
     Page,
     PageMeta,
-    PageRef,
     StepContext,
     StudioClient,
     TestUsers,
-    execution_query,
 )
 
-# The page shapes come with the loaders, so the GraphQL layer reads pages
-# through them and never reaches into `studio` for a list.
+# The page shapes (`gateway/pages.py`) come with the loaders, so the GraphQL
+# layer reads pages through them and never reaches into `studio` for a list.
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
@@ -68,48 +65,6 @@ FlowKey = str
 RevisionKey = tuple[str, str]  # (flow_sid, number or alias)
 ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
 StepKey = tuple[str, str, str]  # (flow_sid, execution_sid, step_sid)
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionFilters:
-    """The executions list's filters, as the client's `list_executions` takes them."""
-
-    status: ExecutionStatus | None = None
-    date_created_from: datetime | None = None
-    date_created_to: datetime | None = None
-
-    @property
-    def query(self) -> dict[str, str]:
-        """The filters as Twilio's query parameters: what tells one filtered list from another."""
-        return execution_query(self.status, self.date_created_from, self.date_created_to)
-
-
-NO_FILTERS: Final = ExecutionFilters()
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """One upstream page: whose list it is, where the page is, and the list's filters."""
-
-    parent: tuple[str, ...]
-    paging: tuple[tuple[str, str], ...]
-    filters: ExecutionFilters = NO_FILTERS
-
-    @classmethod
-    def of(
-        cls, parent: Iterable[str], paging: dict[str, str], filters: ExecutionFilters = NO_FILTERS
-    ) -> PageKey:
-        return cls(tuple(parent), tuple(sorted(paging.items())), filters)
-
-    @property
-    def page(self) -> PageRef:
-        return PageRef(dict(self.paging))
-
-
-def next_paging(page: Page[Any]) -> dict[str, str] | None:
-    """Where the page after `page` is, from the upstream's own URL; None after the last."""
-    ref = PageRef.from_url(page.meta.next_page_url)
-    return None if ref is None else ref.paging
 
 
 class Reads:

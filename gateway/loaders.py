@@ -15,15 +15,18 @@ cached by the client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
 from gateway.cache import Entry, LayeredCache, decode, encode
+from gateway.pages import NO_FILTERS, ExecutionFilters, PageKey, next_paging
 from gateway.studio import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PAGING_PARAMS,
     Execution,
     ExecutionContext,
     ExecutionStatus,
@@ -33,11 +36,27 @@ from gateway.studio import (
     FlowValidation,
     Page,
     PageMeta,
-    PageRef,
     StepContext,
     StudioClient,
     TestUsers,
 )
+
+# The page shapes (`gateway/pages.py`) come with the loaders, so the GraphQL
+# layer reads pages through them and never reaches into `studio` for a list.
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "NO_FILTERS",
+    "PAGING_PARAMS",
+    "ExecutionFilters",
+    "Loader",
+    "LoaderObserver",
+    "Loaders",
+    "Page",
+    "PageKey",
+    "Reads",
+    "next_paging",
+]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -46,22 +65,6 @@ FlowKey = str
 RevisionKey = tuple[str, str]  # (flow_sid, number or alias)
 ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
 StepKey = tuple[str, str, str]  # (flow_sid, execution_sid, step_sid)
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """One upstream page: whose list it is, and the query that names the page."""
-
-    parent: tuple[str, ...]
-    params: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def of(cls, parent: Iterable[str], params: dict[str, str]) -> PageKey:
-        return cls(tuple(parent), tuple(sorted(params.items())))
-
-    @property
-    def ref(self) -> PageRef:
-        return PageRef(dict(self.params))
 
 
 class Reads:
@@ -262,7 +265,7 @@ class Loaders:
 
     async def _fetch_flows_page(self, key: PageKey) -> Page[Flow]:
         self.reads.saw(immutable=False)
-        page = await self.client.list_flows(page=key.ref)
+        page = await self.client.list_flows(page=key.page)
         for flow in page.items:
             self.listed_flows.setdefault(flow.sid, flow)
         return page
@@ -270,12 +273,19 @@ class Loaders:
     async def _fetch_revisions_page(self, key: PageKey) -> Page[FlowRevision]:
         (flow_sid,) = key.parent
         self.reads.saw(immutable=False)  # a flow gains revisions
-        return await self.client.list_flow_revisions(flow_sid, page=key.ref)
+        return await self.client.list_flow_revisions(flow_sid, page=key.page)
 
     async def _fetch_executions_page(self, key: PageKey) -> Page[Execution]:
         (flow_sid,) = key.parent
         self.reads.saw(immutable=False)
-        page = await self.client.list_executions(flow_sid, page=key.ref)
+        filters = key.filters
+        page = await self.client.list_executions(
+            flow_sid,
+            status=filters.status,
+            date_created_from=filters.date_created_from,
+            date_created_to=filters.date_created_to,
+            page=key.page,
+        )
         for execution in page.items:
             self.execution.prime((flow_sid, execution.sid), execution)
         return page
@@ -283,9 +293,9 @@ class Loaders:
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
         page = await self._cached(
-            self._execution_entry("steps", flow_sid, execution_sid, _query(key.params)),
+            self._execution_entry("steps", flow_sid, execution_sid, _query(key.paging)),
             _steps_page,
-            lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.ref),
+            lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.page),
             keep=self._ended_before(flow_sid, execution_sid),
         )
         for step in page.items:
@@ -308,23 +318,23 @@ class Loaders:
         ended = self._known_ended(flow_sid, execution_sid)
         return lambda _: ended
 
-    def _flow_tag(self, flow_sid: str) -> str:
+    def _tag(self, *path: str) -> str:
         # Tags name the account, not the credentials: a deletion through any
         # credentials evicts what every caller of the account cached.
-        return f"{self._account}:{flow_sid}"
+        return ":".join((self._account, *path))
 
-    def _execution_tag(self, flow_sid: str, execution_sid: str) -> str:
-        return execution_tag(self._account, flow_sid, execution_sid)
+    def _key(self, kind: str, *path: str) -> str:
+        # Keys carry the digest of the full credentials (docs/ARCHITECTURE.md).
+        return ":".join((self._scope, kind, *path))
 
     def _revision_entry(self, flow_sid: str, number: str) -> Entry:
         # A definition holds no contact's data: it may go to Redis as it is.
-        key = f"{self._scope}:rev:{flow_sid}:{number}"
-        return Entry(key, pii=False, tags=(self._flow_tag(flow_sid),))
+        return Entry(self._key("rev", flow_sid, number), pii=False, tags=(self._tag(flow_sid),))
 
     def _execution_entry(self, kind: str, flow_sid: str, execution_sid: str, *rest: str) -> Entry:
         # Executions, steps and contexts carry `context` and the contact's address.
-        key = ":".join((self._scope, kind, flow_sid, execution_sid, *rest))
-        tags = (self._flow_tag(flow_sid), self._execution_tag(flow_sid, execution_sid))
+        key = self._key(kind, flow_sid, execution_sid, *rest)
+        tags = (self._tag(flow_sid), self._tag(flow_sid, execution_sid))
         return Entry(key, pii=True, tags=tags)
 
     async def _cached(
@@ -389,7 +399,7 @@ class Loaders:
         await self.forget_flow(sid)
         if self.cache is not None:
             # Its revisions, executions and steps are gone, on every replica.
-            await self.cache.invalidate([self._flow_tag(sid)], gone=True)
+            await self.cache.invalidate([self._tag(sid)], gone=True)
 
     async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
         result = await self.client.update_test_users(sid, users)
@@ -414,7 +424,7 @@ class Loaders:
         await self.client.delete_execution(flow_sid, sid)
         await self.forget_execution(flow_sid, sid)
         if self.cache is not None:
-            await self.cache.invalidate([self._execution_tag(flow_sid, sid)], gone=True)
+            await self.cache.invalidate([self._tag(flow_sid, sid)], gone=True)
 
     # -- after a mutation -----------------------------------------------------
 
@@ -444,8 +454,9 @@ class Loaders:
 
 
 def execution_tag(account_sid: str, flow_sid: str, execution_sid: str) -> str:
-    """The cache tag of everything kept for one execution (invalidating it evicts them)."""
-    return f"{account_sid}:{flow_sid}:{execution_sid}"
+    """The cache tag of everything kept for one execution (invalidating it evicts them);
+    `Loaders._tag(flow_sid, execution_sid)` of that account."""
+    return ":".join((account_sid, flow_sid, execution_sid))
 
 
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:

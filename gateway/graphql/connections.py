@@ -21,22 +21,30 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import strawberry
 
-from gateway.graphql.errors import GatewayError, bad_input
+from gateway.graphql.errors import GatewayError, bad_input, load
 from gateway.graphql.fields import field
+from gateway.loaders import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    NO_FILTERS,
+    PAGING_PARAMS,
+    ExecutionFilters,
+    Page,
+    PageKey,
+    next_paging,
+)
 from gateway.security import client_json
-from gateway.studio import Page, PageRef
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_FIRST: Final = 50
-MAX_FIRST: Final = 1000
-#: The paging parameters a cursor may carry; filters come from the arguments.
-_PAGING: Final = ("PageSize", "Page", "PageToken")
+#: `first` may ask for one full upstream page at most.
+MAX_FIRST: Final = MAX_PAGE_SIZE
 #: Longer than any cursor this API writes (a list id and a page token of at most 256).
 MAX_CURSOR_LENGTH: Final = 1024
 #: Digits of a page number in a cursor: far past any list, well short of int()'s limit.
@@ -67,9 +75,9 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
-def first_page_params(first: int | None, filters: dict[str, str] | None = None) -> dict[str, str]:
-    """The query of a list's first page: its filters and a page of `first` items."""
-    return {**(filters or {}), "PageSize": str(check_first(first))}
+def first_page(first: int | None) -> dict[str, str]:
+    """The paging of a list's first page: a page of `first` items."""
+    return {"PageSize": str(check_first(first))}
 
 
 def check_first(first: int | None) -> int:
@@ -112,13 +120,13 @@ def decode_cursor(cursor: str) -> Cursor:
     list_id, paging, index = data.get("l"), data["p"], data.get("i")
     if not isinstance(list_id, str):
         raise _malformed()
-    if not isinstance(index, int) or isinstance(index, bool) or not -1 <= index < MAX_FIRST:
+    if not isinstance(index, int) or isinstance(index, bool) or not -1 <= index < MAX_PAGE_SIZE:
         raise _malformed()
-    if set(paging) - set(_PAGING) or not all(isinstance(v, str) for v in paging.values()):
+    if set(paging) - set(PAGING_PARAMS) or not all(isinstance(v, str) for v in paging.values()):
         raise _malformed()
-    size, number = paging.get("PageSize", str(DEFAULT_FIRST)), paging.get("Page", "0")
+    size, number = paging.get("PageSize", str(DEFAULT_PAGE_SIZE)), paging.get("Page", "0")
     token = paging.get("PageToken", "")
-    if not (_digits(size, len(str(MAX_FIRST))) and 1 <= int(size) <= MAX_FIRST):
+    if not (_digits(size, len(str(MAX_PAGE_SIZE))) and 1 <= int(size) <= MAX_PAGE_SIZE):
         raise _malformed()
     if not _digits(number, MAX_PAGE_DIGITS):
         raise _malformed()
@@ -137,25 +145,37 @@ def most_pages(first: int, after: Cursor | None) -> int:
     skip = after.index + 1
     if after.resizable:
         # The cursor's page at skip + first, capped; what the cap leaves, one page more.
-        return 1 + math.ceil(max(0, skip + first - MAX_FIRST) / MAX_FIRST)
+        return 1 + math.ceil(max(0, skip + first - MAX_PAGE_SIZE) / MAX_PAGE_SIZE)
     # The cursor's page at its own size; then pages of that size, or (with a
     # PageToken, as Studio's next pages have) one page of what is left.
-    size = int(after.paging.get("PageSize", str(DEFAULT_FIRST)))
+    size = int(after.paging.get("PageSize", str(DEFAULT_PAGE_SIZE)))
     return 1 + math.ceil(max(0, first - max(0, size - skip)) / size)
 
 
+class PageLoader(Protocol[R]):
+    """The loader of one list's pages (`Loaders.steps_page` and its kind)."""
+
+    def load(self, key: PageKey, /) -> Awaitable[Page[R]]: ...
+
+
 async def paginate(
-    load_page: Callable[[dict[str, str]], Awaitable[Page[R]]],
+    pages: PageLoader[R],
+    parent: tuple[str, ...],
+    what: str,
     wrap: Callable[[R], T],
     *,
     list_id: str,
     first: int | None,
     after: str | None,
-    filters: dict[str, str] | None = None,
+    filters: ExecutionFilters = NO_FILTERS,
 ) -> Connection[T]:
-    """`first` items after `after`, fetching as many upstream pages as that takes."""
+    """`first` items of `parent`'s list after `after`, from as many upstream pages as that takes.
+
+    A cursor carries where its page is (the paging), not the list's filters:
+    those come from the arguments, and `list_id` names them, so a cursor of one
+    filtered list is refused by another. `what` names the list in errors.
+    """
     count = check_first(first)
-    filters = filters or {}
     if after is not None:
         cursor = decode_cursor(after)
         if cursor.list_id != list_id:
@@ -163,26 +183,26 @@ async def paginate(
         skip = cursor.index + 1
         paging = _sized(cursor.paging, skip + count)
     else:
-        paging, skip = {"PageSize": first_page_params(count)["PageSize"]}, 0
+        paging, skip = first_page(count), 0
     edges: list[Edge[T]] = []
     has_next = False
     while True:
-        page = await load_page({**filters, **paging})
-        next_paging = _paging_of(PageRef.from_url(page.meta.next_page_url))
+        page = await load(pages.load(PageKey.of(parent, paging, filters)), what)
+        following = next_paging(page)
         last = len(page.items) - 1
         for index in range(skip, len(page.items)):
             if len(edges) == count:
                 has_next = True
                 break
-            if index == last and next_paging is not None:
-                cursor_text = _encode_cursor(list_id, next_paging, -1)
+            if index == last and following is not None:
+                cursor_text = _encode_cursor(list_id, following, -1)
             else:
                 cursor_text = _encode_cursor(list_id, paging, index)
             edges.append(Edge(cursor=cursor_text, node=wrap(page.items[index])))
-        if len(edges) == count or next_paging is None or not page.items:
-            has_next = has_next or (len(edges) == count and next_paging is not None)
+        if len(edges) == count or following is None or not page.items:
+            has_next = has_next or (len(edges) == count and following is not None)
             break
-        paging, skip = _sized(next_paging, count - len(edges)), 0
+        paging, skip = _sized(following, count - len(edges)), 0
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -192,12 +212,6 @@ async def paginate(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
-
-
-def _paging_of(ref: PageRef | None) -> dict[str, str] | None:
-    if ref is None:
-        return None
-    return {k: v for k, v in ref.params.items() if k in _PAGING}
 
 
 def _resizable(paging: dict[str, str]) -> bool:
@@ -211,7 +225,7 @@ def _sized(paging: dict[str, str], wanted: int) -> dict[str, str]:
     """The page at `paging`, asked for at `wanted` items when its start allows it."""
     if not _resizable(paging):
         return paging
-    return {**paging, "PageSize": str(min(MAX_FIRST, wanted))}
+    return {**paging, "PageSize": str(min(MAX_PAGE_SIZE, wanted))}
 
 
 def _encode_cursor(list_id: str, paging: dict[str, str], index: int) -> str:

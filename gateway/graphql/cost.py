@@ -112,7 +112,7 @@ _SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 # The root fields that read the schema, and the introspection type each returns.
 _INTROSPECTION_ROOTS: Final = {"__schema": "__Schema", "__type": "__Type"}
-_NODE_TYPES: Final = ("Flow", "FlowRevision", "Execution", "ExecutionStep")
+_NODE_TYPES: Final = tuple(ids.PATHS)
 _TYPES: Final = frozenset(_NODE_TYPES)
 # Keys of `_Owners` beside the type names: of the owning flows (executions), how
 # many the request holds no record of yet, and how many only an abridged one.

@@ -8,14 +8,17 @@ stack trace.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from graphql import GraphQLError, Node
 
 from gateway.security.codes import Code
 from gateway.studio import InvalidArgument, Reason, StudioError
 
-__all__ = ["Code", "GatewayError", "bad_input", "from_studio"]
+__all__ = ["Code", "GatewayError", "bad_input", "from_studio", "load"]
+
+V = TypeVar("V")
 
 
 class GatewayError(Exception):
@@ -40,6 +43,14 @@ class GatewayError(Exception):
 
 def bad_input(message: str, **extensions: Any) -> GatewayError:
     return GatewayError(message, Code.BAD_USER_INPUT, **extensions)
+
+
+async def load(awaitable: Awaitable[V], what: str) -> V:
+    """Await a loader; an upstream failure becomes the client-facing error for `what`."""
+    try:
+        return await awaitable
+    except StudioError as error:
+        raise from_studio(error, what) from None
 
 
 def from_studio(error: StudioError, what: str) -> GatewayError:

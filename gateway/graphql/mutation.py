@@ -12,11 +12,11 @@ import strawberry
 
 from gateway.graphql import ids
 from gateway.graphql.context import Info
-from gateway.graphql.errors import bad_input
+from gateway.graphql.errors import bad_input, load
 from gateway.graphql.fields import mutation
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
-from gateway.graphql.types import Execution, Flow, load
+from gateway.graphql.types import Execution, Flow
 
 
 @strawberry.type

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from gateway.graphql import ids
 from gateway.graphql.access import read_scope
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
-from gateway.graphql.errors import Code, GatewayError, from_studio
+from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
+from gateway.graphql.flow_fields import FlowValidation
+from gateway.graphql.prefetch import (
+    prefetch_execution_children,
+    prefetch_flow_children,
+    prefetch_step_children,
+)
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
 from gateway.graphql.types import (
@@ -19,12 +23,8 @@ from gateway.graphql.types import (
     ExecutionStep,
     Flow,
     FlowRevision,
-    FlowValidation,
     Node,
-    load,
-    prefetch_flow_children,
 )
-from gateway.loaders import PageKey
 from gateway.studio import StudioError
 
 
@@ -34,13 +34,10 @@ class Query:
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Flow] | None:
-        loaders = info.context.loaders
-
-        def page(params: dict[str, str]) -> Any:
-            return load(loaders.flows_page.load(PageKey.of((), params)), "flows")
-
         return await paginate(
-            page,
+            info.context.loaders.flows_page,
+            (),
+            "flows",
             lambda f: Flow(flow_sid=f.sid, record=f),
             list_id="flows",
             first=first,
@@ -61,6 +58,8 @@ class Query:
     async def execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
+        if info.selected_fields:
+            prefetch_execution_children(info, flow_sid, sid, info.selected_fields[0].selections)
         record = await load(
             info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
         )
@@ -77,6 +76,9 @@ class Query:
         execution_sid: strawberry.ID,
         sid: strawberry.ID,
     ) -> ExecutionStep | None:
+        if info.selected_fields:
+            selections = info.selected_fields[0].selections
+            prefetch_step_children(info, flow_sid, execution_sid, sid, selections)
         record = await load(
             info.context.loaders.step.load((flow_sid, execution_sid, sid)), f"step {sid}"
         )

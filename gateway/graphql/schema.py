@@ -28,7 +28,7 @@ from gateway.graphql.limits import EnforceLimits
 from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
 from gateway.graphql.subscription import RefuseSubscriptions, Subscription
-from gateway.graphql.types import Execution, ExecutionStep, Flow, FlowRevision
+from gateway.graphql.types import NODE_TYPES
 from gateway.observability.extension import Observe
 from gateway.observability.requests import current_request
 from gateway.studio import StudioError
@@ -179,7 +179,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Flow, FlowRevision, Execution, ExecutionStep],
+        types=list(NODE_TYPES),
         extensions=[*chosen, *(extensions or [])],
         config=StrawberryConfig(
             disable_field_suggestions=not suggestions,

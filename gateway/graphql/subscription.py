@@ -21,12 +21,13 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway import studio
 from gateway.graphql.context import Info
-from gateway.graphql.errors import Code, GatewayError
+from gateway.graphql.errors import Code, GatewayError, load
 from gateway.graphql.fields import subscription
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.scopes import ExecutionsRead
-from gateway.graphql.types import Execution, ExecutionStep, load
+from gateway.graphql.types import Execution, ExecutionStep
 from gateway.loaders import Loaders, PageKey
+from gateway.pages import next_paging
 
 __all__ = [
     "ExecutionUpdate",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 #: The largest page the Steps list serves: the whole past in the fewest calls.
-_PAGE = {"PageSize": "1000"}
+_PAGE = {"PageSize": str(studio.MAX_PAGE_SIZE)}
 
 Update = studio.ExecutionStep | studio.Execution
 
@@ -176,14 +177,11 @@ async def _lagging(feed: Feed) -> AsyncIterator[Update]:
 async def _steps(loaders: Loaders, flow: str, sid: str) -> list[studio.ExecutionStep]:
     """Every step in the Steps list, oldest first (the list is most recent first)."""
     steps: list[studio.ExecutionStep] = []
-    params: dict[str, str] = dict(_PAGE)
-    while True:
-        page = await load(loaders.steps_page.load(PageKey.of((flow, sid), params)), "steps")
+    paging: dict[str, str] | None = dict(_PAGE)
+    while paging is not None:
+        page = await load(loaders.steps_page.load(PageKey.of((flow, sid), paging)), "steps")
         steps.extend(page.items)
-        ref = studio.PageRef.from_url(page.meta.next_page_url)
-        if ref is None or not page.items:
-            break
-        params = ref.params
+        paging = next_paging(page) if page.items else None
     steps.reverse()
     # Stable: steps in one second keep the list's order.
     return sorted(steps, key=lambda s: s.date_created.timestamp() if s.date_created else 0.0)

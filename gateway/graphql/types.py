@@ -1,4 +1,4 @@
-"""The object types: Flow, FlowRevision, Execution, ExecutionStep, Widget.
+"""The object types: Flow, FlowRevision, Execution, ExecutionStep.
 
 Each object wraps the upstream record it came from, or, where a parent only
 knows its SIDs (`execution.flow`, `step.execution`), nothing yet: its fields
@@ -9,45 +9,26 @@ Resolvers only ask loaders; they never call the client or build URLs.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final, TypeVar
 
 import strawberry
-from strawberry.types.nodes import SelectedField
 
 from gateway import studio
 from gateway.graphql import ids
-from gateway.graphql.connections import Connection, first_page_params, paginate
+from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
-from gateway.graphql.errors import GatewayError, bad_input, from_studio
+from gateway.graphql.errors import bad_input, load
 from gateway.graphql.fields import field
-from gateway.graphql.scalars import JSON, ExecutionStatus, FlowStatus, RevisionAlias
-from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead, principal
-from gateway.loaders import PageKey
-from gateway.security.principal import EXECUTIONS_READ, PII_READ
-from gateway.studio import StudioError
+from gateway.graphql.filters import execution_filters, executions_list_id
+from gateway.graphql.flow_fields import CONTEXT, CREATED, UPDATED, FlowFields
+from gateway.graphql.prefetch import later
+from gateway.graphql.scalars import JSON, ExecutionStatus, RevisionAlias
+from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
+from gateway.graphql.widgets import Widget, widget_named
 
 V = TypeVar("V")
-
-_CREATED = "The date and time in GMT when the resource was created specified in ISO 8601 format."
-_UPDATED = (
-    "The date and time in GMT when the resource was last updated specified in ISO 8601 format."
-)
-_CONTEXT = (
-    "The current state of the Flow's Execution. As a flow executes, we save its state in "
-    "this context. We save data that your widgets can access as variables in configuration "
-    "fields or in text areas as variable substitution."
-)
-
-
-async def load(awaitable: Awaitable[V], what: str) -> V:
-    """Await a loader; an upstream failure becomes the client-facing error for `what`."""
-    try:
-        return await awaitable
-    except StudioError as error:
-        raise from_studio(error, what) from None
 
 
 @strawberry.interface(description="An object with a global id that `node(id:)` can fetch.")
@@ -57,143 +38,11 @@ class Node:
         raise NotImplementedError
 
 
-# -- widgets ------------------------------------------------------------------
-
-
-@strawberry.type(description="Where a widget goes next on an event.")
-class WidgetTransition:
-    event: str = strawberry.field(description="The event, e.g. `incomingMessage` or `noMatch`.")
-    next: str | None = strawberry.field(
-        description="The widget it leads to; null when the execution ends there."
-    )
-    conditions: JSON | None = strawberry.field(
-        description="For `split-based-on` matches: the conditions that pick this transition."
-    )
-
-
-@strawberry.type(description="One state of a flow definition: a widget and its transitions.")
-class Widget:
-    name: str = strawberry.field(description="The widget's name, unique in its definition.")
-    type: str = strawberry.field(description="The widget type, e.g. `send-and-wait-for-reply`.")
-    properties: JSON = strawberry.field(description="The widget's configuration.")
-    transitions: list[WidgetTransition]
-
-
-def widgets_of(definition: Any) -> list[Widget]:
-    """The states of a definition; whatever is not shaped like one is skipped, never fatal."""
-    states = definition.get("states") if isinstance(definition, dict) else None
-    widgets = []
-    for state in states if isinstance(states, list) else []:
-        if not isinstance(state, dict) or not isinstance(state.get("name"), str):
-            continue
-        transitions = state.get("transitions")
-        properties = state.get("properties")
-        widgets.append(
-            Widget(
-                name=state["name"],
-                type=str(state.get("type") or ""),
-                properties=JSON(properties if isinstance(properties, dict) else {}),
-                transitions=[
-                    WidgetTransition(
-                        event=str(t.get("event") or ""),
-                        next=t.get("next") if isinstance(t.get("next"), str) else None,
-                        conditions=t.get("conditions"),
-                    )
-                    for t in (transitions if isinstance(transitions, list) else [])
-                    if isinstance(t, dict)
-                ],
-            )
-        )
-    return widgets
-
-
-def widget_named(definition: Any, name: str | None) -> Widget | None:
-    if not name:
-        return None
-    return next((w for w in widgets_of(definition) if w.name == name), None)
-
-
 # -- flows --------------------------------------------------------------------
 
 
-@strawberry.type(description="A validation answer for a flow definition.")
-class FlowValidation:
-    valid: bool = strawberry.field(description="Boolean if the flow definition is valid.")
-    errors: JSON | None = strawberry.field(
-        description="When invalid: Twilio's list of what is wrong (error 81022's details)."
-    )
-
-
-#: What `_FlowFields` reads its spec fields from.
-FlowRecord = studio.Flow | studio.FlowRevision
-
-
-@strawberry.type(description="What a flow and each of its revisions share.")
-class _FlowFields:
-    """The spec fields a Flow and a FlowRevision have alike. Each subclass says, in
-    `_get`, how to read one: at once from its record, or by loading the object."""
-
-    flow_sid: strawberry.Private[str]
-
-    def _get(self, info: Info, read: Callable[[FlowRecord], V], whole: bool = False) -> V:
-        """`read` of the record; `whole` when a list's abridged record will not do."""
-        raise NotImplementedError
-
-    @field(description="The unique string that we created to identify the Flow resource.")
-    def sid(self) -> str:
-        return self.flow_sid
-
-    @field(description="The SID of the Account that created the Flow resource.")
-    def account_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.account_sid)
-
-    @field(description="The SID of the User that created or last updated the Flow.")
-    def author_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.author_sid)
-
-    @field(description="The string that you assigned to describe the Flow.")
-    def friendly_name(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.friendly_name)
-
-    @field(description="JSON representation of flow definition.")
-    def definition(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.definition), whole=True)
-
-    @field(description="Whether it is a draft or published.")
-    def status(self, info: Info) -> FlowStatus | None:
-        return self._get(info, lambda r: FlowStatus(r.status.value))
-
-    @field(description="Description of change made in the revision.")
-    def commit_message(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.commit_message, whole=True)
-
-    @field(description="Boolean if the flow definition is valid.")
-    def valid(self, info: Info) -> bool | None:
-        return self._get(info, lambda r: r.valid, whole=True)
-
-    @field(description="List of error in the flow definition.")
-    def errors(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.errors), whole=True)
-
-    @field(description=_CREATED)
-    def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_created)
-
-    @field(description=_UPDATED)
-    def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_updated)
-
-    @field(description="The absolute URL of the resource.")
-    def url(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.url)
-
-    @field(description="The widgets of the definition.")
-    def widgets(self, info: Info) -> list[Widget] | None:
-        return self._get(info, lambda r: widgets_of(r.definition), whole=True)
-
-
 @strawberry.type(description="A Studio flow: widgets and transitions, with revisions and runs.")
-class Flow(_FlowFields, Node):
+class Flow(FlowFields, Node):
     record: strawberry.Private[studio.Flow | None] = None
 
     def _get(self, info: Info, read: Callable[[studio.Flow], V], whole: bool = False) -> V:
@@ -243,15 +92,10 @@ class Flow(_FlowFields, Node):
     async def revisions(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[FlowRevision] | None:
-        loaders = info.context.loaders
-
-        def page(params: dict[str, str]) -> Any:
-            return load(
-                loaders.revisions_page.load(PageKey.of((self.flow_sid,), params)), "revisions"
-            )
-
         return await paginate(
-            page,
+            info.context.loaders.revisions_page,
+            (self.flow_sid,),
+            "revisions",
             lambda r: FlowRevision(flow_sid=self.flow_sid, number=r.revision, record=r),
             list_id=f"revisions:{self.flow_sid}",
             first=first,
@@ -291,107 +135,21 @@ class Flow(_FlowFields, Node):
         date_created_from: datetime | None = None,
         date_created_to: datetime | None = None,
     ) -> Connection[Execution] | None:
-        loaders = info.context.loaders
         filters = execution_filters(status, date_created_from, date_created_to)
-
-        def page(params: dict[str, str]) -> Any:
-            return load(
-                loaders.executions_page.load(PageKey.of((self.flow_sid,), params)), "executions"
-            )
-
         return await paginate(
-            page,
+            info.context.loaders.executions_page,
+            (self.flow_sid,),
+            "executions",
             lambda e: Execution(flow_sid=self.flow_sid, execution_sid=e.sid, record=e),
-            list_id="executions:"
-            + ":".join([self.flow_sid, *(f"{k}={v}" for k, v in sorted(filters.items()))]),
+            list_id=executions_list_id(self.flow_sid, filters),
             first=first,
             after=after,
             filters=filters,
         )
 
 
-def execution_filters(
-    status: ExecutionStatus | None, date_from: datetime | None, date_to: datetime | None
-) -> dict[str, str]:
-    """The upstream's filters for `Flow.executions`' arguments."""
-    filters = {}
-    if status is not None:
-        filters["status"] = status.value  # Twilio's quirk: lowercase
-    for argument, name, value in (
-        ("dateCreatedFrom", "DateCreatedFrom", date_from),
-        ("dateCreatedTo", "DateCreatedTo", date_to),
-    ):
-        if value is not None:
-            if value.tzinfo is None:
-                # A date alone ("2024-05-01") parses as a naive midnight: the same fix.
-                raise bad_input(
-                    f"{argument} needs a date, a time and a timezone, e.g. 2024-05-01T00:00:00Z",
-                    argument=argument,
-                )
-            filters[name] = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return filters
-
-
-def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
-    """Start the first pages a flow's selected lists will read, beside the flow's own fetch.
-
-    Nothing a list needs comes from the flow's record, so `flow(sid) { executions }`
-    need not wait for the flow before asking for its executions: both go out at
-    once, and the list's resolver later finds its page already on the way. Only
-    plain first pages are started (no cursor, no date filter), only what the
-    caller may read, and a prefetch that fails is left for the field to report.
-    """
-    loaders = info.context.loaders
-    caller = principal(info)
-    for selected in selections:
-        if not isinstance(selected, SelectedField) or selected.arguments.get("after") is not None:
-            continue
-        args = selected.arguments
-        try:
-            if selected.name == "executions" and caller.allows(EXECUTIONS_READ):
-                if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
-                    continue
-                status = args.get("status")
-                filters = execution_filters(
-                    ExecutionStatus[status] if isinstance(status, str) else None, None, None
-                )
-                params = first_page_params(_int(args.get("first")), filters)
-                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), params)))
-            elif selected.name == "revisions":
-                params = first_page_params(_int(args.get("first")))
-                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), params)))
-            elif selected.name == "testUsers" and caller.allows(PII_READ):
-                _quietly(loaders.test_users.load(flow_sid))
-        except (GatewayError, KeyError, TypeError, ValueError):
-            continue  # the field itself will say what is wrong with its arguments
-
-
-def _int(value: Any) -> int | None:
-    # strawberry hands a literal argument over as its source text ("3"), a
-    # variable as its value (3).
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
-
-
-def _quietly(future: Awaitable[Any]) -> None:
-    # A prefetch nobody reads (the flow was not found) must not warn that its
-    # exception was never retrieved.
-    if isinstance(future, asyncio.Future):
-        future.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def later(value: Awaitable[V]) -> V:
-    """An awaitable of a sync resolver's answer, passed off as the answer itself.
-
-    graphql-core awaits whatever awaitable a resolver returns, so a field answers
-    at once when its record is here and loads it only when it is not, while the
-    resolver's return annotation, which strawberry reads the field's GraphQL type
-    from, names the value alone. This is the one place that says so to mypy.
-    """
-    return cast(V, value)
-
-
 @strawberry.type(description="A revision of a flow: its definition as it was at that number.")
-class FlowRevision(_FlowFields, Node):
+class FlowRevision(FlowFields, Node):
     number: strawberry.Private[int]
     record: strawberry.Private[studio.FlowRevision]
 
@@ -494,11 +252,11 @@ class Execution(Node):
     def initiated_by(self, info: Info) -> str | None:
         return self._get(info, lambda r: r.initiated_by)
 
-    @field(description=_CREATED)
+    @field(description=CREATED)
     def date_created(self, info: Info) -> datetime | None:
         return self._get(info, lambda r: r.date_created)
 
-    @field(description=_UPDATED)
+    @field(description=UPDATED)
     def date_updated(self, info: Info) -> datetime | None:
         return self._get(info, lambda r: r.date_updated)
 
@@ -507,7 +265,7 @@ class Execution(Node):
         return self._get(info, lambda r: r.url)
 
     @field(
-        description=_CONTEXT + " Read from the execution's Context resource.",
+        description=CONTEXT + " Read from the execution's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:
@@ -539,14 +297,10 @@ class Execution(Node):
     async def steps(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ExecutionStep] | None:
-        loaders = info.context.loaders
-        parent = (self.flow_sid, self.execution_sid)
-
-        def page(params: dict[str, str]) -> Any:
-            return load(loaders.steps_page.load(PageKey.of(parent, params)), "steps")
-
         return await paginate(
-            page,
+            info.context.loaders.steps_page,
+            (self.flow_sid, self.execution_sid),
+            "steps",
             lambda s: ExecutionStep(
                 flow_sid=self.flow_sid, execution_sid=self.execution_sid, step_sid=s.sid, record=s
             ),
@@ -605,11 +359,11 @@ class ExecutionStep(Node):
     def type(self) -> str | None:
         return self.record.type
 
-    @field(description=_CREATED)
+    @field(description=CREATED)
     def date_created(self) -> datetime | None:
         return self.record.date_created
 
-    @field(description=_UPDATED)
+    @field(description=UPDATED)
     def date_updated(self) -> datetime | None:
         return self.record.date_updated
 
@@ -618,7 +372,7 @@ class ExecutionStep(Node):
         return self.record.url
 
     @field(
-        description=_CONTEXT + " Read from the step's Context resource.",
+        description=CONTEXT + " Read from the step's Context resource.",
         permission_classes=[PiiRead],
     )
     async def context(self, info: Info) -> JSON | None:
@@ -684,3 +438,7 @@ class ExecutionStep(Node):
             f"revision {version} of flow {self.flow_sid}",
         )
         return revision.definition
+
+
+#: The types `node(id:)` answers, in the order of `ids.PATHS`, which names them.
+NODE_TYPES: Final = (Flow, FlowRevision, Execution, ExecutionStep)

@@ -2,7 +2,16 @@
 
 from gateway.studio.budget import RetryBudget, RetryBudgetStats
 from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
-from gateway.studio.client import REVISION_ALIASES, PageRef, StudioClient, revision_ref
+from gateway.studio.client import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PAGING_PARAMS,
+    REVISION_ALIASES,
+    PageRef,
+    StudioClient,
+    execution_query,
+    revision_ref,
+)
 from gateway.studio.config import (
     CircuitPolicy,
     ClientConfig,
@@ -32,6 +41,9 @@ from gateway.studio.sids import is_sid, validate
 from gateway.studio.transport import Attempt, Transport
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "PAGING_PARAMS",
     "REVISION_ALIASES",
     "Attempt",
     "CallScope",
@@ -72,6 +84,7 @@ __all__ = [
     "call_scope",
     "current_scope",
     "enter_scope",
+    "execution_query",
     "is_sid",
     "revision_ref",
     "studio_base_url",

@@ -34,15 +34,14 @@ from gateway.studio.transport import Form, Transport
 #: `Revision` may be a number or one of these names.
 REVISION_ALIASES: Final = ("LatestPublished", "LatestRevision")
 
-#: Query parameters a page URL may carry forward.
-_PAGE_PARAMS: Final = (
-    "PageSize",
-    "Page",
-    "PageToken",
-    "status",
-    "DateCreatedFrom",
-    "DateCreatedTo",
-)
+#: The query parameters that say where a page is (its size, number and row token).
+PAGING_PARAMS: Final = ("PageSize", "Page", "PageToken")
+#: The most items Studio answers in one page.
+MAX_PAGE_SIZE: Final = 1000
+#: The items in a page whose URL names no PageSize.
+DEFAULT_PAGE_SIZE: Final = 50
+#: Query parameters a page URL may carry forward: its paging and the list's filters.
+_PAGE_PARAMS: Final = (*PAGING_PARAMS, "status", "DateCreatedFrom", "DateCreatedTo")
 
 
 class StudioClient:
@@ -187,19 +186,14 @@ class StudioClient:
         page_size: int | None = None,
         page: PageRef | None = None,
     ) -> Page[Execution]:
-        """Executions, most recent first, optionally filtered."""
+        """Executions, most recent first, optionally filtered.
+
+        On later pages the filters travel inside the upstream's page URL; a
+        filter given here as well replaces the page's own.
+        """
         flow_sid = validate("FW", flow_sid)
         params = _page_params(page_size, page)
-        if page is None:
-            # On later pages the filters travel inside the upstream's page URL.
-            params.update(
-                {
-                    # Twilio's quirk: this one filter is lowercase.
-                    "status": _enum_value(ExecutionStatus, status, "status"),
-                    "DateCreatedFrom": _iso(date_created_from),
-                    "DateCreatedTo": _iso(date_created_to),
-                }
-            )
+        params.update(execution_query(status, date_created_from, date_created_to))
         data = await self._get(
             "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", params
         )
@@ -352,6 +346,21 @@ class StudioClient:
                 return
 
 
+def execution_query(
+    status: ExecutionStatus | str | None = None,
+    date_created_from: datetime | date | None = None,
+    date_created_to: datetime | date | None = None,
+) -> dict[str, str]:
+    """The query parameters of the executions list's filters; those not given are left out."""
+    query = {
+        # Twilio's quirk: this one filter is lowercase.
+        "status": _enum_value(ExecutionStatus, status, "status"),
+        "DateCreatedFrom": _iso(date_created_from),
+        "DateCreatedTo": _iso(date_created_to),
+    }
+    return {name: value for name, value in query.items() if value is not None}
+
+
 class PageRef:
     """Where a page is: the query of the upstream's own page URL, nothing invented.
 
@@ -373,6 +382,11 @@ class PageRef:
 
     def __repr__(self) -> str:
         return f"PageRef({self.params!r})"
+
+    @property
+    def paging(self) -> dict[str, str]:
+        """Where the page is, without the list's filters."""
+        return {k: v for k, v in self.params.items() if k in PAGING_PARAMS}
 
     @classmethod
     def from_url(cls, url: str | None) -> PageRef | None:
@@ -403,9 +417,9 @@ def _page_params(page_size: int | None, page: PageRef | None) -> dict[str, Any]:
         if (
             isinstance(page_size, bool)
             or not isinstance(page_size, int)
-            or not 1 <= page_size <= 1000
+            or not 1 <= page_size <= MAX_PAGE_SIZE
         ):
-            raise InvalidArgument("page_size must be a whole number from 1 to 1000")
+            raise InvalidArgument(f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
         params["PageSize"] = page_size
     return params
 

@@ -8,8 +8,7 @@ from gateway.emulator.progress import end_execution, take_step
 from gateway.events.poller import Poller
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
-from tests.conftest import REDIS_URL
-from tests.support import free_port, until
+from tests.support import REDIS_URL, free_port, until
 from tests.support.graphql_ws import connected
 from tests.support.live import STEPS, UPDATES, served
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.graphql.connections import paginate
+from gateway.loaders import PageKey
 from gateway.studio import Page, PageMeta
 
 
@@ -20,10 +21,13 @@ async def test_a_next_page_with_a_blank_page_number_is_asked_for_as_it_came() ->
     }
     asked: list[dict[str, str]] = []
 
-    async def load(params: dict[str, str]) -> Page[str]:
-        asked.append(params)
-        return pages[tuple(sorted(params.items()))]
+    class Pages:
+        async def load(self, key: PageKey) -> Page[str]:
+            asked.append(dict(key.paging))
+            return pages[key.paging]
 
-    connection = await paginate(load, str.upper, list_id="flows", first=3, after=None)
+    connection = await paginate(
+        Pages(), (), "flows", str.upper, list_id="flows", first=3, after=None
+    )
     assert [edge.node for edge in connection.edges] == ["A", "B", "C"]
     assert asked == [{"PageSize": "3"}, {"PageSize": "2", "Page": ""}]

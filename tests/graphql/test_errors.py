@@ -100,7 +100,7 @@ async def test_a_conflicting_execution_names_the_active_one(
 
 
 async def test_rejected_credentials_are_unauthenticated(emulator: Emulator) -> None:
-    from tests.graphql.conftest import open_gateway
+    from tests.support import open_gateway
 
     async for gw in open_gateway(emulator, twilio_auth_token="wrong-token-zz9"):
         result = await gw.query("{ flows { nodes { sid } } }")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.graphql import export_sdl
+from graphql import GraphQLObjectType
+
+from gateway.graphql import export_sdl, ids
+from gateway.graphql.access import TYPE_SCOPES
+from gateway.graphql.schema import build_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -14,3 +18,15 @@ def test_schema_graphql_matches_the_code() -> None:
     assert committed == export_sdl(), (
         "schema.graphql is out of date: run `studio-gateway export-schema > schema.graphql`"
     )
+
+
+def test_every_node_type_has_an_id_path_and_a_read_scope() -> None:
+    # `ids.PATHS` names the node types; the schema's Node implementations, the
+    # cost estimate's fallback and node(id:)'s scope check follow it.
+    schema = build_schema()._schema
+    nodes = {
+        name
+        for name, kind in schema.type_map.items()
+        if isinstance(kind, GraphQLObjectType) and any(i.name == "Node" for i in kind.interfaces)
+    }
+    assert nodes == set(ids.PATHS) == set(TYPE_SCOPES)

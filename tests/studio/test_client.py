@@ -82,6 +82,22 @@ async def test_a_page_reference_keeps_the_upstream_token_and_filters(
     assert second.items[0].sid != first.items[0].sid
 
 
+async def test_filters_given_with_a_page_reference_apply_to_that_page(
+    studio: StudioClient,
+) -> None:
+    # The gateway's cursors carry where a page is, not the filters: those come
+    # from the field's arguments, beside the page reference.
+    flow_sid = await first_flow(studio)
+    first = await studio.list_executions(flow_sid, status=ExecutionStatus.ENDED, page_size=1)
+    ref = PageRef.from_url(first.meta.next_page_url)
+    assert ref is not None
+    where = PageRef(ref.paging)
+    assert "status" not in where.params
+    second = await studio.list_executions(flow_sid, status=ExecutionStatus.ENDED, page=where)
+    assert second.items and all(e.status is ExecutionStatus.ENDED for e in second.items)
+    assert second.items[0].sid != first.items[0].sid
+
+
 async def test_executions_are_most_recent_first_and_filter_by_status_and_date(
     studio: StudioClient,
 ) -> None:

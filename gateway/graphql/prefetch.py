@@ -1,0 +1,176 @@
+"""Reads started before the resolver that needs them runs, and answers that load later.
+
+A parent's fetch and its children's need not wait on each other when nothing
+the children read comes from the parent's record: `flow(sid) { executions }`
+asks for the flow and the first page of its executions at once, and the list's
+resolver later finds its page already on the way in the request's loaders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterator
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from gateway.graphql.connections import first_page
+from gateway.graphql.context import Info
+from gateway.graphql.errors import GatewayError
+from gateway.graphql.filters import execution_filters
+from gateway.graphql.scalars import ExecutionStatus
+from gateway.graphql.scopes import principal
+from gateway.loaders import Page, PageKey
+from gateway.security.principal import EXECUTIONS_READ, PII_READ
+
+V = TypeVar("V")
+Selection = SelectedField | FragmentSpread | InlineFragment
+
+
+def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
+    """Start the first pages a flow's selected lists will read, beside the flow's own fetch.
+
+    Nothing a list needs comes from the flow's record, so `flow(sid) { executions }`
+    need not wait for the flow before asking for its executions: both go out at
+    once, and the list's resolver later finds its page already on the way. Only
+    plain first pages are started (no cursor, no date filter), only what the
+    caller may read, and a prefetch that fails is left for the field to report.
+    """
+    loaders = info.context.loaders
+    caller = principal(info)
+    for selected in selections:
+        if not isinstance(selected, SelectedField) or selected.arguments.get("after") is not None:
+            continue
+        args = selected.arguments
+        try:
+            if selected.name == "executions" and caller.allows(EXECUTIONS_READ):
+                if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
+                    continue
+                status = args.get("status")
+                filters = execution_filters(
+                    ExecutionStatus[status] if isinstance(status, str) else None, None, None
+                )
+                paging = first_page(_int(args.get("first")))
+                _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), paging, filters)))
+            elif selected.name == "revisions":
+                paging = first_page(_int(args.get("first")))
+                _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), paging)))
+            elif selected.name == "testUsers" and caller.allows(PII_READ):
+                _quietly(loaders.test_users.load(flow_sid))
+        except (GatewayError, KeyError, TypeError, ValueError):
+            continue  # the field itself will say what is wrong with its arguments
+
+
+def prefetch_execution_children(
+    info: Info, flow_sid: str, sid: str, selections: list[Selection]
+) -> None:
+    """Start an execution's selected `context` and first `steps` page beside its own fetch,
+    and its steps' contexts as that page arrives: `execution { steps { nodes { context } } }`
+    takes two dependent rounds, not three.
+
+    Only when reading ahead cannot change what may be kept (`_may_read_ahead`).
+    """
+    if not _may_read_ahead(info):
+        return
+    loaders = info.context.loaders
+    reads_pii = principal(info).allows(PII_READ)
+    parent = (flow_sid, sid)
+    for selected in _fields(selections):
+        if selected.name == "context" and reads_pii:
+            _quietly(loaders.execution_context.load(parent))
+        elif selected.name == "steps" and selected.arguments.get("after") is None:
+            try:
+                paging = first_page(_int(selected.arguments.get("first")))
+            except (GatewayError, TypeError, ValueError):
+                continue  # the field itself will say what is wrong with its arguments
+            page = loaders.steps_page.load(PageKey.of(parent, paging))
+            _quietly(page)
+            if reads_pii and _step_context_selected(selected) and isinstance(page, asyncio.Future):
+                page.add_done_callback(partial(_start_step_contexts, info, parent))
+
+
+def prefetch_step_children(
+    info: Info, flow_sid: str, execution_sid: str, sid: str, selections: list[Selection]
+) -> None:
+    """Start a step's selected `context` beside the step's own fetch."""
+    if not _may_read_ahead(info) or not principal(info).allows(PII_READ):
+        return
+    if any(selected.name == "context" for selected in _fields(selections)):
+        _quietly(info.context.loaders.step_context.load((flow_sid, execution_sid, sid)))
+
+
+def _may_read_ahead(info: Info) -> bool:
+    """Whether an execution's children may be read before the execution's own answer.
+
+    What belongs to an execution may be kept (in the shared cache, or by the
+    client's HTTP cache for a GET) only when the execution was known ended
+    before the read started; and a read of the shared cache must not go ahead
+    of the execution's fetch, which is what first tells Twilio's verdict on the
+    caller's credentials (docs/ARCHITECTURE.md, "What never changes"). So reads
+    go ahead only with no shared cache and for an answer no HTTP cache keeps:
+    then nothing is served or stored that the order could change, and a read
+    ahead costs no call the field would not make anyway.
+    """
+    if info.context.loaders.cache is not None:
+        return False
+    return getattr(info.context.request, "method", None) != "GET"
+
+
+def _start_step_contexts(
+    info: Info, parent: tuple[str, str], page: asyncio.Future[Page[Any]]
+) -> None:
+    if page.cancelled() or page.exception() is not None:
+        return
+    loaders = info.context.loaders
+    for step in page.result().items:
+        _quietly(loaders.step_context.load((*parent, step.sid)))
+
+
+def _step_context_selected(steps: SelectedField) -> bool:
+    """Whether `steps { nodes { context } }` (or `edges { node { context } }`) is asked for."""
+    for part in _fields(steps.selections):
+        if part.name == "nodes" and any(f.name == "context" for f in _fields(part.selections)):
+            return True
+        if part.name == "edges":
+            for node in _fields(part.selections):
+                if node.name == "node" and any(
+                    f.name == "context" for f in _fields(node.selections)
+                ):
+                    return True
+    return False
+
+
+def _fields(selections: list[Selection]) -> Iterator[SelectedField]:
+    """The fields of a selection, fragments opened; what a directive may skip is left out."""
+    for selection in selections:
+        if selection.directives:
+            continue
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
+
+
+def _int(value: Any) -> int | None:
+    # strawberry hands a literal argument over as its source text ("3"), a
+    # variable as its value (3).
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+
+
+def _quietly(future: Awaitable[Any]) -> None:
+    # A prefetch nobody reads (the flow was not found) must not warn that its
+    # exception was never retrieved.
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+def later(value: Awaitable[V]) -> V:
+    """An awaitable of a sync resolver's answer, passed off as the answer itself.
+
+    graphql-core awaits whatever awaitable a resolver returns, so a field answers
+    at once when its record is here and loads it only when it is not, while the
+    resolver's return annotation, which strawberry reads the field's GraphQL type
+    from, names the value alone. This is the one place that says so to mypy.
+    """
+    return cast(V, value)

@@ -1,0 +1,179 @@
+"""Dependent rounds: what an answer waits for upstream, one round trip after another.
+
+Each test records when every upstream call starts and ends (the order, never
+the time) and counts the rounds: a call is one round deeper than the deepest
+call that had answered before it started. The emulator adds a latency, so calls
+made side by side are in flight together (over the ASGI transport, a call that
+never waits would answer before the next one starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.emulator import Emulator
+from gateway.emulator import create_app as emulator_app
+from gateway.studio import ClientConfig, Transport
+from tests.support import asgi_client, gateway_settings, paused, until
+
+EXECUTION = "GET /v2/Flows/{FlowSid}/Executions/{Sid}"
+EXECUTION_CONTEXT = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context"
+STEPS = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
+STEP = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}"
+STEP_CONTEXT = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context"
+
+Q2 = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
+  sid status contactChannelAddress
+  steps(first: 50) { nodes { sid name context } } } }"""
+
+
+@dataclass
+class Call:
+    path: str
+    started: int
+    ended: int | None = None
+
+
+@dataclass
+class Recorder(httpx.AsyncBaseTransport):
+    """The emulator over httpx's ASGI transport, noting where each call starts and ends.
+
+    A call whose path ends with `held` waits, sent but unanswered, until `release`.
+    """
+
+    inner: httpx.AsyncBaseTransport
+    calls: list[Call] = field(default_factory=list)
+    clock: int = 0
+    held: str | None = None
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call = Call(request.url.path, self._tick())
+        self.calls.append(call)
+        if self.held is not None and call.path.endswith(self.held):
+            await self.release.wait()
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        call.ended = self._tick()
+        return response
+
+    def _tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def rounds(self) -> int:
+        """The longest chain of calls each started after the one before it had answered."""
+        depth: dict[int, int] = {}
+        for index, call in enumerate(self.calls):  # in the order they started
+            before = [
+                depth[i]
+                for i, other in enumerate(self.calls[:index])
+                if other.ended is not None and other.ended < call.started
+            ]
+            depth[index] = 1 + max(before, default=0)
+        return max(depth.values(), default=0)
+
+
+@pytest.fixture
+async def recorded(emulator: Emulator) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    emulator.latency = 0.02
+    recorder = Recorder(httpx.ASGITransport(app=emulator_app(emulator)))
+    config = ClientConfig(base_url="http://emulator.test")
+    upstream = Transport(
+        config, http=httpx.AsyncClient(transport=recorder, base_url=config.base_url)
+    )
+    app = create_app(gateway_settings(), transport=upstream)
+    async with asgi_client(app, base_url="http://gateway.test") as http:
+        yield http, recorder
+
+
+def calls(emulator: Emulator) -> Counter[str]:
+    return Counter({k: v for k, v in emulator.requests.items() if v})
+
+
+async def post(http: httpx.AsyncClient, document: str, variables: dict[str, Any]) -> Any:
+    response = await http.post("/graphql", json={"query": document, "variables": variables})
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+async def two_in_flight(
+    http: httpx.AsyncClient, emulator: Emulator, document: str, variables: dict[str, Any]
+) -> Any:
+    """Run an operation whose first two calls must be in flight together; its data."""
+    with paused(emulator):
+        answer = asyncio.ensure_future(post(http, document, variables))
+        await until(lambda: emulator.in_flight == 2)
+    return await answer
+
+
+async def test_an_execution_its_steps_and_their_contexts_take_two_rounds(
+    recorded: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+) -> None:
+    http, recorder = recorded
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    emulator.reset_counters()
+    recorder.held = f"/Executions/{sid}"  # the execution's own answer is slow to come
+    answer = asyncio.ensure_future(post(http, Q2, {"f": flow_sid, "e": sid}))
+    # The steps list went out beside the execution, and each step's context as
+    # soon as the steps page was in: none of them waited for the execution.
+    await until(lambda: calls(emulator)[STEP_CONTEXT] > 0)
+    (execution,) = [c for c in recorder.calls if c.path.endswith(f"/Executions/{sid}")]
+    assert execution.ended is None
+    recorder.release.set()
+    data = await answer
+    steps = data["execution"]["steps"]["nodes"]
+    assert steps and all(step["context"] is not None for step in steps)
+    assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: len(steps)})
+    assert recorder.rounds() == 2
+
+
+async def test_an_executions_context_goes_out_beside_the_execution(
+    recorded: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+) -> None:
+    http, recorder = recorded
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    emulator.reset_counters()
+    data = await two_in_flight(
+        http,
+        emulator,
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { status context } }",
+        {"f": flow_sid, "e": sid},
+    )
+    assert data["execution"]["context"] is not None
+    assert calls(emulator) == Counter({EXECUTION: 1, EXECUTION_CONTEXT: 1})
+    assert recorder.rounds() == 1
+
+
+async def test_a_steps_context_goes_out_beside_the_step(
+    recorded: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+) -> None:
+    http, recorder = recorded
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    first = await post(
+        http,
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { steps(first: 1) { nodes { sid } } } }",
+        {"f": flow_sid, "e": sid},
+    )
+    step_sid = first["execution"]["steps"]["nodes"][0]["sid"]
+    emulator.reset_counters()
+    recorder.calls.clear()
+    data = await two_in_flight(
+        http,
+        emulator,
+        """query($f: ID!, $e: ID!, $s: ID!) {
+             executionStep(flowSid: $f, executionSid: $e, sid: $s) { name context } }""",
+        {"f": flow_sid, "e": sid, "s": step_sid},
+    )
+    assert data["executionStep"]["context"] is not None
+    assert calls(emulator) == Counter({STEP: 1, STEP_CONTEXT: 1})
+    assert recorder.rounds() == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.studio.credentials import Credentials
@@ -27,6 +27,10 @@ from gateway.studio.records import (
     Page,
     StepContext,
     TestUsers,
+    executions_page,
+    flows_page,
+    revisions_page,
+    steps_page,
 )
 from gateway.studio.sids import validate
 from gateway.studio.transport import Form, Transport
@@ -43,6 +47,9 @@ _PAGE_PARAMS: Final = (
     "DateCreatedFrom",
     "DateCreatedTo",
 )
+
+
+R = TypeVar("R")
 
 
 class StudioClient:
@@ -75,15 +82,14 @@ class StudioClient:
     async def list_flows(
         self, *, page_size: int | None = None, page: PageRef | None = None
     ) -> Page[Flow]:
-        data = await self._get("/v2/Flows", "/v2/Flows", _page_params(page_size, page))
-        return Page.from_json(data, "flows", lambda row: Flow.from_json(row, partial=True))
+        return await self._get("/v2/Flows", "/v2/Flows", flows_page, _page_params(page_size, page))
 
     def iter_flows(self, *, page_size: int | None = None) -> AsyncIterator[Flow]:
         return self._iterate(lambda ref: self.list_flows(page_size=page_size, page=ref))
 
     async def fetch_flow(self, sid: str) -> Flow:
         sid = validate("FW", sid)
-        return Flow.from_json(await self._get("/v2/Flows/{Sid}", f"/v2/Flows/{sid}"))
+        return await self._get("/v2/Flows/{Sid}", f"/v2/Flows/{sid}", Flow.from_json)
 
     async def create_flow(
         self,
@@ -130,13 +136,11 @@ class StudioClient:
         self, flow_sid: str, *, page_size: int | None = None, page: PageRef | None = None
     ) -> Page[FlowRevision]:
         flow_sid = validate("FW", flow_sid)
-        data = await self._get(
+        return await self._get(
             "/v2/Flows/{Sid}/Revisions",
             f"/v2/Flows/{flow_sid}/Revisions",
+            revisions_page,
             _page_params(page_size, page),
-        )
-        return Page.from_json(
-            data, "revisions", lambda row: FlowRevision.from_json(row, partial=True)
         )
 
     def iter_flow_revisions(
@@ -150,17 +154,19 @@ class StudioClient:
         """A revision by number, or `LatestPublished` / `LatestRevision`."""
         flow_sid = validate("FW", flow_sid)
         ref = revision_ref(revision)
-        data = await self._get(
-            "/v2/Flows/{Sid}/Revisions/{Revision}", f"/v2/Flows/{flow_sid}/Revisions/{ref}"
+        return await self._get(
+            "/v2/Flows/{Sid}/Revisions/{Revision}",
+            f"/v2/Flows/{flow_sid}/Revisions/{ref}",
+            FlowRevision.from_json,
         )
-        return FlowRevision.from_json(data)
 
     # -- Test users -----------------------------------------------------------
 
     async def fetch_test_users(self, flow_sid: str) -> TestUsers:
         flow_sid = validate("FW", flow_sid)
-        data = await self._get("/v2/Flows/{Sid}/TestUsers", f"/v2/Flows/{flow_sid}/TestUsers")
-        return TestUsers.from_json(data)
+        return await self._get(
+            "/v2/Flows/{Sid}/TestUsers", f"/v2/Flows/{flow_sid}/TestUsers", TestUsers.from_json
+        )
 
     async def update_test_users(self, flow_sid: str, test_users: Sequence[str]) -> TestUsers:
         flow_sid = validate("FW", flow_sid)
@@ -200,10 +206,12 @@ class StudioClient:
                     "DateCreatedTo": _iso(date_created_to),
                 }
             )
-        data = await self._get(
-            "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", params
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions",
+            f"/v2/Flows/{flow_sid}/Executions",
+            executions_page,
+            params,
         )
-        return Page.from_json(data, "executions", Execution.from_json)
 
     def iter_executions(
         self,
@@ -249,7 +257,7 @@ class StudioClient:
 
     async def fetch_execution(self, flow_sid: str, sid: str) -> Execution:
         path = _execution_path(flow_sid, sid)
-        return Execution.from_json(await self._get("/v2/Flows/{FlowSid}/Executions/{Sid}", path))
+        return await self._get("/v2/Flows/{FlowSid}/Executions/{Sid}", path, Execution.from_json)
 
     async def update_execution(
         self, flow_sid: str, sid: str, status: ExecutionStatus | str = ExecutionStatus.ENDED
@@ -266,8 +274,11 @@ class StudioClient:
 
     async def fetch_execution_context(self, flow_sid: str, execution_sid: str) -> ExecutionContext:
         path = _execution_path(flow_sid, execution_sid) + "/Context"
-        data = await self._get("/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context", path)
-        return ExecutionContext.from_json(data)
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context",
+            path,
+            ExecutionContext.from_json,
+        )
 
     # -- Steps ----------------------------------------------------------------
 
@@ -281,12 +292,12 @@ class StudioClient:
     ) -> Page[ExecutionStep]:
         """An execution's steps, most recent first."""
         path = _execution_path(flow_sid, execution_sid) + "/Steps"
-        data = await self._get(
+        return await self._get(
             "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps",
             path,
+            steps_page,
             _page_params(page_size, page),
         )
-        return Page.from_json(data, "steps", ExecutionStep.from_json)
 
     def iter_execution_steps(
         self, flow_sid: str, execution_sid: str, *, page_size: int | None = None
@@ -301,29 +312,42 @@ class StudioClient:
         self, flow_sid: str, execution_sid: str, sid: str
     ) -> ExecutionStep:
         path = _step_path(flow_sid, execution_sid, sid)
-        data = await self._get("/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}", path)
-        return ExecutionStep.from_json(data)
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}",
+            path,
+            ExecutionStep.from_json,
+        )
 
     async def fetch_step_context(
         self, flow_sid: str, execution_sid: str, step_sid: str
     ) -> StepContext:
         path = _step_path(flow_sid, execution_sid, step_sid) + "/Context"
-        data = await self._get(
-            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context", path
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context",
+            path,
+            StepContext.from_json,
         )
-        return StepContext.from_json(data)
 
     # -- plumbing -------------------------------------------------------------
 
-    async def _get(self, route: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self.transport.request(
+    async def _get(
+        self,
+        route: str,
+        path: str,
+        decode: Callable[[Any], R],
+        params: Mapping[str, Any] | None = None,
+    ) -> R:
+        # Decoded inside the transport: readers sharing one call share its records.
+        record: R = await self.transport.request(
             "GET",
             route,
             path,
             auth=self.credentials.basic_auth,
             params=params,
             account=self.account_sid,
+            decode=decode,
         )
+        return record
 
     async def _post(self, route: str, path: str, form: Form, *, creates: bool = False) -> Any:
         return await self.transport.request(

@@ -15,7 +15,8 @@ query (of a request alone, and averaged over the concurrency-16 run, where
 requests overlap and can share fetches), p50/p99 at concurrency 1, requests per
 second at concurrency 16, CPU milliseconds per operation (the server and its
 workers, from /proc) and our/Mesh ratios; for us also CPU microseconds per
-resolved field.
+resolved field; and failed answers of each (counted, not fatal, and left out
+of latency and req/s; the first one goes to stderr).
 
 Each side is measured on its own (never both at once), and the emulator's
 counters are reset right before each counted run, so a count holds only the
@@ -29,10 +30,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import math
 import os
 import signal
 import statistics
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +96,7 @@ class Row:
     rps: float
     cpu_ms: float
     fields: int
+    errors: int
 
 
 def sids() -> dict[str, str]:
@@ -206,19 +210,23 @@ def measure(
     asyncio.run(drive(url, document, variables, 1, 1))
     calls_alone = upstream.calls()
     singles = max(20, requests // 5)
-    single, _ = asyncio.run(drive(url, document, variables, singles, 1))
+    failures: list[str] = []
+    single, _ = asyncio.run(drive(url, document, variables, singles, 1, failures))
     upstream.reset()
-    _, elapsed = asyncio.run(drive(url, document, variables, requests, 16))
+    loaded, elapsed = asyncio.run(drive(url, document, variables, requests, 16, failures))
     calls_loaded = upstream.calls() / requests
     cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / (2 + singles + requests)
+    if failures:
+        print(f"{url}: {len(failures)} failed, the first: {failures[0]}", file=sys.stderr)
     return Row(
         calls_alone,
         calls_loaded,
-        statistics.median(single),
-        percentile(single, 0.99),
-        requests / elapsed,
+        statistics.median(single) if single else math.nan,
+        percentile(single, 0.99) if single else math.nan,
+        len(loaded) / elapsed,
         cpu_ms,
         fields_in(body["data"]),
+        len(failures),
     )
 
 
@@ -232,7 +240,7 @@ def line(name: str, latency: float, processes: str, us: Row, them: Row) -> str:
         f"| {us.p99:.1f}/{them.p99:.1f} "
         f"| {us.rps:.0f}/{them.rps:.0f} ({us.rps / them.rps:.2f}) "
         f"| {us.cpu_ms:.2f}/{them.cpu_ms:.2f} ({us.cpu_ms / them.cpu_ms:.2f}) "
-        f"| {us.cpu_ms * 1000 / max(1, us.fields):.1f} |"
+        f"| {us.cpu_ms * 1000 / max(1, us.fields):.1f} | {us.errors}/{them.errors} |"
     )
 
 
@@ -252,8 +260,8 @@ def main() -> None:
     print(
         "| query | upstream | processes us/Mesh | calls/query alone us/Mesh "
         "| calls/query at c=16 us/Mesh | p50 ms c=1 us/Mesh (ratio) | p99 ms c=1 us/Mesh "
-        "| req/s c=16 us/Mesh (ratio) | CPU ms/op us/Mesh (ratio) | our CPU µs/field |\n"
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| req/s c=16 us/Mesh (ratio) | CPU ms/op us/Mesh (ratio) | our CPU µs/field "
+        "| errors us/Mesh |\n|---|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for latency in args.latency or [0.0, 0.05]:

@@ -1,17 +1,27 @@
 """The gateway beside GraphQL Mesh, on the same emulator, query for query.
 
-    python -m bench.mesh                       # one worker each, 0 ms and 50 ms upstream
-    python -m bench.mesh --workers 2 --quick   # two workers for us, fewer requests
+    python -m bench.mesh                                   # one process each, 0 and 50 ms
+    python -m bench.mesh --workers 1 --workers 2 --quick   # one, then two each; fewer requests
 
 Mesh (Mesh Compose + Hive Gateway, with the three hand-written `@resolveTo`
 links of `bench/mesh/mesh.config.ts`, so Q1 and Q2 are one request there too)
 is installed from `bench/mesh/package-lock.json` with `npm ci` on first use
 (into the git-ignored `bench/mesh/node_modules`; Node 20). Both serve the same
-emulator process (5 flows x 40 executions x up to 12 steps). For each query
-and upstream latency it prints, for both: upstream calls per query, p50/p99 at
-concurrency 1, requests per second at concurrency 16, and our/Mesh ratios;
-for us also CPU milliseconds per operation (the server process and its
-workers, from /proc) and CPU microseconds per resolved field.
+emulator process (5 flows x 40 executions x up to 12 steps). `--workers N`
+runs N uvicorn workers of ours beside Hive Gateway with `--fork N` (one Node
+process for N=1, a cluster primary and N workers above). For each query,
+upstream latency and process count it prints, for both: upstream calls per
+query (of a request alone, and averaged over the concurrency-16 run, where
+requests overlap and can share fetches), p50/p99 at concurrency 1, requests per
+second at concurrency 16, CPU milliseconds per operation (the server and its
+workers, from /proc) and our/Mesh ratios; for us also CPU microseconds per
+resolved field; and failed answers of each (counted, not fatal, and left out
+of latency and req/s; the first one goes to stderr).
+
+Each side is measured on its own (never both at once), and the emulator's
+counters are reset right before each counted run, so a count holds only the
+calls of that side's run. Our shared cache is off (no Redis, TTL 0): what we
+save is what single flight and the per-request loaders save.
 """
 
 from __future__ import annotations
@@ -20,9 +30,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import math
 import os
+import signal
 import statistics
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +43,14 @@ from typing import Any
 
 import httpx
 
-from bench.common import Upstream, _wait, emulator_process, gateway_server, percentile
+from bench.common import (
+    GatewayProcess,
+    Upstream,
+    _wait,
+    emulator_process,
+    gateway_server,
+    percentile,
+)
 from bench.queries import drive
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from tests.support import free_port
@@ -69,12 +89,14 @@ MESH_QUERIES = {
 
 @dataclass
 class Row:
-    calls: float
+    calls_alone: float
+    calls_loaded: float
     p50: float
     p99: float
     rps: float
-    cpu_ms: float | None = None
-    field_us: float | None = None
+    cpu_ms: float
+    fields: int
+    errors: int
 
 
 def sids() -> dict[str, str]:
@@ -93,8 +115,11 @@ def sids() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def mesh_server(upstream_port: int) -> Iterator[str]:
-    """Hive Gateway serving the linked Mesh supergraph, in front of the emulator."""
+def mesh_server(upstream_port: int, processes: int = 1) -> Iterator[GatewayProcess]:
+    """Hive Gateway serving the linked Mesh supergraph, in front of the emulator.
+
+    With `processes` above 1, Hive Gateway's `--fork`: a cluster of that many workers.
+    """
     if not (MESH / "node_modules" / "@graphql-hive" / "gateway").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=MESH, check=True)
     env = {
@@ -109,19 +134,36 @@ def mesh_server(upstream_port: int) -> Iterator[str]:
     port = free_port()
     command = ["node", "node_modules/.bin/hive-gateway", "supergraph", "supergraph.graphql"]
     process = subprocess.Popen(
-        [*command, "-h", "127.0.0.1", "-p", str(port)],
+        [*command, "-h", "127.0.0.1", "-p", str(port), "--fork", str(processes)],
         cwd=MESH,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own process group, so its cluster workers stop with it.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait(url, process, "/healthcheck")
-        yield url
+        yield GatewayProcess(url, process.pid)
     finally:
-        process.terminate()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process and its group; SIGKILL whatever is left after 10 s.
+
+    Hive Gateway's cluster primary waits on its workers, which do not always end on
+    SIGTERM, so each gets the signal itself and a deadline.
+    """
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
         process.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -151,61 +193,93 @@ def fields_in(value: Any) -> int:
 
 
 def measure(
-    url: str, document: str, variables: dict[str, Any], upstream: Upstream, requests: int
-) -> tuple[Row, int]:
-    """The row for one server and query, and how many fields its answer holds."""
+    server: GatewayProcess,
+    document: str,
+    variables: dict[str, Any],
+    upstream: Upstream,
+    requests: int,
+) -> Row:
+    """One server's row for one query; nothing else talks to the emulator meanwhile."""
+    url = server.url
+    cpu_before = cpu_seconds(server.pid)
     answer = httpx.post(f"{url}/graphql", json={"query": document, "variables": variables})
     body = answer.json()
     if answer.status_code != 200 or body.get("errors"):
         raise RuntimeError(f"query failed: {str(body)[:300]}")
     upstream.reset()
     asyncio.run(drive(url, document, variables, 1, 1))
-    calls = upstream.calls()
-    single, _ = asyncio.run(drive(url, document, variables, max(20, requests // 5), 1))
-    _, elapsed = asyncio.run(drive(url, document, variables, requests, 16))
-    row = Row(calls, statistics.median(single), percentile(single, 0.99), requests / elapsed)
-    return row, fields_in(body["data"])
+    calls_alone = upstream.calls()
+    singles = max(20, requests // 5)
+    failures: list[str] = []
+    single, _ = asyncio.run(drive(url, document, variables, singles, 1, failures))
+    upstream.reset()
+    loaded, elapsed = asyncio.run(drive(url, document, variables, requests, 16, failures))
+    calls_loaded = upstream.calls() / requests
+    cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / (2 + singles + requests)
+    if failures:
+        print(f"{url}: {len(failures)} failed, the first: {failures[0]}", file=sys.stderr)
+    return Row(
+        calls_alone,
+        calls_loaded,
+        statistics.median(single) if single else math.nan,
+        percentile(single, 0.99) if single else math.nan,
+        len(loaded) / elapsed,
+        cpu_ms,
+        fields_in(body["data"]),
+        len(failures),
+    )
+
+
+def line(name: str, latency: float, processes: str, us: Row, them: Row) -> str:
+    """One row of the printed table."""
+    return (
+        f"| {name} | {latency * 1000:.0f} ms | {processes} "
+        f"| {us.calls_alone:.0f}/{them.calls_alone:.0f} "
+        f"| {us.calls_loaded:.1f}/{them.calls_loaded:.1f} "
+        f"| {us.p50:.1f}/{them.p50:.1f} ({us.p50 / them.p50:.2f}) "
+        f"| {us.p99:.1f}/{them.p99:.1f} "
+        f"| {us.rps:.0f}/{them.rps:.0f} ({us.rps / them.rps:.2f}) "
+        f"| {us.cpu_ms:.2f}/{them.cpu_ms:.2f} ({us.cpu_ms / them.cpu_ms:.2f}) "
+        f"| {us.cpu_ms * 1000 / max(1, us.fields):.1f} | {us.errors}/{them.errors} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, default=1, help="our uvicorn workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        help="our uvicorn workers and Mesh's --fork (repeat for several runs; default 1)",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer requests")
     parser.add_argument("--latency", type=float, action="append", help="upstream seconds")
     args = parser.parse_args()
     requests = 80 if args.quick else 400
     variables = sids()
     print(
-        "| query | upstream | calls us/Mesh | p50 ms us/Mesh (ratio) | p99 ms us/Mesh "
-        "| req/s c=16 us/Mesh (ratio) | our CPU ms/op | our CPU µs/field |\n"
-        "|---|---|---|---|---|---|---|---|",
+        "| query | upstream | processes us/Mesh | calls/query alone us/Mesh "
+        "| calls/query at c=16 us/Mesh | p50 ms c=1 us/Mesh (ratio) | p99 ms c=1 us/Mesh "
+        "| req/s c=16 us/Mesh (ratio) | CPU ms/op us/Mesh (ratio) | our CPU µs/field "
+        "| errors us/Mesh |\n|---|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for latency in args.latency or [0.0, 0.05]:
         with emulator_process(latency=latency, **SIZES) as upstream:
             port = int(upstream.url.rsplit(":", 1)[1])
-            with (
-                gateway_server(
-                    upstream.url, cache=False, STUDIO_GATEWAY_WORKERS=str(args.workers)
-                ) as ours,
-                mesh_server(port) as mesh,
-            ):
-                for name in ("Q1", "Q2", "Q3"):
-                    wanted = {k: v for k, v in variables.items() if f"${k}" in OURS[name]}
-                    before = cpu_seconds(ours.pid)
-                    us, fields = measure(ours.url, OURS[name], wanted, upstream, requests)
-                    operations = 2 + max(20, requests // 5) + requests
-                    us.cpu_ms = (cpu_seconds(ours.pid) - before) * 1000 / operations
-                    us.field_us = us.cpu_ms * 1000 / max(1, fields)
-                    them, _ = measure(mesh, MESH_QUERIES[name], wanted, upstream, requests)
-                    print(
-                        f"| {name} | {latency * 1000:.0f} ms | {us.calls:.0f}/{them.calls:.0f} "
-                        f"| {us.p50:.1f}/{them.p50:.1f} ({us.p50 / them.p50:.2f}) "
-                        f"| {us.p99:.1f}/{them.p99:.1f} "
-                        f"| {us.rps:.0f}/{them.rps:.0f} ({us.rps / them.rps:.2f}) "
-                        f"| {us.cpu_ms:.2f} | {us.field_us:.1f} |",
-                        flush=True,
-                    )
+            for workers in args.workers or [1]:
+                with (
+                    gateway_server(
+                        upstream.url, cache=False, STUDIO_GATEWAY_WORKERS=str(workers)
+                    ) as ours,
+                    mesh_server(port, workers) as mesh,
+                ):
+                    processes = f"{workers}/{workers}" + (" (fork)" if workers > 1 else "")
+                    for name in ("Q1", "Q2", "Q3"):
+                        wanted = {k: v for k, v in variables.items() if f"${k}" in OURS[name]}
+                        us = measure(ours, OURS[name], wanted, upstream, requests)
+                        them = measure(mesh, MESH_QUERIES[name], wanted, upstream, requests)
+                        print(line(name, latency, processes, us, them), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,7 @@
 
 from gateway.studio.budget import RetryBudget, RetryBudgetStats
 from gateway.studio.circuit import CircuitBreaker, CircuitState, CircuitStats
-from gateway.studio.client import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    PAGING_PARAMS,
-    REVISION_ALIASES,
-    PageRef,
-    StudioClient,
-    execution_query,
-    revision_ref,
-)
+from gateway.studio.client import StudioClient
 from gateway.studio.config import (
     CircuitPolicy,
     ClientConfig,
@@ -22,6 +13,15 @@ from gateway.studio.config import (
 from gateway.studio.credentials import Credentials, base_url_from_env, studio_base_url
 from gateway.studio.errors import InvalidArgument, InvalidSid, Malformed, Reason, StudioError
 from gateway.studio.flight import SingleFlight, SingleFlightStats
+from gateway.studio.params import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PAGING_PARAMS,
+    REVISION_ALIASES,
+    PageRef,
+    execution_query,
+    revision_ref,
+)
 from gateway.studio.records import (
     Execution,
     ExecutionContext,

@@ -7,14 +7,21 @@ following the upstream's own `next_page_url`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 from gateway.studio.credentials import Credentials
 from gateway.studio.errors import InvalidArgument
+from gateway.studio.params import (
+    PageRef,
+    enum_value,
+    execution_query,
+    flow_form,
+    json_field,
+    page_params,
+    revision_ref,
+)
 from gateway.studio.records import (
     Execution,
     ExecutionContext,
@@ -27,21 +34,15 @@ from gateway.studio.records import (
     Page,
     StepContext,
     TestUsers,
+    executions_page,
+    flows_page,
+    revisions_page,
+    steps_page,
 )
 from gateway.studio.sids import validate
 from gateway.studio.transport import Form, Transport
 
-#: `Revision` may be a number or one of these names.
-REVISION_ALIASES: Final = ("LatestPublished", "LatestRevision")
-
-#: The query parameters that say where a page is (its size, number and row token).
-PAGING_PARAMS: Final = ("PageSize", "Page", "PageToken")
-#: The most items Studio answers in one page.
-MAX_PAGE_SIZE: Final = 1000
-#: The items in a page whose URL names no PageSize.
-DEFAULT_PAGE_SIZE: Final = 50
-#: Query parameters a page URL may carry forward: its paging and the list's filters.
-_PAGE_PARAMS: Final = (*PAGING_PARAMS, "status", "DateCreatedFrom", "DateCreatedTo")
+R = TypeVar("R")
 
 
 class StudioClient:
@@ -74,15 +75,14 @@ class StudioClient:
     async def list_flows(
         self, *, page_size: int | None = None, page: PageRef | None = None
     ) -> Page[Flow]:
-        data = await self._get("/v2/Flows", "/v2/Flows", _page_params(page_size, page))
-        return Page.from_json(data, "flows", lambda row: Flow.from_json(row, partial=True))
+        return await self._get("/v2/Flows", "/v2/Flows", flows_page, page_params(page_size, page))
 
     def iter_flows(self, *, page_size: int | None = None) -> AsyncIterator[Flow]:
         return self._iterate(lambda ref: self.list_flows(page_size=page_size, page=ref))
 
     async def fetch_flow(self, sid: str) -> Flow:
         sid = validate("FW", sid)
-        return Flow.from_json(await self._get("/v2/Flows/{Sid}", f"/v2/Flows/{sid}"))
+        return await self._get("/v2/Flows/{Sid}", f"/v2/Flows/{sid}", Flow.from_json)
 
     async def create_flow(
         self,
@@ -91,7 +91,7 @@ class StudioClient:
         definition: Mapping[str, Any],
         commit_message: str | None = None,
     ) -> Flow:
-        form = _flow_form(friendly_name, status, definition, commit_message)
+        form = flow_form(friendly_name, status, definition, commit_message)
         return Flow.from_json(await self._post("/v2/Flows", "/v2/Flows", form))
 
     async def update_flow(
@@ -104,7 +104,7 @@ class StudioClient:
         commit_message: str | None = None,
     ) -> Flow:
         sid = validate("FW", sid)
-        form = _flow_form(friendly_name, status, definition, commit_message)
+        form = flow_form(friendly_name, status, definition, commit_message)
         return Flow.from_json(await self._post("/v2/Flows/{Sid}", f"/v2/Flows/{sid}", form))
 
     async def delete_flow(self, sid: str) -> None:
@@ -119,7 +119,7 @@ class StudioClient:
         commit_message: str | None = None,
     ) -> FlowValidation:
         """Ask Twilio whether a definition is valid. No side effects."""
-        form = _flow_form(friendly_name, status, definition, commit_message)
+        form = flow_form(friendly_name, status, definition, commit_message)
         data = await self._post("/v2/Flows/Validate", "/v2/Flows/Validate", form)
         return FlowValidation.from_json(data)
 
@@ -129,13 +129,11 @@ class StudioClient:
         self, flow_sid: str, *, page_size: int | None = None, page: PageRef | None = None
     ) -> Page[FlowRevision]:
         flow_sid = validate("FW", flow_sid)
-        data = await self._get(
+        return await self._get(
             "/v2/Flows/{Sid}/Revisions",
             f"/v2/Flows/{flow_sid}/Revisions",
-            _page_params(page_size, page),
-        )
-        return Page.from_json(
-            data, "revisions", lambda row: FlowRevision.from_json(row, partial=True)
+            revisions_page,
+            page_params(page_size, page),
         )
 
     def iter_flow_revisions(
@@ -149,17 +147,19 @@ class StudioClient:
         """A revision by number, or `LatestPublished` / `LatestRevision`."""
         flow_sid = validate("FW", flow_sid)
         ref = revision_ref(revision)
-        data = await self._get(
-            "/v2/Flows/{Sid}/Revisions/{Revision}", f"/v2/Flows/{flow_sid}/Revisions/{ref}"
+        return await self._get(
+            "/v2/Flows/{Sid}/Revisions/{Revision}",
+            f"/v2/Flows/{flow_sid}/Revisions/{ref}",
+            FlowRevision.from_json,
         )
-        return FlowRevision.from_json(data)
 
     # -- Test users -----------------------------------------------------------
 
     async def fetch_test_users(self, flow_sid: str) -> TestUsers:
         flow_sid = validate("FW", flow_sid)
-        data = await self._get("/v2/Flows/{Sid}/TestUsers", f"/v2/Flows/{flow_sid}/TestUsers")
-        return TestUsers.from_json(data)
+        return await self._get(
+            "/v2/Flows/{Sid}/TestUsers", f"/v2/Flows/{flow_sid}/TestUsers", TestUsers.from_json
+        )
 
     async def update_test_users(self, flow_sid: str, test_users: Sequence[str]) -> TestUsers:
         flow_sid = validate("FW", flow_sid)
@@ -192,12 +192,14 @@ class StudioClient:
         filter given here as well replaces the page's own.
         """
         flow_sid = validate("FW", flow_sid)
-        params = _page_params(page_size, page)
+        params = page_params(page_size, page)
         params.update(execution_query(status, date_created_from, date_created_to))
-        data = await self._get(
-            "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", params
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions",
+            f"/v2/Flows/{flow_sid}/Executions",
+            executions_page,
+            params,
         )
-        return Page.from_json(data, "executions", Execution.from_json)
 
     def iter_executions(
         self,
@@ -235,7 +237,7 @@ class StudioClient:
         if parameters is not None:
             if not isinstance(parameters, Mapping):
                 raise InvalidArgument("parameters must be a JSON object")
-            form.append(("Parameters", _json(parameters, "parameters")))
+            form.append(("Parameters", json_field(parameters, "parameters")))
         data = await self._post(
             "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", form, creates=True
         )
@@ -243,14 +245,14 @@ class StudioClient:
 
     async def fetch_execution(self, flow_sid: str, sid: str) -> Execution:
         path = _execution_path(flow_sid, sid)
-        return Execution.from_json(await self._get("/v2/Flows/{FlowSid}/Executions/{Sid}", path))
+        return await self._get("/v2/Flows/{FlowSid}/Executions/{Sid}", path, Execution.from_json)
 
     async def update_execution(
         self, flow_sid: str, sid: str, status: ExecutionStatus | str = ExecutionStatus.ENDED
     ) -> Execution:
         """Set an execution's status; Twilio accepts only `ended`."""
         path = _execution_path(flow_sid, sid)
-        form = [("Status", _enum_value(ExecutionStatus, status, "status") or "")]
+        form = [("Status", enum_value(ExecutionStatus, status, "status") or "")]
         data = await self._post("/v2/Flows/{FlowSid}/Executions/{Sid}", path, form)
         return Execution.from_json(data)
 
@@ -260,8 +262,11 @@ class StudioClient:
 
     async def fetch_execution_context(self, flow_sid: str, execution_sid: str) -> ExecutionContext:
         path = _execution_path(flow_sid, execution_sid) + "/Context"
-        data = await self._get("/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context", path)
-        return ExecutionContext.from_json(data)
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context",
+            path,
+            ExecutionContext.from_json,
+        )
 
     # -- Steps ----------------------------------------------------------------
 
@@ -275,12 +280,12 @@ class StudioClient:
     ) -> Page[ExecutionStep]:
         """An execution's steps, most recent first."""
         path = _execution_path(flow_sid, execution_sid) + "/Steps"
-        data = await self._get(
+        return await self._get(
             "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps",
             path,
-            _page_params(page_size, page),
+            steps_page,
+            page_params(page_size, page),
         )
-        return Page.from_json(data, "steps", ExecutionStep.from_json)
 
     def iter_execution_steps(
         self, flow_sid: str, execution_sid: str, *, page_size: int | None = None
@@ -295,29 +300,42 @@ class StudioClient:
         self, flow_sid: str, execution_sid: str, sid: str
     ) -> ExecutionStep:
         path = _step_path(flow_sid, execution_sid, sid)
-        data = await self._get("/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}", path)
-        return ExecutionStep.from_json(data)
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{Sid}",
+            path,
+            ExecutionStep.from_json,
+        )
 
     async def fetch_step_context(
         self, flow_sid: str, execution_sid: str, step_sid: str
     ) -> StepContext:
         path = _step_path(flow_sid, execution_sid, step_sid) + "/Context"
-        data = await self._get(
-            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context", path
+        return await self._get(
+            "/v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context",
+            path,
+            StepContext.from_json,
         )
-        return StepContext.from_json(data)
 
     # -- plumbing -------------------------------------------------------------
 
-    async def _get(self, route: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self.transport.request(
+    async def _get(
+        self,
+        route: str,
+        path: str,
+        decode: Callable[[Any], R],
+        params: Mapping[str, Any] | None = None,
+    ) -> R:
+        # Decoded inside the transport: readers sharing one call share its records.
+        record: R = await self.transport.request(
             "GET",
             route,
             path,
             auth=self.credentials.basic_auth,
             params=params,
             account=self.account_sid,
+            decode=decode,
         )
+        return record
 
     async def _post(self, route: str, path: str, form: Form, *, creates: bool = False) -> Any:
         return await self.transport.request(
@@ -346,133 +364,9 @@ class StudioClient:
                 return
 
 
-def execution_query(
-    status: ExecutionStatus | str | None = None,
-    date_created_from: datetime | date | None = None,
-    date_created_to: datetime | date | None = None,
-) -> dict[str, str]:
-    """The query parameters of the executions list's filters; those not given are left out."""
-    query = {
-        # Twilio's quirk: this one filter is lowercase.
-        "status": _enum_value(ExecutionStatus, status, "status"),
-        "DateCreatedFrom": _iso(date_created_from),
-        "DateCreatedTo": _iso(date_created_to),
-    }
-    return {name: value for name, value in query.items() if value is not None}
-
-
-class PageRef:
-    """Where a page is: the query of the upstream's own page URL, nothing invented.
-
-    Only the paging and filter parameters are kept; the host and path are
-    always the client's own, so a page reference that came back from outside
-    (a GraphQL cursor) can never point a request elsewhere.
-    """
-
-    __slots__ = ("params",)
-
-    def __init__(self, params: Mapping[str, str]) -> None:
-        self.params = {k: v for k, v in params.items() if k in _PAGE_PARAMS}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PageRef) and other.params == self.params
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.params.items())))
-
-    def __repr__(self) -> str:
-        return f"PageRef({self.params!r})"
-
-    @property
-    def paging(self) -> dict[str, str]:
-        """Where the page is, without the list's filters."""
-        return {k: v for k, v in self.params.items() if k in PAGING_PARAMS}
-
-    @classmethod
-    def from_url(cls, url: str | None) -> PageRef | None:
-        if not url:
-            return None
-        return cls(dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)))
-
-
-def revision_ref(revision: int | str) -> str:
-    """The `Revision` path segment: a positive number or one of the two aliases."""
-    if isinstance(revision, bool):
-        raise InvalidArgument("revision must be a number or LatestPublished/LatestRevision")
-    if isinstance(revision, int):
-        if revision < 1:
-            raise InvalidArgument("revision numbers start at 1")
-        return str(revision)
-    if isinstance(revision, str):
-        if revision in REVISION_ALIASES:
-            return revision
-        if revision.isascii() and revision.isdigit() and int(revision) >= 1:
-            return str(int(revision))
-    raise InvalidArgument("revision must be a number or LatestPublished/LatestRevision")
-
-
-def _page_params(page_size: int | None, page: PageRef | None) -> dict[str, Any]:
-    params: dict[str, Any] = dict(page.params) if page is not None else {}
-    if page_size is not None:
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= MAX_PAGE_SIZE
-        ):
-            raise InvalidArgument(f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
-        params["PageSize"] = page_size
-    return params
-
-
 def _execution_path(flow_sid: str, sid: str) -> str:
     return f"/v2/Flows/{validate('FW', flow_sid)}/Executions/{validate('FN', sid)}"
 
 
 def _step_path(flow_sid: str, execution_sid: str, sid: str) -> str:
     return f"{_execution_path(flow_sid, execution_sid)}/Steps/{validate('FT', sid)}"
-
-
-def _enum_value(kind: type[Any], value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(kind(value.value if isinstance(value, kind) else str(value).lower()).value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidArgument(f"{name} must be one of: {allowed}") from None
-
-
-def _flow_form(
-    friendly_name: str | None,
-    status: FlowStatus | str,
-    definition: Mapping[str, Any] | None,
-    commit_message: str | None,
-) -> list[tuple[str, str]]:
-    form = [("Status", _enum_value(FlowStatus, status, "status") or "")]
-    if isinstance(friendly_name, str):
-        form.append(("FriendlyName", friendly_name))
-    if definition is not None:
-        if not isinstance(definition, Mapping):
-            raise InvalidArgument("definition must be a JSON object")
-        form.append(("Definition", _json(definition, "definition")))
-    if isinstance(commit_message, str):
-        form.append(("CommitMessage", commit_message))
-    return form
-
-
-def _json(value: Any, name: str) -> str:
-    # Twilio takes JSON inside the form as a string field.
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{name} is not serialisable as JSON: {exc}") from None
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise InvalidArgument("date filters need a timezone-aware datetime")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.isoformat()

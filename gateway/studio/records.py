@@ -393,3 +393,21 @@ class Page(Generic[R]):
             if not isinstance(row, dict):
                 raise Malformed(f"an item of {key!r} is not an object")
         return cls(items=[parse(row) for row in rows], meta=PageMeta.from_json(meta))
+
+
+# Decoders of each list's pages, one function each: the transport keys identical
+# reads by their decoder too, so one kind of page must always bring the same one.
+def flows_page(data: object) -> Page[Flow]:
+    return Page.from_json(data, "flows", lambda row: Flow.from_json(row, partial=True))
+
+
+def revisions_page(data: object) -> Page[FlowRevision]:
+    return Page.from_json(data, "revisions", lambda row: FlowRevision.from_json(row, partial=True))
+
+
+def executions_page(data: object) -> Page[Execution]:
+    return Page.from_json(data, "executions", Execution.from_json)
+
+
+def steps_page(data: object) -> Page[ExecutionStep]:
+    return Page.from_json(data, "steps", ExecutionStep.from_json)

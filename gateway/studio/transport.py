@@ -124,6 +124,7 @@ class Transport:
         form: Form | None = None,
         account: str | None = None,
         creates: bool = False,
+        decode: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Send one call; return its decoded JSON body (None for 204).
 
@@ -131,7 +132,8 @@ class Transport:
         Inside a `call_scope`, the call also ends by the scope's deadline.
         `account` (default: the username) keys the account-wide limits;
         `creates` says the call creates an execution, which the account's
-        rate limit counts.
+        rate limit counts. `decode` turns the body into what is returned
+        (records); a shared read decodes once, and its waiters share the result.
         """
         operation = f"{method} {route}"
         if self.circuit.rejects():
@@ -141,13 +143,23 @@ class Transport:
         if method == "GET" and self.config.single_flight:
             # The password is part of the key: a wrong token must never share
             # the answer a right one got.
-            key = (auth, path, tuple(sorted(query.items())))
+            key = (auth, path, tuple(sorted(query.items())), decode)
             return await self.single_flight.run(
                 key,
-                lambda: self._call(call, query, None),
+                lambda: self._decoded(call, query, decode),
                 on_timeout=lambda: _scope_ended(operation),
             )
-        return await self._call(call, query, form)
+        return await self._decoded(call, query, decode, form)
+
+    async def _decoded(
+        self,
+        call: _Call,
+        query: dict[str, str],
+        decode: Callable[[Any], Any] | None,
+        form: Form | None = None,
+    ) -> Any:
+        body = await self._call(call, query, form)
+        return body if decode is None else decode(body)
 
     async def _call(self, call: _Call, query: dict[str, str], form: Form | None) -> Any:
         method, operation, auth = call.method, call.operation, call.auth

@@ -167,3 +167,45 @@ async def test_pass_through_credentials_come_in_the_init_payload(emulator: Emula
             updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
             await until(lambda: bool(updates.results))
     assert not updates.errors
+
+
+PII = """
+subscription Pii($flow: ID!, $execution: ID!) {
+  executionUpdates(flowSid: $flow, executionSid: $execution) {
+    ... on ExecutionStep { sid context }
+    ... on Execution { sid contactChannelAddress context }
+  }
+}
+"""
+CONTEXTS = (
+    "GET /v2/Flows/{FlowSid}/Executions/{Sid}/Context",
+    "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps/{StepSid}/Context",
+)
+
+
+@pytest.mark.parametrize("scopes", [["executions:read"], ["executions:read", "pii:read"]])
+async def test_a_subscription_reads_contexts_and_contacts_only_with_pii_read(
+    emulator: Emulator, scopes: list[str]
+) -> None:
+    key, digest = new_key()
+    keys = json.dumps([{"name": "agent", "sha256": digest, "scopes": scopes}])
+    ended = emulator.seeded_handles.ended_execution
+    variables = {"flow": ended.flow_sid, "execution": ended.execution_sid}
+    async with (
+        served(emulator, auth="api_keys", api_keys=keys) as gateway,
+        connected(gateway.url, {"X-API-Key": key}) as client,
+    ):
+        emulator.reset_counters()
+        updates = await client.subscribe(PII, variables)
+        await until(updates.done.is_set)
+    contexts_read = sum(emulator.requests[route] for route in CONTEXTS)
+    if "pii:read" in scopes:
+        assert not updates.errors
+        assert updates.data and all(update["context"] for update in updates.data)
+        assert updates.data[-1]["contactChannelAddress"]
+        assert 0 < contexts_read <= len(updates.data)
+    else:
+        assert {e["extensions"]["code"] for e in updates.errors} == {"FORBIDDEN"}
+        assert all(update.get("context") is None for update in updates.data if update)
+        assert all(update.get("contactChannelAddress") is None for update in updates.data if update)
+        assert contexts_read == 0

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
+import orjson
 from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncBaseHTTPView
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -35,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     SubscribeMessage,
 )
 
@@ -157,6 +162,19 @@ def _handler(
                 return
             await super().handle_subscribe(message)
 
+        async def send_message(self, message: Message) -> None:
+            # Text frames always: the view's encoder gives bytes (orjson, for HTTP),
+            # which strawberry would send as a binary frame, and graphql-ws clients
+            # (Apollo's GraphQLWsLink, urql) cannot read one.
+            websocket = getattr(self.websocket, "ws", None)
+            if websocket is None:
+                await super().send_message(message)
+                return
+            try:
+                await websocket.send_text(_text(message))
+            except WebSocketDisconnect as exc:
+                raise WebSocketDisconnected from exc
+
         async def _ping(self) -> None:
             while True:
                 await asyncio.sleep(ping_interval)
@@ -194,3 +212,11 @@ def _credentials(headers: Mapping[str, str]) -> Credentials:
 def _reason(message: str) -> str:
     # A close reason is at most 123 bytes.
     return message.encode()[:120].decode(errors="ignore")
+
+
+def _text(message: Message) -> str:
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:
+        # What orjson refuses (an integer past 64 bits in an upstream JSON value).
+        return json.dumps(message)

@@ -146,7 +146,7 @@ class Loaders:
 
         #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
-        #: Cache keys this request just found absent (`cached_execution`): not asked again.
+        #: Cache keys this request just found absent (`known_ended`): not asked again.
         self._absent: set[str] = set()
 
     # -- the loaders: each made on first use (most operations read a few) -------
@@ -202,7 +202,7 @@ class Loaders:
         listed = self.listed_flows.get(sid)
         return listed if listed is not None else await self.flow.load(sid)
 
-    async def cached_execution(self, flow_sid: str, sid: str) -> bool:
+    async def known_ended(self, flow_sid: str, sid: str) -> bool:
         """Whether the execution is known ended: this request saw it so, or the shared
         cache holds it (only ended executions are kept), and then primes it here.
 

@@ -77,7 +77,7 @@ async def prefetch_execution_children(
     not cacheable by the client (`Loaders.reads`).
     """
     loaders = info.context.loaders
-    if not _may_read_ahead(info) or await loaders.cached_execution(flow_sid, sid):
+    if not _may_read_ahead(info) or await loaders.known_ended(flow_sid, sid):
         return
     reads_pii = principal(info).allows(PII_READ)
     parent = (flow_sid, sid)

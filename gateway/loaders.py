@@ -210,7 +210,7 @@ class Loaders:
         """
         key = (flow_sid, sid)
         if key in self.execution.futures:
-            return self._known_ended(flow_sid, sid)
+            return self._seen_ended(flow_sid, sid)
         if self.cache is None:
             return False
         entry = self._execution_entry("exec", flow_sid, sid)
@@ -218,7 +218,7 @@ class Loaders:
         if cached is None:
             self._absent.add(entry.key)
         if cached is None or key in self.execution.futures:
-            return self._known_ended(flow_sid, sid)
+            return self._seen_ended(flow_sid, sid)
         self.reads.saw(immutable=True)
         self.execution.prime(key, Execution.from_json(decode(cached)))
         return True
@@ -327,7 +327,7 @@ class Loaders:
 
     # -- the shared cache -----------------------------------------------------
 
-    def _known_ended(self, flow_sid: str, execution_sid: str) -> bool:
+    def _seen_ended(self, flow_sid: str, execution_sid: str) -> bool:
         """True when this request has seen the execution ended, so its data is final."""
         future = self.execution.futures.get((flow_sid, execution_sid))
         if future is None or not future.done() or future.cancelled() or future.exception():
@@ -338,7 +338,7 @@ class Loaders:
         """`keep` for what belongs to an execution, decided before it is read: a read
         that began while the execution ran may miss its last steps, even when the
         execution is seen ended by the time that read returns (a read ahead)."""
-        return self._known_ended(flow_sid, execution_sid)
+        return self._seen_ended(flow_sid, execution_sid)
 
     def _tag(self, *path: str) -> str:
         # Tags name the account, not the credentials: a deletion through any

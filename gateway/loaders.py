@@ -146,6 +146,8 @@ class Loaders:
 
         #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
+        #: Cache keys this request just found absent (`known_ended`): not asked again.
+        self._absent: set[str] = set()
 
     # -- the loaders: each made on first use (most operations read a few) -------
 
@@ -200,6 +202,27 @@ class Loaders:
         listed = self.listed_flows.get(sid)
         return listed if listed is not None else await self.flow.load(sid)
 
+    async def known_ended(self, flow_sid: str, sid: str) -> bool:
+        """Whether the execution is known ended: this request saw it so, or the shared
+        cache holds it (only ended executions are kept), and then primes it here.
+
+        Its children read after this are final and may be kept.
+        """
+        key = (flow_sid, sid)
+        if key in self.execution.futures:
+            return self._seen_ended(flow_sid, sid)
+        if self.cache is None:
+            return False
+        entry = self._execution_entry("exec", flow_sid, sid)
+        cached = await self.cache.get(entry)
+        if cached is None:
+            self._absent.add(entry.key)
+        if cached is None or key in self.execution.futures:
+            return self._seen_ended(flow_sid, sid)
+        self.reads.saw(immutable=True)
+        self.execution.prime(key, Execution.from_json(decode(cached)))
+        return True
+
     # -- fetches --------------------------------------------------------------
 
     async def _fetch_flow(self, sid: str) -> Flow:
@@ -224,7 +247,7 @@ class Loaders:
             self._revision_entry(flow_sid, ref),
             FlowRevision.from_json,
             lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
-            keep=lambda _: True,
+            keep=True,
         )
 
     async def _fetch_execution(self, key: ExecutionKey) -> Execution:
@@ -304,19 +327,18 @@ class Loaders:
 
     # -- the shared cache -----------------------------------------------------
 
-    def _known_ended(self, flow_sid: str, execution_sid: str) -> bool:
+    def _seen_ended(self, flow_sid: str, execution_sid: str) -> bool:
         """True when this request has seen the execution ended, so its data is final."""
         future = self.execution.futures.get((flow_sid, execution_sid))
         if future is None or not future.done() or future.cancelled() or future.exception():
             return False
         return bool(future.result().status is ExecutionStatus.ENDED)
 
-    def _ended_before(self, flow_sid: str, execution_sid: str) -> Callable[[object], bool]:
+    def _ended_before(self, flow_sid: str, execution_sid: str) -> bool:
         """`keep` for what belongs to an execution, decided before it is read: a read
         that began while the execution ran may miss its last steps, even when the
-        execution is seen ended by the time that read returns."""
-        ended = self._known_ended(flow_sid, execution_sid)
-        return lambda _: ended
+        execution is seen ended by the time that read returns (a read ahead)."""
+        return self._seen_ended(flow_sid, execution_sid)
 
     def _tag(self, *path: str) -> str:
         # Tags name the account, not the credentials: a deletion through any
@@ -343,13 +365,16 @@ class Loaders:
         parse: Callable[[dict[str, Any]], V],
         fetch: Callable[[], Awaitable[V]],
         *,
-        keep: Callable[[V], bool],
+        keep: Callable[[V], bool] | bool,
     ) -> V:
         if self.cache is not None:
-            cached = await self.cache.get(entry)
+            cached = None if entry.key in self._absent else await self.cache.get(entry)
             if cached is not None:
                 self.reads.saw(immutable=True)  # only what never changes is ever stored
                 return parse(decode(cached))
+            if keep is False:
+                # Not to be kept whatever it holds: other replicas need not wait for it.
+                return await self._fetch_and_keep(entry, fetch, keep)
             # Missed here and in Redis: one replica fetches, the others wait for its entry.
             async with self.cache.filling(entry) as filled:
                 if filled is not None:
@@ -359,14 +384,14 @@ class Loaders:
         return await self._fetch_and_keep(entry, fetch, keep)
 
     async def _fetch_and_keep(
-        self, entry: Entry, fetch: Callable[[], Awaitable[V]], keep: Callable[[V], bool]
+        self, entry: Entry, fetch: Callable[[], Awaitable[V]], keep: Callable[[V], bool] | bool
     ) -> V:
         try:
             value = await fetch()
         except BaseException:
             self.reads.saw(immutable=False)
             raise
-        final = keep(value)
+        final = keep if isinstance(keep, bool) else keep(value)
         self.reads.saw(final)
         if final:
             await self._store(entry, value)

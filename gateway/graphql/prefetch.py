@@ -62,18 +62,23 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
             continue  # the field itself will say what is wrong with its arguments
 
 
-def prefetch_execution_children(
+async def prefetch_execution_children(
     info: Info, flow_sid: str, sid: str, selections: list[Selection]
 ) -> None:
     """Start an execution's selected `context` and first `steps` page beside its own fetch,
     and its steps' contexts as that page arrives: `execution { steps { nodes { context } } }`
     takes two dependent rounds, not three.
 
-    Only when reading ahead cannot change what may be kept (`_may_read_ahead`).
+    Only for credentials Twilio has accepted (`_may_read_ahead`), and only while
+    the execution is not known ended: an ended one is in the shared cache, and
+    its children, read after that is known, are final and kept (most likely
+    they are cached already). A read that starts before the execution's answer
+    serves this answer alone: it is never kept, and a GET answer holding it is
+    not cacheable by the client (`Loaders.reads`).
     """
-    if not _may_read_ahead(info):
-        return
     loaders = info.context.loaders
+    if not _may_read_ahead(info) or await loaders.known_ended(flow_sid, sid):
+        return
     reads_pii = principal(info).allows(PII_READ)
     parent = (flow_sid, sid)
     for selected in _fields(selections):
@@ -101,20 +106,15 @@ def prefetch_step_children(
 
 
 def _may_read_ahead(info: Info) -> bool:
-    """Whether an execution's children may be read before the execution's own answer.
+    """Whether reads may go out before the answer they would otherwise wait for.
 
-    What belongs to an execution may be kept (in the shared cache, or by the
-    client's HTTP cache for a GET) only when the execution was known ended
-    before the read started; and a read of the shared cache must not go ahead
-    of the execution's fetch, which is what first tells Twilio's verdict on the
-    caller's credentials (docs/ARCHITECTURE.md, "What never changes"). So reads
-    go ahead only with no shared cache and for an answer no HTTP cache keeps:
-    then nothing is served or stored that the order could change, and a read
-    ahead costs no call the field would not make anyway.
+    The parent's fetch is what first tells Twilio's verdict on the caller's
+    credentials (docs/ARCHITECTURE.md, "What never changes"): reads ahead of it,
+    of the shared cache or of Twilio, are only for credentials Twilio has
+    already accepted in this process. A guessed token then costs exactly one
+    refused call, and nothing cached is read for it before that refusal.
     """
-    if info.context.loaders.cache is not None:
-        return False
-    return getattr(info.context.request, "method", None) != "GET"
+    return info.context.loaders.client.accepted
 
 
 def _start_step_contexts(

@@ -59,7 +59,8 @@ class Query:
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
         if info.selected_fields:
-            prefetch_execution_children(info, flow_sid, sid, info.selected_fields[0].selections)
+            selections = info.selected_fields[0].selections
+            await prefetch_execution_children(info, flow_sid, sid, selections)
         record = await load(
             info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
         )

@@ -63,6 +63,12 @@ class StudioClient:
     def account_sid(self) -> str:
         return self.credentials.account_sid
 
+    @property
+    def accepted(self) -> bool:
+        """Whether Twilio accepted these credentials in this process and has not refused
+        them since: only then may a read go out before the answer that would say so."""
+        return self.transport.accepted.holds(self.credentials.digest)
+
     def with_credentials(self, credentials: Credentials) -> StudioClient:
         """A client for other credentials over the same transport."""
         return StudioClient(self.transport, credentials)

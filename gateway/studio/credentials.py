@@ -9,10 +9,10 @@ account SID; `TWILIO_REGION` / `TWILIO_EDGE` shape the host;
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gateway.studio.accepted import credentials_digest
 from gateway.studio.errors import InvalidArgument
 from gateway.studio.sids import is_sid, validate
 
@@ -98,8 +98,12 @@ class Credentials:
         Caching by account SID alone would let a caller who merely names an
         account (pass-through mode, a wrong token) read what another cached.
         """
-        digest = hashlib.sha256(f"{self.username}:{self.password}".encode()).hexdigest()[:16]
-        return f"{self.account_sid}:{digest}"
+        return f"{self.account_sid}:{self.digest}"
+
+    @property
+    def digest(self) -> str:
+        """A digest of the username and secret: names these credentials, holds no secret."""
+        return credentials_digest(self.username, self.password)
 
 
 def base_url_from_env(environ: Mapping[str, str]) -> str:

@@ -2,8 +2,9 @@
 
 One `Transport` is shared by the whole process: one `httpx.AsyncClient` with
 keep-alive connections, one bound on upstream calls in flight, one circuit
-breaker, one retry budget, one table of shared reads. Credentials are given
-per call, so one transport serves every account (pass-through mode).
+breaker, one retry budget, one table of shared reads, one record of the
+credentials Twilio accepted. Credentials are given per call, so one transport
+serves every account (pass-through mode).
 
 A call goes through, in order: the circuit (open: fail at once), single
 flight (an identical GET already in flight: wait for its answer), then
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from gateway.studio.accepted import AcceptedCredentials
 from gateway.studio.budget import RetryBudget
 from gateway.studio.circuit import CircuitBreaker
 from gateway.studio.config import ClientConfig
@@ -102,6 +104,8 @@ class Transport:
         self.circuit = CircuitBreaker(self.config.circuit)
         self.retry_budget = RetryBudget(self.config.retry_budget)
         self.single_flight = SingleFlight()
+        #: The credentials Twilio last answered with a success (digests only).
+        self.accepted = AcceptedCredentials()
         #: Account-wide limits; per process by default, shared when a store replaces them.
         rate = self.config.create_rate
         self.create_limiter: RateLimiter | None = (
@@ -210,9 +214,11 @@ class Transport:
                 raise
             else:
                 self.circuit.record(False, trial=trial)
+                self.accepted.answered(auth, status)
                 self._notify(operation, attempt, status, "ok", started, False)
                 return result
             self.circuit.record(_upstream_failed(error), trial=trial)
+            self.accepted.answered(auth, error.status)
 
             if method == "DELETE" and error.status == 404 and broke_before:
                 # An earlier attempt deleted it; only its answer was lost.

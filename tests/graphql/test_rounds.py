@@ -10,8 +10,9 @@ never waits would answer before the next one starts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.emulator import Emulator
+from gateway.emulator import DEMO_ACCOUNT_SID, Emulator
 from gateway.emulator import create_app as emulator_app
+from gateway.emulator.progress import end_execution, take_step
 from gateway.studio import ClientConfig, Transport
 from tests.support import asgi_client, gateway_settings, paused, until
 
@@ -82,17 +84,38 @@ class Recorder(httpx.AsyncBaseTransport):
         return max(depth.values(), default=0)
 
 
-@pytest.fixture
-async def recorded(emulator: Emulator) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+@contextlib.asynccontextmanager
+async def recording(
+    emulator: Emulator, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    """The gateway over a `Recorder`, its server credentials already accepted by Twilio
+    (a read ahead of an answer is only for credentials Twilio has accepted)."""
     emulator.latency = 0.02
     recorder = Recorder(httpx.ASGITransport(app=emulator_app(emulator)))
     config = ClientConfig(base_url="http://emulator.test")
     upstream = Transport(
         config, http=httpx.AsyncClient(transport=recorder, base_url=config.base_url)
     )
-    app = create_app(gateway_settings(), transport=upstream)
+    app = create_app(gateway_settings(**settings), transport=upstream)
     async with asgi_client(app, base_url="http://gateway.test") as http:
+        await post(http, "{ flows(first: 1) { nodes { sid } } }", {})
+        recorder.calls.clear()
+        emulator.reset_counters()
         yield http, recorder
+
+
+@pytest.fixture(params=[0, 60], ids=["no cache", "shared cache"])
+async def recorded(
+    emulator: Emulator, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    async with recording(emulator, cache_ttl=request.param) as recorded:
+        yield recorded
+
+
+@pytest.fixture
+async def cached(emulator: Emulator) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    async with recording(emulator, cache_ttl=60) as recorded:
+        yield recorded
 
 
 def calls(emulator: Emulator) -> Counter[str]:
@@ -177,3 +200,83 @@ async def test_a_steps_context_goes_out_beside_the_step(
     assert data["executionStep"]["context"] is not None
     assert calls(emulator) == Counter({STEP: 1, STEP_CONTEXT: 1})
     assert recorder.rounds() == 1
+
+
+async def test_an_ended_execution_read_ahead_is_kept_from_its_next_answer_on(
+    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+) -> None:
+    http, recorder = cached
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    variables = {"f": flow_sid, "e": sid}
+    steps = step_count(emulator, flow_sid, sid)
+    first = await children_first(http, recorder, steps, variables)
+    assert len(first["execution"]["steps"]["nodes"]) == steps > 0
+    assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
+    assert recorder.rounds() == 2
+    # Its steps were read before it was known ended: they served that answer
+    # alone. The execution itself was kept, so the next answer knows it ended
+    # before reading its steps (no read ahead: two rounds), and keeps them; the
+    # one after makes no call.
+    emulator.reset_counters()
+    recorder.calls.clear()
+    second = await post(http, Q2, variables)
+    assert calls(emulator) == Counter({STEPS: 1, STEP_CONTEXT: steps})
+    assert recorder.rounds() == 2
+    emulator.reset_counters()
+    third = await post(http, Q2, variables)
+    assert emulator.total_requests == 0
+    assert first == second == third
+
+
+async def test_steps_read_ahead_of_an_execution_that_ends_meanwhile_are_never_kept(
+    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+) -> None:
+    http, recorder = cached
+    flow_sid, sid, *_ = emulator.seeded_handles.active_execution
+    variables = {"f": flow_sid, "e": sid}
+    running = step_count(emulator, flow_sid, sid)
+    assert running > 0
+
+    def last_step_and_end() -> None:
+        take_step(emulator, flow_sid, sid)
+        end_execution(emulator, flow_sid, sid)
+
+    data = await children_first(http, recorder, running, variables, meanwhile=last_step_and_end)
+    assert data["execution"]["status"] == "ENDED"
+    assert len(data["execution"]["steps"]["nodes"]) == running  # read while it ran
+    emulator.reset_counters()
+    again = await post(http, Q2, variables)
+    # The execution was kept (it had ended when it was read); its steps were not.
+    assert calls(emulator) == Counter({STEPS: 1, STEP_CONTEXT: running + 1})
+    assert len(again["execution"]["steps"]["nodes"]) == running + 1
+    emulator.reset_counters()
+    assert await post(http, Q2, variables) == again
+    assert emulator.total_requests == 0
+
+
+async def children_first(
+    http: httpx.AsyncClient,
+    recorder: Recorder,
+    steps: int,
+    variables: dict[str, Any],
+    meanwhile: Callable[[], None] = lambda: None,
+) -> Any:
+    """Q2 with the execution's own answer held until its steps and their contexts
+    are answered; `meanwhile` runs then, before the execution is answered."""
+    recorder.held = f"/Executions/{variables['e']}"
+    answer = asyncio.ensure_future(post(http, Q2, variables))
+    await until(lambda: ended(recorder, "/Steps") == 1 and ended(recorder, "/Context") == steps)
+    meanwhile()
+    recorder.release.set()
+    data = await answer
+    recorder.held = None
+    return data
+
+
+def step_count(emulator: Emulator, flow_sid: str, sid: str) -> int:
+    return len(emulator.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions[sid].steps)
+
+
+def ended(recorder: Recorder, suffix: str) -> int:
+    """Calls to paths ending with `suffix` that have been answered."""
+    return sum(1 for c in recorder.calls if c.path.endswith(suffix) and c.ended is not None)

@@ -93,6 +93,23 @@ async def test_an_ended_execution_with_its_steps_and_contexts_may_be_kept(
     assert "etag" in response.headers
 
 
+async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_until_known_ended(
+    emulator: Emulator,
+) -> None:
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    async with secured(emulator, cache_ttl=60) as http:
+        await http.post("/graphql", json={"query": FLOWS})  # Twilio accepts the credentials
+        # Its steps and contexts go out beside it, before it is known ended: final
+        # or not, nobody can tell, so the answer is not kept.
+        ahead = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
+        # Now the shared cache knows it ended, and what is read after is final.
+        known = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
+    assert ahead.json() == known.json() and "errors" not in known.json()
+    assert ahead.headers["cache-control"] == "no-store"
+    assert "etag" not in ahead.headers
+    assert known.headers["cache-control"] == "private, max-age=300"
+
+
 async def test_an_active_execution_is_no_store(emulator: Emulator) -> None:
     active = emulator.seeded_handles.active_execution
     async with secured(emulator) as http:

@@ -3,9 +3,12 @@
 A watch listens on the broker for its account and hands each event of its
 execution to every subscriber's bounded queue. A subscriber that lets its queue
 fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
-others never wait for it. Where no Event Streams come (`events_source=poll`),
-the first subscriber of an execution starts its poller (`gateway.events.poller`)
-and the last one to leave stops it.
+others never wait for it. Event Streams deliver unordered: with a reorder window
+(webhook mode), an event waits that long after it arrived for those that
+happened before it, then goes out with them in the order they happened. Where
+no Event Streams come (`events_source=poll`), the first subscriber of an
+execution starts its poller (`gateway.events.poller`) and the last one to leave
+stops it.
 """
 
 from __future__ import annotations
@@ -28,12 +31,21 @@ __all__ = ["Live", "LiveConfig", "Subscriber", "Watch"]
 class Subscriber:
     """One subscription's queue of events: at most `bound` waiting."""
 
-    def __init__(self, bound: int, *, steps: bool, leave: Callable[[Subscriber], None]) -> None:
+    def __init__(
+        self,
+        bound: int,
+        *,
+        steps: bool,
+        leave: Callable[[Subscriber], None],
+        reorder: float = 0.0,
+    ) -> None:
         self.bound = bound
         self.lagged = False
+        self.reorder = reorder
         self._steps = steps
         self._leave = leave
-        self._waiting: list[StudioEvent] = []
+        #: Events waiting, each with when it arrived (the loop's clock).
+        self._waiting: list[tuple[float, StudioEvent]] = []
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -47,26 +59,46 @@ class Subscriber:
         if len(self._waiting) >= self.bound:
             self.lagged = True
         else:
-            self._waiting.append(event)
+            self._waiting.append((asyncio.get_running_loop().time(), event))
         self._wake.set()
 
     async def __aiter__(self) -> AsyncIterator[Update]:
+        loop = asyncio.get_running_loop()
         while not self._closed:
             if self.lagged:
                 raise Lagged()
-            if not self._waiting:
+            batch, wait = self._due(loop.time())
+            if not batch:
                 self._wake.clear()
-                await self._wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 continue
-            # What arrived together goes out in the order it happened; the end last.
-            batch = sorted(self._waiting, key=lambda e: (e.ends_execution, e.time))
-            self._waiting.clear()
             for event in batch:
                 record = _record(event, steps=self._steps)
                 if record is not None:
                     yield record
                 if self._steps and event.ends_execution:
                     return
+
+    def _due(self, now: float) -> tuple[list[StudioEvent], float | None]:
+        """The events to send now, in the order they happened (the end last), and
+        otherwise how long until the first is due (None: nothing waits)."""
+        if not self._waiting:
+            return [], None
+        first = min(at for at, _ in self._waiting)
+        if first + self.reorder > now:
+            return [], first + self.reorder - now
+        # Whatever happened before an event that is due goes with it, and all
+        # goes with the end.
+        due = [e for at, e in self._waiting if at + self.reorder <= now]
+        if any(e.ends_execution for e in due):
+            batch = [e for _, e in self._waiting]
+        else:
+            cutoff = max(e.time for e in due)
+            batch = [e for _, e in self._waiting if e.time <= cutoff and not e.ends_execution]
+        sent = {id(e) for e in batch}
+        self._waiting = [(at, e) for at, e in self._waiting if id(e) not in sent]
+        return sorted(batch, key=lambda e: (e.ends_execution, e.time)), None
 
     def close(self) -> None:
         if not self._closed:
@@ -112,6 +144,8 @@ class LiveConfig:
 
     mode: str = "poll"
     queue: int = 256
+    #: Seconds an event waits for earlier ones (webhook mode; see `Subscriber`).
+    reorder: float = 0.0
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
@@ -158,6 +192,7 @@ class Live:
             self.config.queue,
             steps=execution_sid is not None,
             leave=lambda s: self._leave(key, s),
+            reorder=self.config.reorder,
         )
         watch.subscribers.add(subscriber)
         return subscriber

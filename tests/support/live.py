@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,7 @@ from gateway.runtime import Gateway
 from gateway.studio import ClientConfig
 from tests.support.emulator import FAST_RETRY, asgi_transport
 from tests.support.gateway import gateway_settings
+from tests.support.graphql_ws import Operation
 from tests.support.servers import free_port
 from tests.support.waiting import until
 
@@ -54,6 +55,16 @@ class Served:
     app: Starlette
     #: The lifespan's state, as uvicorn hands it to each request.
     state: dict[str, Any]
+
+    @property
+    def http(self) -> str:
+        """The same server's HTTP base URL."""
+        return "http" + self.url.removeprefix("ws").removesuffix("/graphql")
+
+    @property
+    def webhook(self) -> str:
+        """Where Event Streams deliveries go (with `events` on)."""
+        return self.http + self.gateway.settings.events_path
 
     @property
     def gateway(self) -> Gateway:
@@ -134,3 +145,17 @@ def execution_event(emulator: Emulator, flow: str, execution: str, kind: str) ->
         execution_sid=execution,
         execution=rest,
     )
+
+
+async def rest_steps(client: studio.StudioClient, flow: str, execution: str) -> list[str]:
+    """The Steps list's SIDs, oldest first."""
+    return [s.sid async for s in client.iter_execution_steps(flow, execution)][::-1]
+
+
+def step_sids(operation: Operation) -> list[str]:
+    """The SIDs of the steps a subscription sent, in the order it sent them."""
+    return [u["sid"] for u in operation.data if u["__typename"] == "ExecutionStep"]
+
+
+def arrived(operation: Operation, count: int) -> Callable[[], bool]:
+    return lambda: len(operation.results) >= count

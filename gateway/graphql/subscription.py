@@ -10,6 +10,7 @@ operations; `FreshLoaders` makes each operation its own loaders.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from typing import Annotated, Any, Protocol
 
@@ -100,7 +101,9 @@ class Subscription:
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
-                wants_type = _selects(info.selected_fields[0].selections, "type")
+                selections = info.selected_fields[0].selections
+                wants_type = _selects(selections, "type", "ExecutionStep")
+                wants_address = _selects(selections, "contactChannelAddress", "Execution")
                 async for update in _lagging(feed):
                     if isinstance(update, studio.ExecutionStep):
                         if update.sid in seen:
@@ -108,7 +111,7 @@ class Subscription:
                         seen.add(update.sid)
                         yield _step(await _complete(loaders, update, wants_type))
                         continue
-                    execution = update
+                    execution = await _with_address(loaders, update, wants_address)
                     # The end: what the Steps list holds now is every step there is.
                     _forget_steps(loaders, flow, sid)
                     for step in _new(await _steps(loaders, flow, sid), seen):
@@ -130,12 +133,15 @@ class Subscription:
         live = _live(info)
         loaders = info.context.loaders
         feed = live.flow(loaders.client, flow)
+        selections = info.selected_fields[0].selections
+        wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
             async for update in _lagging(feed):
                 if not isinstance(update, studio.Execution):
                     continue
                 if status is not None and update.status.value != status.value:
                     continue
+                update = await _with_address(loaders, update, wants_address)
                 loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
                 yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
         finally:
@@ -210,6 +216,18 @@ async def _complete(
     return await load(loaders.step.load(key), f"step {step.sid}")
 
 
+async def _with_address(
+    loaders: Loaders, execution: studio.Execution, wants_address: bool
+) -> studio.Execution:
+    """The execution with its contact address when the operation selects it and the
+    event came without (across replicas without the cache cipher it stays behind)."""
+    if execution.contact_channel_address is not None or not wants_address:
+        return execution
+    key = (execution.flow_sid, execution.sid)
+    fetched = await load(loaders.execution.clear(key).load(key), f"execution {execution.sid}")
+    return dataclasses.replace(execution, contact_channel_address=fetched.contact_channel_address)
+
+
 def _step(record: studio.ExecutionStep) -> ExecutionStep:
     return ExecutionStep(
         flow_sid=record.flow_sid,
@@ -219,15 +237,15 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
     )
 
 
-def _selects(selections: Iterable[Any], name: str) -> bool:
-    """Whether an update's selection reads `name` of an `ExecutionStep`, fragments included."""
+def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
+    """Whether an update's selection reads `name` of type `on`, fragments included."""
     for selection in selections:
         if isinstance(selection, SelectedField) and selection.name == name:
             return True
         if (
             isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, "ExecutionStep", "Node")
-            and _selects(selection.selections, name)
+            and selection.type_condition in (None, on, "Node")
+            and _selects(selection.selections, name, on)
         ):
             return True
     return False

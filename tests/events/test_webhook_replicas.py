@@ -1,0 +1,106 @@
+"""Two replicas on one Redis: the webhook reaches replica A, a subscriber on replica B
+gets every step once, in order, then the end, with what crossing Redis left out
+fetched through B's loaders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from gateway.cache import RedisCache
+from gateway.emulator import Emulator
+from gateway.emulator.live import LiveMode, LiveOptions
+from gateway.events.redis import RedisBroker
+from gateway.security.auth import new_key
+from gateway.shared import SharedRedis
+from gateway.studio import StudioClient
+from tests.support import REDIS_URL, until
+from tests.support.graphql_ws import connected
+from tests.support.live import Served, rest_steps, served, step_sids
+
+AGENT, AGENT_HASH = new_key()
+KEYS = json.dumps(
+    [{"name": "agent", "sha256": AGENT_HASH, "scopes": ["executions:read", "pii:read"]}]
+)
+WITH_ADDRESS = """
+subscription Updates($flow: ID!, $execution: ID!) {
+  executionUpdates(flowSid: $flow, executionSid: $execution) {
+    __typename
+    ... on ExecutionStep { sid name }
+    ... on Execution { sid status contactChannelAddress }
+  }
+}
+"""
+
+
+@asynccontextmanager
+async def two_replicas(emulator: Emulator, prefix: str) -> AsyncIterator[tuple[Served, Served]]:
+    """Replicas A and B with the webhook on, sharing one Redis (no cache cipher)."""
+    caches = [RedisCache(SharedRedis(REDIS_URL, prefix=prefix)) for _ in range(2)]
+    settings = {"events": True, "auth": "api_keys", "api_keys": KEYS}
+    try:
+        async with (
+            served(emulator, cache=caches[0], **settings) as a,
+            served(emulator, cache=caches[1], **settings) as b,
+        ):
+            for replica in (a, b):
+                assert isinstance(replica.gateway.broker, RedisBroker)
+                await replica.gateway.broker.ready()
+            yield a, b
+    finally:
+        for cache in caches:
+            await cache.aclose()
+
+
+async def test_a_subscriber_on_b_gets_every_step_delivered_to_a(
+    emulator: Emulator, studio: StudioClient, redis_prefix: str
+) -> None:
+    async with two_replicas(emulator, redis_prefix) as (a, b):
+        live = LiveMode(emulator, LiveOptions(url=a.webhook, duplicates=0.3, seed=4))
+        sid = live.start_execution(to="+15550009876")
+        flow = live.emitted[sid][0]["data"]["flow_sid"]
+        async with connected(b.url, {"Authorization": f"Bearer {AGENT}"}) as client:
+            updates = await client.subscribe(WITH_ADDRESS, {"flow": flow, "execution": sid})
+            await until(lambda: b.subscribers == 1)
+            while live.live:
+                await live.advance()
+            await until(updates.done.is_set)
+        await live.stop()
+        assert isinstance(b.gateway.broker, RedisBroker)
+        # B heard them from Redis: the webhook reached A alone.
+        assert b.gateway.broker.heard >= len(live.emitted[sid])
+        assert a.gateway.live.pollers_started == b.gateway.live.pollers_started == {}
+
+    assert updates.ended == "complete" and not updates.errors
+    assert step_sids(updates) == await rest_steps(studio, flow, sid)
+    assert updates.data[-1] == {
+        "__typename": "Execution",
+        "sid": sid,
+        "status": "ENDED",
+        "contactChannelAddress": "+15550009876",
+    }
+
+
+async def test_flow_executions_on_b_tell_the_contact_address_of_executions_started_on_a(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    query = (
+        "subscription($f: ID!) { flowExecutions(flowSid: $f) { sid status contactChannelAddress } }"
+    )
+    async with two_replicas(emulator, redis_prefix) as (a, b):
+        live = LiveMode(emulator, LiveOptions(url=a.webhook))
+        flow = next(s for s, f in live.account.flows.items() if f.latest_published())
+        async with connected(b.url, {"Authorization": f"Bearer {AGENT}"}) as client:
+            executions = await client.subscribe(query, {"f": flow})
+            await until(lambda: b.subscribers == 1)
+            sid = live.start_execution(flow, to="+15550004321")
+            while live.live:
+                await live.advance()
+            await until(lambda: len(executions.results) == 2)
+        await live.stop()
+
+    assert executions.data == [
+        {"sid": sid, "status": status, "contactChannelAddress": "+15550004321"}
+        for status in ("ACTIVE", "ENDED")
+    ]

@@ -9,6 +9,7 @@ from it. See docs/ARCHITECTURE.md, "Live executions".
 from gateway.events.broker import Broker, Listener, LocalBroker
 from gateway.events.model import (
     EXECUTION_ENDED,
+    EXECUTION_GONE,
     EXECUTION_STARTED,
     STEP_ENDED,
     STUDIO_TYPES,
@@ -17,6 +18,7 @@ from gateway.events.model import (
 
 __all__ = [
     "EXECUTION_ENDED",
+    "EXECUTION_GONE",
     "EXECUTION_STARTED",
     "STEP_ENDED",
     "STUDIO_TYPES",

@@ -19,6 +19,9 @@ EXECUTION_ENDED = "com.twilio.studio.flow.execution.ended"
 STEP_ENDED = "com.twilio.studio.flow.step.ended"
 #: The Studio types the gateway acts on; every other type is counted and ignored.
 STUDIO_TYPES = frozenset({EXECUTION_STARTED, EXECUTION_ENDED, STEP_ENDED})
+#: The gateway's own: a poller found the watched execution gone (deleted, 404).
+#: Studio sends no event for a deletion; never accepted from the webhook.
+EXECUTION_GONE = "studio-gateway.execution.gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +51,4 @@ class StudioEvent:
 
     @property
     def ends_execution(self) -> bool:
-        return self.type == EXECUTION_ENDED
+        return self.type in (EXECUTION_ENDED, EXECUTION_GONE)

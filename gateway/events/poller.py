@@ -10,7 +10,9 @@ configured, or it does not answer) each replica polls alone.
 Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
-While nothing changes the wait doubles, up to a cap.
+While nothing changes the wait doubles, up to a cap. An execution that is gone
+(404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE`, and the
+poller stops.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.events.model import EXECUTION_ENDED, EXECUTION_STARTED, STEP_ENDED, StudioEvent
+from gateway.events.model import (
+    EXECUTION_ENDED,
+    EXECUTION_GONE,
+    EXECUTION_STARTED,
+    STEP_ENDED,
+    StudioEvent,
+)
 from gateway.shared import SharedRedis
 from gateway.shared.connection import RedisUnavailable
 from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
@@ -140,7 +148,7 @@ class Poller:
                 except StudioError as error:
                     watched = self.execution_sid or self.flow_sid
                     logger.warning("polling %s failed (%s)", watched, error.status)
-                    changed, ended = False, False
+                    changed, ended = False, await self._gone(error)
                 if ended:
                     return
                 wait = self.policy.interval if changed else min(wait * 2, self.policy.max_interval)
@@ -176,6 +184,14 @@ class Poller:
                 self._event(EXECUTION_ENDED, f"poll:{sid}:ended", sid, when, execution=execution)
             )
         return bool(fresh), ended
+
+    async def _gone(self, error: StudioError) -> bool:
+        """Whether the watched execution is gone; if so, its subscribers are told."""
+        sid = self.execution_sid
+        if error.status != 404 or sid is None:
+            return False
+        await self.publish(self._event(EXECUTION_GONE, f"poll:{sid}:gone", sid, None))
+        return True
 
     async def _poll_flow(self) -> bool:
         """The newest page of the flow's executions: those that started or ended since."""

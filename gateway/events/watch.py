@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from gateway.events.broker import Broker
-from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
+from gateway.events.model import EXECUTION_ENDED, EXECUTION_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
-from gateway.graphql.subscription import Lagged, Update
+from gateway.graphql.subscription import Gone, Lagged, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
 
@@ -74,6 +74,8 @@ class Subscriber:
                     await asyncio.wait_for(self._wake.wait(), wait)
                 continue
             for event in batch:
+                if event.type == EXECUTION_GONE:
+                    raise Gone()
                 record = _record(event, steps=self._steps)
                 if record is not None:
                     yield record

@@ -32,6 +32,7 @@ from gateway.loaders import Loaders, PageKey
 __all__ = [
     "ExecutionUpdate",
     "Feed",
+    "Gone",
     "Lagged",
     "LiveExecutions",
     "RefuseSubscriptions",
@@ -48,8 +49,13 @@ class Lagged(Exception):
     """A subscriber fell further behind than its queue holds: events were dropped."""
 
 
+class Gone(Exception):
+    """The watched execution no longer exists upstream (deleted, or past its 30 days)."""
+
+
 class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`."""
+    """One subscriber's live updates, in the order they happened; raises `Lagged`
+    or `Gone`."""
 
     def __aiter__(self) -> AsyncIterator[Update]: ...
 
@@ -104,7 +110,7 @@ class Subscription:
                 selections = info.selected_fields[0].selections
                 wants_type = _selects(selections, "type", "ExecutionStep")
                 wants_address = _selects(selections, "contactChannelAddress", "Execution")
-                async for update in _lagging(feed):
+                async for update in _lagging(feed, f"execution {sid}"):
                     if isinstance(update, studio.ExecutionStep):
                         if update.sid in seen:
                             continue
@@ -136,7 +142,7 @@ class Subscription:
         selections = info.selected_fields[0].selections
         wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
-            async for update in _lagging(feed):
+            async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
                 if status is not None and update.status.value != status.value:
@@ -166,8 +172,9 @@ def _live(info: Info) -> LiveExecutions:
     return live
 
 
-async def _lagging(feed: Feed) -> AsyncIterator[Update]:
-    """The feed's updates; a subscriber that fell behind gets a clear error."""
+async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
+    """The feed's updates; a subscriber that fell behind, or whose execution is gone,
+    gets a clear error."""
     try:
         async for update in feed:
             yield update
@@ -176,6 +183,11 @@ async def _lagging(feed: Feed) -> AsyncIterator[Update]:
             "this subscription fell behind and missed events; subscribe again "
             "(the steps already taken come first)",
             Code.MISSED_EVENTS,
+        ) from None
+    except Gone:
+        raise GatewayError(
+            f"{what} no longer exists (deleted, or past Twilio's 30 days); the subscription ends",
+            Code.NOT_FOUND,
         ) from None
 
 

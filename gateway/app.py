@@ -89,7 +89,7 @@ def create_app(
         if gateway.cache is not None:
             await gateway.cache.start()
         restore = drain_on_sigterm(gateway, settings.drain_seconds, before_stop=sockets.go_away)
-        sampler = asyncio.create_task(sample_in_flight(gateway))
+        sampler = asyncio.create_task(sample_in_flight(gateway, lambda: sockets.open))
         try:
             # Each request finds it in `request.state.gateway`.
             yield {"gateway": gateway}

@@ -71,8 +71,9 @@ def drain_on_sigterm(
     return restore
 
 
-async def sample_in_flight(gateway: Gateway) -> None:
-    """Sample the gauges (calls in flight, tasks, circuit, Redis) each second, until cancelled.
+async def sample_in_flight(gateway: Gateway, websockets: Callable[[], int] = lambda: 0) -> None:
+    """Sample the gauges (calls in flight, tasks, circuit, Redis, open `websockets`,
+    subscriptions, pollers) each second, until cancelled.
 
     A gauge sampled each second works in every process of a multi-worker server.
     """
@@ -85,4 +86,10 @@ async def sample_in_flight(gateway: Gateway) -> None:
         )
         if gateway.shared is not None:
             gateway.metrics.sample_redis(up=gateway.shared.up, failures=gateway.shared.failures)
+        if gateway.live is not None:
+            gateway.metrics.sample_live(
+                websockets=websockets(),
+                subscriptions=gateway.live.subscriptions,
+                pollers=gateway.live.running,
+            )
         await asyncio.sleep(1.0)

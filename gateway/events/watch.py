@@ -178,8 +178,18 @@ class Live:
         return self._join(client, flow_sid, None)
 
     def pollers(self) -> list[Poller]:
-        """The pollers running now."""
+        """The pollers of the watches now (a replica's candidates, with Redis)."""
         return [w.poller for w in self.watches.values() if w.poller is not None]
+
+    @property
+    def running(self) -> int:
+        """Pollers whose task runs now (polling, or waiting for the lease)."""
+        return sum(1 for w in self.watches.values() if w.task is not None and not w.task.done())
+
+    @property
+    def subscriptions(self) -> int:
+        """Subscribers this process serves now."""
+        return sum(len(w.subscribers) for w in self.watches.values())
 
     def _join(self, client: StudioClient, flow_sid: str, execution_sid: str | None) -> Subscriber:
         account = client.credentials.account_sid

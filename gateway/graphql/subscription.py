@@ -115,14 +115,17 @@ class Subscription:
                         if update.sid in seen:
                             continue
                         seen.add(update.sid)
+                        _sent(info, "ExecutionStep")
                         yield _step(await _complete(loaders, update, wants_type))
                         continue
                     execution = await _with_address(loaders, update, wants_address)
                     # The end: what the Steps list holds now is every step there is.
                     _forget_steps(loaders, flow, sid)
                     for step in _new(await _steps(loaders, flow, sid), seen):
+                        _sent(info, "ExecutionStep")
                         yield _step(step)
                     loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
+                    _sent(info, "Execution")
                     break
             yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
         finally:
@@ -149,9 +152,17 @@ class Subscription:
                     continue
                 update = await _with_address(loaders, update, wants_address)
                 loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
+                _sent(info, "Execution")
                 yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
         finally:
             feed.close()
+
+
+def _sent(info: Info, kind: str) -> None:
+    """Count a live update (metrics): `kind` is its GraphQL type."""
+    metrics = info.context.metrics
+    if metrics is not None:
+        metrics.observe_update(kind)
 
 
 def _sid(prefix: str, value: str, name: str) -> str:

@@ -79,7 +79,7 @@ class Served:
     @property
     def subscribers(self) -> int:
         """Subscriptions this replica serves now."""
-        return sum(len(watch.subscribers) for watch in self.live.watches.values())
+        return self.live.subscriptions
 
 
 @asynccontextmanager

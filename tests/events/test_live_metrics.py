@@ -3,21 +3,13 @@ to subscribers; never a SID or an address as a label."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from gateway.emulator import Emulator
 from gateway.emulator.progress import end_execution, take_step
 from tests.support import until
 from tests.support.graphql_ws import connected
-from tests.support.live import UPDATES, served
-
-
-def sample(text: str, name: str) -> float:
-    """One sample's value in Prometheus text (0 when absent)."""
-    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+from tests.support.live import UPDATES, sample, served
 
 
 async def test_metrics_count_websockets_subscriptions_pollers_and_events_delivered(

@@ -6,17 +6,33 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.emulator import Emulator, eventstreams
 from gateway.emulator.eventstreams import EXECUTION_ENDED, CloudEvent
 from gateway.emulator.live import LiveMode, LiveOptions
+from gateway.emulator.progress import end_execution
+from gateway.events import STEP_ENDED
 from gateway.studio import StudioClient
-from tests.support import until
+from tests.support import query, until
 from tests.support.graphql_ws import connected
-from tests.support.live import STEPS, UPDATES, rest_steps, served, step_sids
+from tests.support.live import (
+    STEPS,
+    UPDATES,
+    late_step,
+    rest_steps,
+    sample,
+    served,
+    step_sids,
+)
 
 EXECUTIONS = 3
+STEPS_OF = """
+query Steps($f: ID!, $e: ID!) {
+  execution(flowSid: $f, sid: $e) { status steps(first: 50) { nodes { sid } } }
+}
+"""
 
 
 def forged_end(emulator: Emulator, flow: str, sid: str) -> CloudEvent:
@@ -106,3 +122,38 @@ async def test_steps_delivered_late_and_out_of_order_reach_the_subscriber_in_ord
     assert updates.ended == "complete" and not updates.errors
     assert step_sids(updates) == await rest_steps(studio, flow, sid)
     assert updates.data[-1]["status"] == "ENDED"
+
+
+async def test_an_event_for_a_cached_execution_makes_the_next_query_read_it_afresh(
+    emulator: Emulator,
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    end_execution(emulator, flow, execution)
+    variables = {"f": flow, "e": execution}
+    async with (
+        served(emulator, events=True, cache_ttl=3600) as gateway,
+        httpx.AsyncClient(base_url=gateway.http) as http,
+    ):
+
+        async def steps() -> set[str]:
+            data = (await query(http, STEPS_OF, variables))["data"]
+            return {node["sid"] for node in data["execution"]["steps"]["nodes"]}
+
+        before = await steps()
+        emulator.reset_counters()
+        assert await steps() == before and emulator.total_requests == 0  # kept: it has ended
+        late = late_step(emulator, flow, execution)
+        record = emulator.account(emulator.account_sid).execution(flow, execution)
+        assert record is not None
+        live = LiveMode(emulator, LiveOptions(url=gateway.webhook))
+        assert await live.deliver([eventstreams.step_event(record, late)]) == 202
+        await live.stop()
+        published = f'studio_gateway_events_total{{outcome="published",type="{STEP_ENDED}"}}'
+        await until(lambda: _published(http, published))
+        emulator.reset_counters()
+        assert await steps() == before | {late.sid}
+        assert emulator.total_requests > 0
+
+
+async def _published(http: httpx.AsyncClient, name: str) -> bool:
+    return sample((await http.get("/metrics")).text, name) == 1

@@ -5,19 +5,23 @@ fetched through B's loaders."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
 
 from gateway.cache import RedisCache
-from gateway.emulator import Emulator
+from gateway.emulator import Emulator, eventstreams
 from gateway.emulator.live import LiveMode, LiveOptions
+from gateway.emulator.progress import end_execution
 from gateway.events.redis import RedisBroker
 from gateway.security.auth import new_key
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
-from tests.support import REDIS_URL, until
+from tests.support import REDIS_URL, query, until
 from tests.support.graphql_ws import connected
-from tests.support.live import Served, rest_steps, served, step_sids
+from tests.support.live import Served, late_step, rest_steps, served, step_sids
 
 AGENT, AGENT_HASH = new_key()
 KEYS = json.dumps(
@@ -35,10 +39,12 @@ subscription Updates($flow: ID!, $execution: ID!) {
 
 
 @asynccontextmanager
-async def two_replicas(emulator: Emulator, prefix: str) -> AsyncIterator[tuple[Served, Served]]:
+async def two_replicas(
+    emulator: Emulator, prefix: str, **extra: Any
+) -> AsyncIterator[tuple[Served, Served]]:
     """Replicas A and B with the webhook on, sharing one Redis (no cache cipher)."""
     caches = [RedisCache(SharedRedis(REDIS_URL, prefix=prefix)) for _ in range(2)]
-    settings = {"events": True, "auth": "api_keys", "api_keys": KEYS}
+    settings = {"events": True, "auth": "api_keys", "api_keys": KEYS, **extra}
     try:
         async with (
             served(emulator, cache=caches[0], **settings) as a,
@@ -104,3 +110,37 @@ async def test_flow_executions_on_b_tell_the_contact_address_of_executions_start
         {"sid": sid, "status": status, "contactChannelAddress": "+15550004321"}
         for status in ("ACTIVE", "ENDED")
     ]
+
+
+async def test_a_webhook_on_a_evicts_what_b_cached_of_the_execution(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    end_execution(emulator, flow, execution)
+    document = (
+        "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { steps { nodes { sid } } } }"
+    )
+    headers = {"Authorization": f"Bearer {AGENT}"}
+    async with (
+        two_replicas(emulator, redis_prefix, cache_ttl=3600) as (a, b),
+        httpx.AsyncClient(base_url=b.http, headers=headers) as on_b,
+    ):
+
+        async def steps() -> set[str]:
+            data = (await query(on_b, document, {"f": flow, "e": execution}))["data"]
+            return {node["sid"] for node in data["execution"]["steps"]["nodes"]}
+
+        before = await steps()
+        late = late_step(emulator, flow, execution)
+        assert await steps() == before  # B keeps what it read: the execution had ended
+        record = emulator.account(emulator.account_sid).execution(flow, execution)
+        assert record is not None
+        live = LiveMode(emulator, LiveOptions(url=a.webhook))
+        assert await live.deliver([eventstreams.step_event(record, late)]) == 202
+        await live.stop()
+        await until(lambda: _has(steps(), late.sid))
+        assert await steps() == before | {late.sid}
+
+
+async def _has(found: Awaitable[set[str]], sid: str) -> bool:
+    return sid in await found

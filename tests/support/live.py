@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from gateway import studio
 from gateway.app import create_app
 from gateway.cache import Cache
 from gateway.emulator import Emulator, render
+from gateway.emulator.progress import take_step
 from gateway.emulator.records import ExecutionRecord, StepRecord
 from gateway.events import STEP_ENDED, StudioEvent
 from gateway.events.watch import Live
@@ -159,3 +161,20 @@ def step_sids(operation: Operation) -> list[str]:
 
 def arrived(operation: Operation, count: int) -> Callable[[], bool]:
     return lambda: len(operation.results) >= count
+
+
+def sample(text: str, name: str) -> float:
+    """One sample's value in Prometheus text (0 when absent)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def late_step(emulator: Emulator, flow: str, execution: str) -> StepRecord:
+    """A step of an ended execution that its Steps list shows only now (Twilio's step
+    logs are best-effort: the list may lag behind the execution's status)."""
+    record = _execution_record(emulator, flow, execution)
+    status, record.status = record.status, "active"
+    try:
+        return take_step(emulator, flow, execution, name="late")
+    finally:
+        record.status = status

@@ -3,9 +3,9 @@
 A watch listens on the broker for its account and hands each event of its
 execution to every subscriber's bounded queue. A subscriber that lets its queue
 fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
-others never wait for it. Event Streams deliver unordered: with a reorder window
-(webhook mode), an event waits that long after it arrived for those that
-happened before it, then goes out with them in the order they happened. Where
+others never wait for it. Event Streams deliver unordered: in webhook mode a
+watch holds each event in a reorder window (`gateway.events.reorder`) so its
+subscribers get them in the order they happened. Where
 no Event Streams come (`events_source=poll`), the first subscriber of an
 execution starts its poller (`gateway.events.poller`) and the last one to leave
 stops it.
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from gateway.events.broker import Broker
 from gateway.events.model import EXECUTION_ENDED, EXECUTION_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
+from gateway.events.reorder import Reorder
 from gateway.graphql.subscription import Gone, Lagged, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
@@ -31,21 +32,12 @@ __all__ = ["Live", "LiveConfig", "Subscriber", "Watch"]
 class Subscriber:
     """One subscription's queue of events: at most `bound` waiting."""
 
-    def __init__(
-        self,
-        bound: int,
-        *,
-        steps: bool,
-        leave: Callable[[Subscriber], None],
-        reorder: float = 0.0,
-    ) -> None:
+    def __init__(self, bound: int, *, steps: bool, leave: Callable[[Subscriber], None]) -> None:
         self.bound = bound
         self.lagged = False
-        self.reorder = reorder
         self._steps = steps
         self._leave = leave
-        #: Events waiting, each with when it arrived (the loop's clock).
-        self._waiting: list[tuple[float, StudioEvent]] = []
+        self._waiting: list[StudioEvent] = []
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -59,20 +51,20 @@ class Subscriber:
         if len(self._waiting) >= self.bound:
             self.lagged = True
         else:
-            self._waiting.append((asyncio.get_running_loop().time(), event))
+            self._waiting.append(event)
         self._wake.set()
 
     async def __aiter__(self) -> AsyncIterator[Update]:
-        loop = asyncio.get_running_loop()
         while not self._closed:
             if self.lagged:
                 raise Lagged()
-            batch, wait = self._due(loop.time())
-            if not batch:
+            if not self._waiting:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                await self._wake.wait()
                 continue
+            # What arrived together goes out in the order it happened; the end last.
+            batch = sorted(self._waiting, key=lambda e: (e.ends_execution, e.time))
+            self._waiting.clear()
             for event in batch:
                 if event.type == EXECUTION_GONE:
                     raise Gone()
@@ -81,26 +73,6 @@ class Subscriber:
                     yield record
                 if self._steps and event.ends_execution:
                     return
-
-    def _due(self, now: float) -> tuple[list[StudioEvent], float | None]:
-        """The events to send now, in the order they happened (the end last), and
-        otherwise how long until the first is due (None: nothing waits)."""
-        if not self._waiting:
-            return [], None
-        first = min(at for at, _ in self._waiting)
-        if first + self.reorder > now:
-            return [], first + self.reorder - now
-        # Whatever happened before an event that is due goes with it, and all
-        # goes with the end.
-        due = [e for at, e in self._waiting if at + self.reorder <= now]
-        if any(e.ends_execution for e in due):
-            batch = [e for _, e in self._waiting]
-        else:
-            cutoff = max(e.time for e in due)
-            batch = [e for _, e in self._waiting if e.time <= cutoff and not e.ends_execution]
-        sent = {id(e) for e in batch}
-        self._waiting = [(at, e) for at, e in self._waiting if id(e) not in sent]
-        return sorted(batch, key=lambda e: (e.ends_execution, e.time)), None
 
     def close(self) -> None:
         if not self._closed:
@@ -128,6 +100,12 @@ class Watch:
     stop_listening: Callable[[], None] = lambda: None
     poller: Poller | None = None
     task: asyncio.Task[None] | None = None
+    #: Seconds an event is held for earlier ones (see `gateway.events.reorder`).
+    reorder: float = 0.0
+    window: Reorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.window = Reorder(self.reorder, self._offer)
 
     def deliver(self, event: StudioEvent) -> None:
         if event.flow_sid != self.flow_sid:
@@ -136,6 +114,14 @@ class Watch:
             return
         if self.execution_sid is None and event.execution is None:
             return
+        self.window.add(event)
+
+    def close(self) -> None:
+        """Stop hearing events (the last subscriber left)."""
+        self.stop_listening()
+        self.window.close()
+
+    def _offer(self, event: StudioEvent) -> None:
         for subscriber in tuple(self.subscribers):
             subscriber.offer(event)
 
@@ -146,7 +132,7 @@ class LiveConfig:
 
     mode: str = "poll"
     queue: int = 256
-    #: Seconds an event waits for earlier ones (webhook mode; see `Subscriber`).
+    #: Seconds an event waits for earlier ones (webhook mode; see `Reorder`).
     reorder: float = 0.0
     poll: PollPolicy = field(default_factory=PollPolicy)
 
@@ -196,7 +182,8 @@ class Live:
         key = (account, flow_sid, execution_sid)
         watch = self.watches.get(key)
         if watch is None:
-            watch = self.watches[key] = Watch(account, flow_sid, execution_sid)
+            watch = Watch(account, flow_sid, execution_sid, reorder=self.config.reorder)
+            self.watches[key] = watch
             watch.stop_listening = self._broker().listen(account, watch.deliver)
             if self.config.mode == "poll":
                 self._start_poller(watch, client, execution_sid)
@@ -204,7 +191,6 @@ class Live:
             self.config.queue,
             steps=execution_sid is not None,
             leave=lambda s: self._leave(key, s),
-            reorder=self.config.reorder,
         )
         watch.subscribers.add(subscriber)
         return subscriber
@@ -229,14 +215,14 @@ class Live:
         watch.subscribers.discard(subscriber)
         if not watch.subscribers:
             del self.watches[key]
-            watch.stop_listening()
+            watch.close()
             if watch.task is not None:
                 watch.task.cancel()
 
     async def aclose(self) -> None:
         tasks = [w.task for w in self.watches.values() if w.task is not None]
         for watch in list(self.watches.values()):
-            watch.stop_listening()
+            watch.close()
         self.watches.clear()
         for task in tasks:
             task.cancel()

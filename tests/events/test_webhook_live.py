@@ -16,10 +16,11 @@ from gateway.emulator.progress import end_execution
 from gateway.events import STEP_ENDED
 from gateway.studio import StudioClient
 from tests.support import query, until
-from tests.support.graphql_ws import connected
+from tests.support.graphql_ws import Client, Operation, connected
 from tests.support.live import (
     STEPS,
     UPDATES,
+    Served,
     late_step,
     rest_steps,
     sample,
@@ -35,10 +36,54 @@ query Steps($f: ID!, $e: ID!) {
 """
 
 
+Updates = dict[str, Operation]
+
+
+def start_executions(live: LiveMode) -> dict[str, str]:
+    """Live executions, not begun: their SIDs, each to its flow's."""
+    sids = [live.start_execution() for _ in range(EXECUTIONS)]
+    return {sid: live.emitted[sid][0]["data"]["flow_sid"] for sid in sids}
+
+
 def forged_end(emulator: Emulator, flow: str, sid: str) -> CloudEvent:
     record = emulator.account(emulator.account_sid).execution(flow, sid)
     assert record is not None
     return eventstreams.execution_event(EXECUTION_ENDED, record, datetime.now(UTC))
+
+
+async def subscribe_all(client: Client, gateway: Served, flows: dict[str, str]) -> Updates:
+    """One subscription to each execution (SID to flow SID), each listening."""
+    updates = {
+        sid: await client.subscribe(UPDATES, {"flow": flow, "execution": sid})
+        for sid, flow in flows.items()
+    }
+    await until(lambda: gateway.subscribers == len(flows))
+    return updates
+
+
+async def advance_to_the_end(live: LiveMode, updates: Updates) -> None:
+    """Round after round until every execution has ended; each step reaches its
+    subscriber before the next round (so no read at the end brought it)."""
+    while live.live:
+        await live.advance()
+        await until(
+            lambda: all(
+                len(step_sids(op)) == len(live.emitted[sid]) - 1 or op.done.is_set()
+                for sid, op in updates.items()
+            )
+        )
+    await until(lambda: all(op.done.is_set() for op in updates.values()))
+
+
+async def assert_each_step_once_in_order(
+    studio: StudioClient, live: LiveMode, flows: dict[str, str], updates: Updates
+) -> None:
+    for sid, operation in updates.items():
+        assert operation.ended == "complete" and not operation.errors
+        assert step_sids(operation) == await rest_steps(studio, flows[sid], sid)
+        assert len(step_sids(operation)) == len(live.emitted[sid]) - 2  # started, ended
+        assert all(u["type"] for u in operation.data[:-1])
+        assert operation.data[-1] == {"__typename": "Execution", "sid": sid, "status": "ENDED"}
 
 
 @pytest.mark.parametrize(
@@ -56,34 +101,17 @@ async def test_a_subscriber_sees_each_delivered_step_once_in_order_then_the_end(
 ) -> None:
     async with served(emulator, events=True, shared_reads=False) as gateway:
         live = LiveMode(emulator, LiveOptions(url=gateway.webhook, **options))
-        sids = [live.start_execution() for _ in range(EXECUTIONS)]
-        flows = {sid: live.emitted[sid][0]["data"]["flow_sid"] for sid in sids}
+        flows = start_executions(live)
         emulator.reset_counters()
         async with connected(gateway.url) as client:
-            updates = {
-                sid: await client.subscribe(UPDATES, {"flow": flows[sid], "execution": sid})
-                for sid in sids
-            }
-            await until(lambda: gateway.subscribers == EXECUTIONS)
+            updates = await subscribe_all(client, gateway, flows)
             # A forged end of each: refused, it ends nothing.
-            for sid in sids:
-                assert (
-                    await live.deliver([forged_end(emulator, flows[sid], sid)], forged=True) == 403
-                )
-            while live.live:
-                await live.advance()
-                # Each step reaches its subscriber before the next round: the webhook
-                # brought it (no poller runs, and the subscription reads the list
-                # only when it starts and when it ends).
-                await until(
-                    lambda: all(
-                        len(step_sids(updates[sid])) == len(live.emitted[sid]) - 1
-                        or updates[sid].done.is_set()
-                        for sid in sids
-                    )
-                )
-            await until(lambda: all(op.done.is_set() for op in updates.values()))
+            for sid, flow in flows.items():
+                forged = forged_end(emulator, flow, sid)
+                assert await live.deliver([forged], forged=True) == 403
+            await advance_to_the_end(live, updates)
         await live.stop()
+        # The webhook brought every step: no poller ran.
         assert gateway.live.pollers_started == {}
     # Each subscription read the Steps list twice (its past, and once at the end).
     assert emulator.requests[STEPS] == 2 * EXECUTIONS
@@ -91,12 +119,22 @@ async def test_a_subscriber_sees_each_delivered_step_once_in_order_then_the_end(
     assert set(live.answers) <= {202, 403}
     # Every forged request was refused, and only those.
     assert live.answers[403] == live.forged_sent >= EXECUTIONS
-    for sid, operation in updates.items():
-        assert operation.ended == "complete" and not operation.errors
-        assert step_sids(operation) == await rest_steps(studio, flows[sid], sid)
-        assert len(step_sids(operation)) == len(live.emitted[sid]) - 2  # started, ended
-        assert all(u["type"] for u in operation.data[:-1])
-        assert operation.data[-1] == {"__typename": "Execution", "sid": sid, "status": "ENDED"}
+    await assert_each_step_once_in_order(studio, live, flows, updates)
+
+
+async def test_with_events_off_one_poller_per_execution_feeds_the_same_subscriptions(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    async with served(emulator) as gateway:
+        live = LiveMode(emulator, LiveOptions(url=gateway.webhook))
+        flows = start_executions(live)
+        async with connected(gateway.url) as client:
+            updates = await subscribe_all(client, gateway, flows)
+            await advance_to_the_end(live, updates)
+        await live.stop()
+        assert gateway.live.pollers_started == {sid: 1 for sid in flows}
+    assert set(live.answers) == {404}  # nothing listens for webhooks
+    await assert_each_step_once_in_order(studio, live, flows, updates)
 
 
 # Seeds whose shuffles put a later step before an earlier one in separate requests.

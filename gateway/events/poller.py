@@ -11,8 +11,8 @@ Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
 While nothing changes the wait doubles, up to a cap. An execution that is gone
-(404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE`, and the
-poller stops.
+(404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE` (a flow,
+`FLOW_GONE`), and the poller stops.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from gateway.events.model import (
     EXECUTION_ENDED,
     EXECUTION_GONE,
     EXECUTION_STARTED,
+    FLOW_GONE,
     STEP_ENDED,
     StudioEvent,
 )
@@ -186,11 +187,15 @@ class Poller:
         return bool(fresh), ended
 
     async def _gone(self, error: StudioError) -> bool:
-        """Whether the watched execution is gone; if so, its subscribers are told."""
-        sid = self.execution_sid
-        if error.status != 404 or sid is None:
+        """Whether the watched execution (or flow) is gone; if so, its subscribers are told."""
+        if error.status != 404:
             return False
-        await self.publish(self._event(EXECUTION_GONE, f"poll:{sid}:gone", sid, None))
+        sid = self.execution_sid
+        if sid is None:  # the flow's; no execution
+            event = self._event(FLOW_GONE, f"poll:{self.flow_sid}:gone", "", None)
+        else:
+            event = self._event(EXECUTION_GONE, f"poll:{sid}:gone", sid, None)
+        await self.publish(event)
         return True
 
     async def _poll_flow(self) -> bool:

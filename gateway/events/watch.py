@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from gateway.events.broker import Broker
-from gateway.events.model import EXECUTION_ENDED, EXECUTION_GONE, STEP_ENDED, StudioEvent
+from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
 from gateway.events.reorder import Reorder
 from gateway.graphql.subscription import Gone, Lagged, Update
@@ -66,7 +66,7 @@ class Subscriber:
             batch = sorted(self._waiting, key=lambda e: (e.ends_execution, e.time))
             self._waiting.clear()
             for event in batch:
-                if event.type == EXECUTION_GONE:
+                if event.gone:
                     raise Gone()
                 record = _record(event, steps=self._steps)
                 if record is not None:
@@ -112,7 +112,7 @@ class Watch:
             return
         if self.execution_sid is not None and event.execution_sid != self.execution_sid:
             return
-        if self.execution_sid is None and event.execution is None:
+        if self.execution_sid is None and event.execution is None and event.type != FLOW_GONE:
             return
         self.window.add(event)
 

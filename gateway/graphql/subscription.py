@@ -50,7 +50,8 @@ class Lagged(Exception):
 
 
 class Gone(Exception):
-    """The watched execution no longer exists upstream (deleted, or past its 30 days)."""
+    """The watched execution (or flow) no longer exists upstream: deleted, or an
+    execution past its 30 days."""
 
 
 class Feed(Protocol):
@@ -145,6 +146,7 @@ class Subscription:
         selections = info.selected_fields[0].selections
         wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
+            await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue

@@ -5,10 +5,10 @@ execution to every subscriber's bounded queue. A subscriber that lets its queue
 fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
 others never wait for it. Event Streams deliver unordered: in webhook mode a
 watch holds each event in a reorder window (`gateway.events.reorder`) so its
-subscribers get them in the order they happened. Where
-no Event Streams come (`events_source=poll`), the first subscriber of an
-execution starts its poller (`gateway.events.poller`) and the last one to leave
-stops it.
+subscribers get them in the order they happened. Where no Event Streams come
+(`events_source=poll`), the first subscriber of an execution starts its poller
+(`gateway.events.poller`) and the last one to leave stops it. What a watch
+watches being gone (`EXECUTION_GONE`, `FLOW_GONE`) ends its subscribers (`Gone`).
 """
 
 from __future__ import annotations

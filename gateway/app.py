@@ -47,7 +47,7 @@ from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
 from gateway.settings import Settings
 from gateway.studio import Credentials, Transport
-from gateway.websocket import websocket_route
+from gateway.websocket import websocket_endpoint
 
 
 def create_app(
@@ -88,8 +88,8 @@ def create_app(
             await gateway.shared.connect()
         if gateway.cache is not None:
             await gateway.cache.start()
-        restore = drain_on_sigterm(gateway, settings.drain_seconds)
-        sampler = asyncio.create_task(sample_in_flight(gateway))
+        restore = drain_on_sigterm(gateway, settings.drain_seconds, before_stop=sockets.go_away)
+        sampler = asyncio.create_task(sample_in_flight(gateway, lambda: sockets.open))
         try:
             # Each request finds it in `request.state.gateway`.
             yield {"gateway": gateway}
@@ -142,9 +142,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
     )
+    sockets = websocket_endpoint(graphql, settings, gate.authenticator)
     routes = [
         Route("/graphql", gated, methods=["GET", "POST"]),
-        websocket_route(graphql, settings, gate.authenticator),
+        sockets.route(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),

@@ -1,9 +1,10 @@
 """What runs beside the requests while the app lives: the SIGTERM drain and the
 sampling of gauges.
 
-On SIGTERM readiness turns 503 at once; after the drain delay the server's own
-handler runs: it stops accepting, lets in-flight requests finish (bounded by
-the grace period) and exits.
+On SIGTERM readiness turns 503 at once; after the drain delay open WebSockets
+are closed with 1001 (going away: their clients connect again elsewhere), then
+the server's own handler runs: it stops accepting, lets in-flight requests
+finish (bounded by the grace period) and exits.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.observability.logs import log
 from gateway.runtime import Gateway
 
 
-def drain_on_sigterm(gateway: Gateway, drain_seconds: float) -> Callable[[], None]:
-    """Chain onto the server's SIGTERM handler: mark draining now, stop after the drain.
+def drain_on_sigterm(
+    gateway: Gateway,
+    drain_seconds: float,
+    *,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> Callable[[], None]:
+    """Chain onto the server's SIGTERM handler: mark draining now, run `before_stop`
+    (closing WebSockets) after the drain, then stop.
 
     Only possible on the main thread (a real server); elsewhere it does nothing.
     """
@@ -29,13 +36,28 @@ def drain_on_sigterm(gateway: Gateway, drain_seconds: float) -> Callable[[], Non
     except ValueError:
         return lambda: None
     loop = asyncio.get_running_loop()
+    stopping: set[asyncio.Task[None]] = set()
+
+    async def stop(signum: int, frame: Any) -> None:
+        if before_stop is not None:
+            try:
+                await before_stop()
+            except Exception:  # the server must stop all the same
+                log(logging.WARNING, "closing before the stop failed")
+        if callable(previous):
+            previous(signum, frame)
+
+    def after_drain(signum: int, frame: Any) -> None:
+        task = loop.create_task(stop(signum, frame))
+        stopping.add(task)
+        task.add_done_callback(stopping.discard)
 
     def on_sigterm(signum: int, frame: Any) -> None:
         gateway.draining = True
         log(logging.INFO, "draining", drain_seconds=drain_seconds)
         if callable(previous):
             # Signal handlers must not touch the loop directly; this call is safe.
-            loop.call_soon_threadsafe(loop.call_later, drain_seconds, previous, signum, frame)
+            loop.call_soon_threadsafe(loop.call_later, drain_seconds, after_drain, signum, frame)
 
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
@@ -49,8 +71,9 @@ def drain_on_sigterm(gateway: Gateway, drain_seconds: float) -> Callable[[], Non
     return restore
 
 
-async def sample_in_flight(gateway: Gateway) -> None:
-    """Sample the gauges (calls in flight, tasks, circuit, Redis) each second, until cancelled.
+async def sample_in_flight(gateway: Gateway, websockets: Callable[[], int] = lambda: 0) -> None:
+    """Sample the gauges (calls in flight, tasks, circuit, Redis, open `websockets`,
+    subscriptions, pollers) each second, until cancelled.
 
     A gauge sampled each second works in every process of a multi-worker server.
     """
@@ -63,4 +86,10 @@ async def sample_in_flight(gateway: Gateway) -> None:
         )
         if gateway.shared is not None:
             gateway.metrics.sample_redis(up=gateway.shared.up, failures=gateway.shared.failures)
+        if gateway.live is not None:
+            gateway.metrics.sample_live(
+                websockets=websockets(),
+                subscriptions=gateway.live.subscriptions,
+                pollers=gateway.live.running,
+            )
         await asyncio.sleep(1.0)

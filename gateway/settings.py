@@ -276,6 +276,14 @@ class Settings(BaseSettings):
             "when `events` is on, else `poll`."
         ),
     )
+    events_reorder_window: float = Field(
+        0.25,
+        ge=0,
+        description=(
+            "Seconds an Event Streams event waits for those that happened before it "
+            "(delivery is unordered) before it goes to subscribers; 0 sends at once."
+        ),
+    )
     events_poll_interval: float = Field(
         0.5, gt=0, description="Seconds between polls of a watched execution at first."
     )
@@ -469,6 +477,8 @@ class Settings(BaseSettings):
         return LiveConfig(
             mode=self.events_mode(),
             queue=self.subscription_queue,
+            # A poller publishes in order; only deliveries from Twilio come unordered.
+            reorder=self.events_reorder_window if self.events_mode() == "webhook" else 0.0,
             poll=PollPolicy(
                 self.events_poll_interval, self.events_poll_max_interval, self.events_poll_lease
             ),

@@ -13,6 +13,9 @@
   at once per connection: one more gets an `error` message saying so.
 - **Keep-alive.** The server pings every `STUDIO_GATEWAY_WEBSOCKET_PING_INTERVAL`
   seconds (a graphql-transport-ws `ping`); clients answer `pong`.
+- **Going away.** At the end of the SIGTERM drain (`gateway.lifecycle`) every
+  open connection is closed with 1001 (going away), so its client reconnects
+  to another replica, before the server stops.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import orjson
 from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.routing import WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -39,8 +42,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
-    Message,
     SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message as ProtocolMessage,
 )
 
 from gateway.events.watch import Live
@@ -51,12 +56,15 @@ from gateway.security.codes import Code
 from gateway.settings import Settings
 from gateway.studio import Credentials, InvalidArgument
 
-__all__ = ["GraphQLWebSocket", "websocket_route"]
+__all__ = ["GraphQLWebSocket", "websocket_endpoint"]
 
 #: Close codes of graphql-transport-ws (graphql-ws's PROTOCOL.md).
 FORBIDDEN = 4403
 #: RFC 6455: try again later (the replica holds its most connections).
 TRY_AGAIN_LATER = 1013
+#: RFC 6455: going away (the replica shuts down; connect again, elsewhere).
+GOING_AWAY = 1001
+_LEAVING = "this gateway replica is shutting down: connect again"
 
 
 class LiveGateway(Protocol):
@@ -74,28 +82,74 @@ class GraphQLWebSocket:
         self.view = view
         self.max_connections = max_connections
         self.open = 0
+        self._leaving = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __repr__(self) -> str:
         return f"GraphQLWebSocket(open={self.open}, max={self.max_connections})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.open >= self.max_connections:
+        if self.open >= self.max_connections or self._leaving.is_set():
+            code = GOING_AWAY if self._leaving.is_set() else TRY_AGAIN_LATER
             await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            await send({"type": "websocket.close", "code": code})
             return
         self.open += 1
+        self._idle.clear()
+        door = _Door(receive, send, self._leaving)
         try:
-            await self.view(scope, receive, send)
+            await self.view(scope, door.receive, door.send)
         finally:
             self.open -= 1
+            if not self.open:
+                self._idle.set()
+
+    def route(self) -> WebSocketRoute:
+        return WebSocketRoute("/graphql", self)
+
+    async def go_away(self, wait: float = 5.0) -> None:
+        """Close every open connection with 1001 and refuse new ones; wait (at most
+        `wait` seconds) until their operations have ended."""
+        self._leaving.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), wait)
 
 
-def websocket_route(
+class _Door:
+    """One connection's receive and send, which a replica going away can close."""
+
+    def __init__(self, receive: Receive, send: Send, leaving: asyncio.Event) -> None:
+        self._receive, self._send, self._leaving = receive, send, leaving
+        self._closed = False
+
+    async def receive(self) -> Message:
+        if not self._closed:
+            message = asyncio.ensure_future(self._receive())
+            leaving = asyncio.ensure_future(self._leaving.wait())
+            done, _ = await asyncio.wait({message, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            leaving.cancel()
+            if message in done:
+                return message.result()
+            message.cancel()
+            await self.send({"type": "websocket.close", "code": GOING_AWAY, "reason": _LEAVING})
+        # The app reads its own end, and lets its operations go.
+        return {"type": "websocket.disconnect", "code": GOING_AWAY}
+
+    async def send(self, message: Message) -> None:
+        if self._closed:
+            return  # an operation's last words after the close: nobody hears them
+        if message["type"] == "websocket.close":
+            self._closed = True
+        await self._send(message)
+
+
+def websocket_endpoint(
     view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
     settings: Settings,
     authenticator: Authenticator,
-) -> WebSocketRoute:
-    """`/graphql` for WebSockets, over `view` (the HTTP side's GraphQL view)."""
+) -> GraphQLWebSocket:
+    """`/graphql` for WebSockets (its `route()`), over `view` (the HTTP side's GraphQL view)."""
     view.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
     view.allowed_origins = normalize_allowed_origins(settings.cors_origin_list())
     view.max_subscriptions_per_connection = None  # ours, with a clearer answer
@@ -106,8 +160,7 @@ def websocket_route(
         max_operations=settings.websocket_max_subscriptions,
         ping_interval=settings.websocket_ping_interval,
     )
-    endpoint = GraphQLWebSocket(view, max_connections=settings.websocket_max_connections)
-    return WebSocketRoute("/graphql", endpoint)
+    return GraphQLWebSocket(view, max_connections=settings.websocket_max_connections)
 
 
 def _handler(
@@ -162,7 +215,7 @@ def _handler(
                 return
             await super().handle_subscribe(message)
 
-        async def send_message(self, message: Message) -> None:
+        async def send_message(self, message: ProtocolMessage) -> None:
             # Text frames always: the view's encoder gives bytes (orjson, for HTTP),
             # which strawberry would send as a binary frame, and graphql-ws clients
             # (Apollo's GraphQLWsLink, urql) cannot read one.
@@ -214,7 +267,7 @@ def _reason(message: str) -> str:
     return message.encode()[:120].decode(errors="ignore")
 
 
-def _text(message: Message) -> str:
+def _text(message: ProtocolMessage) -> str:
     try:
         return orjson.dumps(message).decode()
     except TypeError:

@@ -170,8 +170,9 @@ class LiveMode:
             settings=RunSettings(resolve_waits=True),
         )
 
-    async def advance(self) -> None:
-        """One round: each live execution shows its next step, or ends; then deliver."""
+    async def advance(self, *, deliver: bool = True) -> None:
+        """One round: each live execution shows its next step, or ends; then deliver
+        (or, with `deliver=False`, keep its events for the next `flush`)."""
         for sid, live in list(self._live.items()):
             execution = live.execution
             gone = self.account.execution(execution.flow_sid, sid) is None
@@ -191,7 +192,8 @@ class LiveMode:
             execution.steps.append(step)
             execution.date_updated = step.date_created.replace(microsecond=0)
             self._emit(eventstreams.step_event(execution, step))
-        await self.flush()
+        if deliver:
+            await self.flush()
 
     async def flush(self) -> None:
         """Deliver what is queued, as the options say."""

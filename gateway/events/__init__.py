@@ -9,7 +9,9 @@ from it. See docs/ARCHITECTURE.md, "Live executions".
 from gateway.events.broker import Broker, Listener, LocalBroker
 from gateway.events.model import (
     EXECUTION_ENDED,
+    EXECUTION_GONE,
     EXECUTION_STARTED,
+    FLOW_GONE,
     STEP_ENDED,
     STUDIO_TYPES,
     StudioEvent,
@@ -17,7 +19,9 @@ from gateway.events.model import (
 
 __all__ = [
     "EXECUTION_ENDED",
+    "EXECUTION_GONE",
     "EXECUTION_STARTED",
+    "FLOW_GONE",
     "STEP_ENDED",
     "STUDIO_TYPES",
     "Broker",

@@ -19,6 +19,10 @@ EXECUTION_ENDED = "com.twilio.studio.flow.execution.ended"
 STEP_ENDED = "com.twilio.studio.flow.step.ended"
 #: The Studio types the gateway acts on; every other type is counted and ignored.
 STUDIO_TYPES = frozenset({EXECUTION_STARTED, EXECUTION_ENDED, STEP_ENDED})
+#: The gateway's own: a poller found the watched execution, or flow, gone (deleted,
+#: 404). Studio sends no event for a deletion; never accepted from the webhook.
+EXECUTION_GONE = "studio-gateway.execution.gone"
+FLOW_GONE = "studio-gateway.flow.gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +52,9 @@ class StudioEvent:
 
     @property
     def ends_execution(self) -> bool:
-        return self.type == EXECUTION_ENDED
+        return self.type in (EXECUTION_ENDED, EXECUTION_GONE, FLOW_GONE)
+
+    @property
+    def gone(self) -> bool:
+        """Whether what a watch watches no longer exists upstream."""
+        return self.type in (EXECUTION_GONE, FLOW_GONE)

@@ -10,7 +10,9 @@ configured, or it does not answer) each replica polls alone.
 Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
-While nothing changes the wait doubles, up to a cap.
+While nothing changes the wait doubles, up to a cap. An execution that is gone
+(404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE` (a flow,
+`FLOW_GONE`), and the poller stops.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.events.model import EXECUTION_ENDED, EXECUTION_STARTED, STEP_ENDED, StudioEvent
+from gateway.events.model import (
+    EXECUTION_ENDED,
+    EXECUTION_GONE,
+    EXECUTION_STARTED,
+    FLOW_GONE,
+    STEP_ENDED,
+    StudioEvent,
+)
 from gateway.shared import SharedRedis
 from gateway.shared.connection import RedisUnavailable
 from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
@@ -140,7 +149,7 @@ class Poller:
                 except StudioError as error:
                     watched = self.execution_sid or self.flow_sid
                     logger.warning("polling %s failed (%s)", watched, error.status)
-                    changed, ended = False, False
+                    changed, ended = False, await self._gone(error)
                 if ended:
                     return
                 wait = self.policy.interval if changed else min(wait * 2, self.policy.max_interval)
@@ -176,6 +185,18 @@ class Poller:
                 self._event(EXECUTION_ENDED, f"poll:{sid}:ended", sid, when, execution=execution)
             )
         return bool(fresh), ended
+
+    async def _gone(self, error: StudioError) -> bool:
+        """Whether the watched execution (or flow) is gone; if so, its subscribers are told."""
+        if error.status != 404:
+            return False
+        sid = self.execution_sid
+        if sid is None:  # the flow's; no execution
+            event = self._event(FLOW_GONE, f"poll:{self.flow_sid}:gone", "", None)
+        else:
+            event = self._event(EXECUTION_GONE, f"poll:{sid}:gone", sid, None)
+        await self.publish(event)
+        return True
 
     async def _poll_flow(self) -> bool:
         """The newest page of the flow's executions: those that started or ended since."""

@@ -3,9 +3,12 @@
 A watch listens on the broker for its account and hands each event of its
 execution to every subscriber's bounded queue. A subscriber that lets its queue
 fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
-others never wait for it. Where no Event Streams come (`events_source=poll`),
-the first subscriber of an execution starts its poller (`gateway.events.poller`)
-and the last one to leave stops it.
+others never wait for it. Event Streams deliver unordered: in webhook mode a
+watch holds each event in a reorder window (`gateway.events.reorder`) so its
+subscribers get them in the order they happened. Where no Event Streams come
+(`events_source=poll`), the first subscriber of an execution starts its poller
+(`gateway.events.poller`) and the last one to leave stops it. What a watch
+watches being gone (`EXECUTION_GONE`, `FLOW_GONE`) ends its subscribers (`Gone`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from gateway.events.broker import Broker
-from gateway.events.model import EXECUTION_ENDED, STEP_ENDED, StudioEvent
+from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
-from gateway.graphql.subscription import Lagged, Update
+from gateway.events.reorder import Reorder
+from gateway.graphql.subscription import Gone, Lagged, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
 
@@ -62,6 +66,8 @@ class Subscriber:
             batch = sorted(self._waiting, key=lambda e: (e.ends_execution, e.time))
             self._waiting.clear()
             for event in batch:
+                if event.gone:
+                    raise Gone()
                 record = _record(event, steps=self._steps)
                 if record is not None:
                     yield record
@@ -94,14 +100,28 @@ class Watch:
     stop_listening: Callable[[], None] = lambda: None
     poller: Poller | None = None
     task: asyncio.Task[None] | None = None
+    #: Seconds an event is held for earlier ones (see `gateway.events.reorder`).
+    reorder: float = 0.0
+    window: Reorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.window = Reorder(self.reorder, self._offer)
 
     def deliver(self, event: StudioEvent) -> None:
         if event.flow_sid != self.flow_sid:
             return
         if self.execution_sid is not None and event.execution_sid != self.execution_sid:
             return
-        if self.execution_sid is None and event.execution is None:
+        if self.execution_sid is None and event.execution is None and event.type != FLOW_GONE:
             return
+        self.window.add(event)
+
+    def close(self) -> None:
+        """Stop hearing events (the last subscriber left)."""
+        self.stop_listening()
+        self.window.close()
+
+    def _offer(self, event: StudioEvent) -> None:
         for subscriber in tuple(self.subscribers):
             subscriber.offer(event)
 
@@ -112,6 +132,8 @@ class LiveConfig:
 
     mode: str = "poll"
     queue: int = 256
+    #: Seconds an event waits for earlier ones (webhook mode; see `Reorder`).
+    reorder: float = 0.0
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
@@ -142,15 +164,26 @@ class Live:
         return self._join(client, flow_sid, None)
 
     def pollers(self) -> list[Poller]:
-        """The pollers running now."""
+        """The pollers of the watches now (a replica's candidates, with Redis)."""
         return [w.poller for w in self.watches.values() if w.poller is not None]
+
+    @property
+    def running(self) -> int:
+        """Pollers whose task runs now (polling, or waiting for the lease)."""
+        return sum(1 for w in self.watches.values() if w.task is not None and not w.task.done())
+
+    @property
+    def subscriptions(self) -> int:
+        """Subscribers this process serves now."""
+        return sum(len(w.subscribers) for w in self.watches.values())
 
     def _join(self, client: StudioClient, flow_sid: str, execution_sid: str | None) -> Subscriber:
         account = client.credentials.account_sid
         key = (account, flow_sid, execution_sid)
         watch = self.watches.get(key)
         if watch is None:
-            watch = self.watches[key] = Watch(account, flow_sid, execution_sid)
+            watch = Watch(account, flow_sid, execution_sid, reorder=self.config.reorder)
+            self.watches[key] = watch
             watch.stop_listening = self._broker().listen(account, watch.deliver)
             if self.config.mode == "poll":
                 self._start_poller(watch, client, execution_sid)
@@ -182,14 +215,14 @@ class Live:
         watch.subscribers.discard(subscriber)
         if not watch.subscribers:
             del self.watches[key]
-            watch.stop_listening()
+            watch.close()
             if watch.task is not None:
                 watch.task.cancel()
 
     async def aclose(self) -> None:
         tasks = [w.task for w in self.watches.values() if w.task is not None]
         for watch in list(self.watches.values()):
-            watch.stop_listening()
+            watch.close()
         self.watches.clear()
         for task in tasks:
             task.cancel()

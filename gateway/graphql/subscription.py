@@ -10,6 +10,7 @@ operations; `FreshLoaders` makes each operation its own loaders.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from typing import Annotated, Any, Protocol
 
@@ -32,6 +33,7 @@ from gateway.pages import next_paging
 __all__ = [
     "ExecutionUpdate",
     "Feed",
+    "Gone",
     "Lagged",
     "LiveExecutions",
     "RefuseSubscriptions",
@@ -48,8 +50,14 @@ class Lagged(Exception):
     """A subscriber fell further behind than its queue holds: events were dropped."""
 
 
+class Gone(Exception):
+    """The watched execution (or flow) no longer exists upstream: deleted, or an
+    execution past its 30 days."""
+
+
 class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`."""
+    """One subscriber's live updates, in the order they happened; raises `Lagged`
+    or `Gone`."""
 
     def __aiter__(self) -> AsyncIterator[Update]: ...
 
@@ -101,20 +109,25 @@ class Subscription:
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
-                wants_type = _selects(info.selected_fields[0].selections, "type")
-                async for update in _lagging(feed):
+                selections = info.selected_fields[0].selections
+                wants_type = _selects(selections, "type", "ExecutionStep")
+                wants_address = _selects(selections, "contactChannelAddress", "Execution")
+                async for update in _lagging(feed, f"execution {sid}"):
                     if isinstance(update, studio.ExecutionStep):
                         if update.sid in seen:
                             continue
                         seen.add(update.sid)
+                        _sent(info, "ExecutionStep")
                         yield _step(await _complete(loaders, update, wants_type))
                         continue
-                    execution = update
+                    execution = await _with_address(loaders, update, wants_address)
                     # The end: what the Steps list holds now is every step there is.
                     _forget_steps(loaders, flow, sid)
                     for step in _new(await _steps(loaders, flow, sid), seen):
+                        _sent(info, "ExecutionStep")
                         yield _step(step)
                     loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
+                    _sent(info, "Execution")
                     break
             yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
         finally:
@@ -131,16 +144,28 @@ class Subscription:
         live = _live(info)
         loaders = info.context.loaders
         feed = live.flow(loaders.client, flow)
+        selections = info.selected_fields[0].selections
+        wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
-            async for update in _lagging(feed):
+            await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
+            async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
                 if status is not None and update.status.value != status.value:
                     continue
+                update = await _with_address(loaders, update, wants_address)
                 loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
+                _sent(info, "Execution")
                 yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
         finally:
             feed.close()
+
+
+def _sent(info: Info, kind: str) -> None:
+    """Count a live update (metrics): `kind` is its GraphQL type."""
+    metrics = info.context.metrics
+    if metrics is not None:
+        metrics.observe_update(kind)
 
 
 def _sid(prefix: str, value: str, name: str) -> str:
@@ -161,8 +186,9 @@ def _live(info: Info) -> LiveExecutions:
     return live
 
 
-async def _lagging(feed: Feed) -> AsyncIterator[Update]:
-    """The feed's updates; a subscriber that fell behind gets a clear error."""
+async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
+    """The feed's updates; a subscriber that fell behind, or whose execution is gone,
+    gets a clear error."""
     try:
         async for update in feed:
             yield update
@@ -171,6 +197,11 @@ async def _lagging(feed: Feed) -> AsyncIterator[Update]:
             "this subscription fell behind and missed events; subscribe again "
             "(the steps already taken come first)",
             Code.MISSED_EVENTS,
+        ) from None
+    except Gone:
+        raise GatewayError(
+            f"{what} no longer exists (deleted, or past Twilio's 30 days); the subscription ends",
+            Code.NOT_FOUND,
         ) from None
 
 
@@ -208,6 +239,18 @@ async def _complete(
     return await load(loaders.step.load(key), f"step {step.sid}")
 
 
+async def _with_address(
+    loaders: Loaders, execution: studio.Execution, wants_address: bool
+) -> studio.Execution:
+    """The execution with its contact address when the operation selects it and the
+    event came without (across replicas without the cache cipher it stays behind)."""
+    if execution.contact_channel_address is not None or not wants_address:
+        return execution
+    key = (execution.flow_sid, execution.sid)
+    fetched = await load(loaders.execution.clear(key).load(key), f"execution {execution.sid}")
+    return dataclasses.replace(execution, contact_channel_address=fetched.contact_channel_address)
+
+
 def _step(record: studio.ExecutionStep) -> ExecutionStep:
     return ExecutionStep(
         flow_sid=record.flow_sid,
@@ -217,15 +260,15 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
     )
 
 
-def _selects(selections: Iterable[Any], name: str) -> bool:
-    """Whether an update's selection reads `name` of an `ExecutionStep`, fragments included."""
+def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
+    """Whether an update's selection reads `name` of type `on`, fragments included."""
     for selection in selections:
         if isinstance(selection, SelectedField) and selection.name == name:
             return True
         if (
             isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, "ExecutionStep", "Node")
-            and _selects(selection.selections, name)
+            and selection.type_condition in (None, on, "Node")
+            and _selects(selection.selections, name, on)
         ):
             return True
     return False

@@ -131,6 +131,32 @@ class Metrics:
             registry=r,
         )
 
+        self.websocket_connections = Gauge(
+            "studio_gateway_websocket_connections",
+            "Open GraphQL WebSocket connections",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.subscriptions = Gauge(
+            "studio_gateway_subscriptions",
+            "Subscriptions being served (executionUpdates, flowExecutions)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.pollers = Gauge(
+            "studio_gateway_pollers",
+            "Pollers running: watched executions and flows read from the REST lists",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.subscription_updates = Counter(
+            "studio_gateway_subscription_updates",
+            "Live updates sent to subscribers (one per subscriber), by GraphQL type; "
+            "the steps a subscription starts with are not counted",
+            ["type"],
+            registry=r,
+        )
+
     # -- hooks ------------------------------------------------------------------
 
     def observe_attempt(self, attempt: Attempt) -> None:
@@ -165,6 +191,15 @@ class Metrics:
     def sample_redis(self, *, up: bool, failures: int) -> None:
         self.redis_up.set(1 if up else 0)
         self.redis_failures.set(failures)
+
+    def sample_live(self, *, websockets: int, subscriptions: int, pollers: int) -> None:
+        self.websocket_connections.set(websockets)
+        self.subscriptions.set(subscriptions)
+        self.pollers.set(pollers)
+
+    def observe_update(self, kind: str) -> None:
+        """A live update sent to one subscriber: `ExecutionStep` or `Execution`."""
+        self.subscription_updates.labels(kind).inc()
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)

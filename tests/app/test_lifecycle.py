@@ -11,7 +11,17 @@ import pytest
 from gateway.cli import main
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.settings import Settings, SettingsError, load_settings
-from tests.support import SLACK, free_port, gateway_env, gateway_process, paused, until_blocking
+from tests.support import (
+    SLACK,
+    free_port,
+    gateway_env,
+    gateway_process,
+    paused,
+    until,
+    until_blocking,
+)
+from tests.support.graphql_ws import connected
+from tests.support.live import UPDATES
 
 #: A drain long enough to see on a loaded machine; the SIGTERM test waits it out once.
 DRAIN_SECONDS = 3.0
@@ -128,3 +138,28 @@ def test_serve_refuses_a_public_address_without_client_auth(
             monkeypatch.setenv(name, value)
     assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 2
     assert "without client authentication" in capsys.readouterr().err
+
+
+async def test_sigterm_closes_open_websockets_with_going_away_after_the_drain(
+    upstream: str, emulator: Emulator
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    with gateway_process(upstream, STUDIO_GATEWAY_DRAIN_SECONDS=str(DRAIN_SECONDS)) as gateway:
+        url = "ws" + gateway.url.removeprefix("http") + "/graphql"
+        async with connected(url) as client, httpx.AsyncClient(base_url=gateway.url) as http:
+            updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
+            await until(lambda: bool(updates.results))
+            gateway.process.send_signal(signal.SIGTERM)
+            await until(lambda: _draining(http))
+            # Readiness is off, and the subscriber still served during the drain.
+            assert client.socket.close_code is None
+            await until(lambda: client.socket.close_code is not None, DRAIN_SECONDS + SLACK)
+        assert client.socket.close_code == 1001
+        assert "shutting down" in (client.socket.close_reason or "")
+        assert not updates.errors
+        assert gateway.process.wait(timeout=15) == 0
+
+
+async def _draining(http: httpx.AsyncClient) -> bool:
+    ready = await http.get("/readyz")
+    return ready.status_code == 503 and ready.json()["checks"]["draining"] == "yes"

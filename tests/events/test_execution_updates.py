@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.emulator import Emulator
 from gateway.emulator.progress import end_execution, take_step
 from gateway.studio import StudioClient
 from tests.support import until
-from tests.support.graphql_ws import Operation, connected
-from tests.support.live import UPDATES, served
-
-
-async def rest_steps(studio: StudioClient, flow: str, execution: str) -> list[str]:
-    """The Steps list, oldest first."""
-    return [s.sid async for s in studio.iter_execution_steps(flow, execution)][::-1]
-
-
-def step_sids(operation: Operation) -> list[str]:
-    return [u["sid"] for u in operation.data if u["__typename"] == "ExecutionStep"]
-
-
-def arrived(operation: Operation, count: int) -> Any:
-    return lambda: len(operation.results) >= count
+from tests.support.graphql_ws import connected
+from tests.support.live import UPDATES, arrived, rest_steps, served, step_sids
 
 
 async def test_a_subscriber_sees_every_step_once_in_order_then_the_end(

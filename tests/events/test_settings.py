@@ -48,3 +48,18 @@ def test_a_wrong_events_setting_names_itself(field: str, value: str, message: st
     with pytest.raises(SettingsError) as caught:
         load_settings(_env_file=None, **{field: value})
     assert message in str(caught.value)
+
+
+def test_only_webhook_events_wait_in_the_reorder_window() -> None:
+    webhook = load_settings(
+        _env_file=None, events=True, twilio_account_sid=ACCOUNT, twilio_auth_token="t"
+    )
+    polled = load_settings(
+        _env_file=None,
+        events=True,
+        events_source="poll",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token="t",
+    )
+    assert webhook.live_config().reorder == webhook.events_reorder_window > 0
+    assert polled.live_config().reorder == 0

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from gateway import studio
 from gateway.app import create_app
 from gateway.cache import Cache
 from gateway.emulator import Emulator, render
+from gateway.emulator.progress import take_step
 from gateway.emulator.records import ExecutionRecord, StepRecord
 from gateway.events import STEP_ENDED, StudioEvent
 from gateway.events.watch import Live
@@ -27,6 +29,7 @@ from gateway.runtime import Gateway
 from gateway.studio import ClientConfig
 from tests.support.emulator import FAST_RETRY, asgi_transport
 from tests.support.gateway import gateway_settings
+from tests.support.graphql_ws import Operation
 from tests.support.servers import free_port
 from tests.support.waiting import until
 
@@ -56,6 +59,16 @@ class Served:
     state: dict[str, Any]
 
     @property
+    def http(self) -> str:
+        """The same server's HTTP base URL."""
+        return "http" + self.url.removeprefix("ws").removesuffix("/graphql")
+
+    @property
+    def webhook(self) -> str:
+        """Where Event Streams deliveries go (with `events` on)."""
+        return self.http + self.gateway.settings.events_path
+
+    @property
     def gateway(self) -> Gateway:
         gateway: Gateway = self.state["gateway"]
         return gateway
@@ -68,7 +81,7 @@ class Served:
     @property
     def subscribers(self) -> int:
         """Subscriptions this replica serves now."""
-        return sum(len(watch.subscribers) for watch in self.live.watches.values())
+        return self.live.subscriptions
 
 
 @asynccontextmanager
@@ -134,3 +147,34 @@ def execution_event(emulator: Emulator, flow: str, execution: str, kind: str) ->
         execution_sid=execution,
         execution=rest,
     )
+
+
+async def rest_steps(client: studio.StudioClient, flow: str, execution: str) -> list[str]:
+    """The Steps list's SIDs, oldest first."""
+    return [s.sid async for s in client.iter_execution_steps(flow, execution)][::-1]
+
+
+def step_sids(operation: Operation) -> list[str]:
+    """The SIDs of the steps a subscription sent, in the order it sent them."""
+    return [u["sid"] for u in operation.data if u["__typename"] == "ExecutionStep"]
+
+
+def arrived(operation: Operation, count: int) -> Callable[[], bool]:
+    return lambda: len(operation.results) >= count
+
+
+def sample(text: str, name: str) -> float:
+    """One sample's value in Prometheus text (0 when absent)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def late_step(emulator: Emulator, flow: str, execution: str) -> StepRecord:
+    """A step of an ended execution that its Steps list shows only now (Twilio's step
+    logs are best-effort: the list may lag behind the execution's status)."""
+    record = _execution_record(emulator, flow, execution)
+    status, record.status = record.status, "active"
+    try:
+        return take_step(emulator, flow, execution, name="late")
+    finally:
+        record.status = status

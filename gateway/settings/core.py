@@ -1,4 +1,4 @@
-"""All configuration, read once from the environment (and an optional `.env`).
+"""`Settings`: every setting, read once from the environment (and an optional `.env`).
 
 Twilio's own variables keep their names (`TWILIO_ACCOUNT_SID`, …) so a
 machine already set up for Twilio's SDKs needs nothing new; the gateway's own
@@ -17,12 +17,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from gateway.cache import IMMUTABLE_TTL, CacheCipher
-from gateway.events.poller import PollPolicy
-from gateway.events.watch import LiveConfig
-from gateway.graphql.limits import Limits
+from gateway.settings.live import LiveSettings
+from gateway.settings.security import SecuritySettings
+from gateway.settings.values import secret
 from gateway.studio import (
     CircuitPolicy,
     ClientConfig,
@@ -34,21 +34,11 @@ from gateway.studio import (
     studio_base_url,
 )
 
-__all__ = ["CORS_ALLOW_HEADERS", "Settings", "SettingsError", "load_settings"]
-
-#: Request headers browsers may send cross-origin: ours, and those real clients
-#: add (Apollo's client awareness and CSRF headers, W3C trace context and
-#: baggage, Sentry's trace header).
-CORS_ALLOW_HEADERS = (
-    "Content-Type, Authorization, X-API-Key, X-Request-ID, X-Cost-Only, "
-    "apollographql-client-name, apollographql-client-version, apollo-require-preflight, "
-    "x-apollo-operation-name, traceparent, tracestate, baggage, sentry-trace"
-)
+__all__ = ["Settings", "SettingsError", "env_name", "load_settings"]
 
 
 #: The value objects settings build: their defaults are the settings' defaults.
 _CLIENT = ClientConfig()
-_LIMITS = Limits()
 
 
 def _twilio(name: str) -> AliasChoices:
@@ -59,7 +49,10 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names it and says what it expected."""
 
 
-class Settings(BaseSettings):
+class Settings(SecuritySettings, LiveSettings):
+    """Every setting: the upstream, the server and the cache here; security and live
+    executions in their own modules."""
+
     model_config = SettingsConfigDict(
         env_prefix="STUDIO_GATEWAY_",
         env_file=".env",
@@ -245,179 +238,6 @@ class Settings(BaseSettings):
         ),
     )
 
-    # -- live executions (Event Streams) ------------------------------------------
-    events: bool = Field(
-        False, description="Receive Twilio Event Streams webhooks at `events_path`."
-    )
-    events_path: str = Field(
-        "/webhooks/twilio/events", description="Where Event Streams deliveries are received."
-    )
-    events_auth_token: SecretStr | None = Field(
-        None,
-        description=(
-            "The Auth Token that signs deliveries; default: TWILIO_AUTH_TOKEN (needed when "
-            "the gateway itself uses an API key)."
-        ),
-    )
-    events_public_url: str | None = Field(
-        None,
-        description=(
-            "The webhook's URL as Twilio calls it (behind a proxy); default: the URL as received."
-        ),
-    )
-    events_max_body_bytes: int = Field(
-        1024 * 1024, ge=1024, description="Largest Event Streams delivery, bytes."
-    )
-    events_source: Literal["poll", "webhook"] | None = Field(
-        None,
-        description=(
-            "Where live events come from: `webhook` (Studio's Event Streams) or `poll` "
-            "(the gateway polls the Steps list of watched executions); unset: `webhook` "
-            "when `events` is on, else `poll`."
-        ),
-    )
-    events_reorder_window: float = Field(
-        0.25,
-        ge=0,
-        description=(
-            "Seconds an Event Streams event waits for those that happened before it "
-            "(delivery is unordered) before it goes to subscribers; 0 sends at once."
-        ),
-    )
-    events_poll_interval: float = Field(
-        0.5, gt=0, description="Seconds between polls of a watched execution at first."
-    )
-    events_poll_max_interval: float = Field(
-        8.0,
-        gt=0,
-        description="The longest wait between polls: it doubles up to this while nothing changes.",
-    )
-    events_poll_lease: float = Field(
-        10.0,
-        gt=0,
-        description="Seconds a replica's Redis lease on polling one execution lasts unrenewed.",
-    )
-    subscription_queue: int = Field(
-        256,
-        ge=1,
-        description=(
-            "Events one subscriber may have waiting; past it, it is told it missed events "
-            "and its subscription ends."
-        ),
-    )
-    websocket_max_connections: int = Field(
-        1000, ge=1, description="Open WebSocket connections a replica accepts at once."
-    )
-    websocket_max_subscriptions: int = Field(
-        20, ge=1, description="Operations one WebSocket connection may run at once."
-    )
-    websocket_ping_interval: float = Field(
-        15.0,
-        ge=0,
-        description="Seconds between the server's graphql-transport-ws pings; 0 sends none.",
-    )
-
-    # -- security ---------------------------------------------------------------
-    environment: Literal["development", "production"] = Field(
-        "production",
-        description=(
-            "`development` turns on introspection, GraphiQL and field suggestions "
-            "(each can still be set alone)."
-        ),
-    )
-    introspection: bool | None = Field(
-        None, description="Allow introspection; default by environment."
-    )
-    suggestions: bool | None = Field(
-        None, description='"Did you mean …" in error messages; default by environment.'
-    )
-    auth: Literal["none", "api_keys", "jwt"] = Field(
-        "none", description="How callers authenticate: `none`, `api_keys` or `jwt`."
-    )
-    allow_unauthenticated: bool = Field(
-        False, description="Allow auth `none` on a non-loopback address (never for production)."
-    )
-    api_keys: str | None = Field(
-        None,
-        description=(
-            "API keys as JSON: a list of {name, sha256, scopes}; see `studio-gateway hash-key`."
-        ),
-    )
-    api_keys_file: str | None = Field(None, description="A file holding the API keys JSON.")
-    jwt_jwks_url: str | None = Field(None, description="Where the JWT signing keys are (JWKS).")
-    jwt_key: SecretStr | None = Field(
-        None, description="A static JWT key: a PEM public key, or an HMAC secret."
-    )
-    jwt_algorithms: str = Field(
-        "RS256", description="Accepted JWT algorithms, comma-separated (`none` is refused)."
-    )
-    jwt_issuer: str | None = Field(None, description="Required `iss` of JWTs.")
-    jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
-    jwt_leeway: float = Field(30.0, ge=0, description="Clock skew allowed on `exp`/`nbf`, seconds.")
-    jwt_jwks_refresh_cooldown: float = Field(
-        30.0,
-        ge=0,
-        description="Seconds between JWKS refetches that a token with an unknown key id may cause.",
-    )
-    upstream_credentials: Literal["server", "passthrough"] = Field(
-        "server",
-        description=(
-            "`server`: the TWILIO_* credentials; `passthrough`: each request's own "
-            "Basic Authorization header goes upstream for that request alone."
-        ),
-    )
-    cors_origins: str = Field(
-        "", description="Browser origins allowed to call, comma-separated; empty allows none."
-    )
-    cors_allow_credentials: bool = Field(
-        False, description="Let browsers send cookies/credentials (never with origin `*`)."
-    )
-    cors_allow_headers: str = Field(
-        CORS_ALLOW_HEADERS,
-        description="Request headers browsers may send cross-origin, comma-separated.",
-    )
-    cors_max_age: int = Field(
-        600, ge=0, description="Seconds browsers may keep a preflight's answer."
-    )
-    max_depth: int = Field(
-        _LIMITS.max_depth, ge=1, description="Deepest selection nesting allowed."
-    )
-    max_aliases: int = Field(
-        _LIMITS.max_aliases, ge=0, description="Aliases per operation, fragments expanded."
-    )
-    max_root_fields: int = Field(
-        _LIMITS.max_root_fields, ge=1, description="Root fields per operation."
-    )
-    max_tokens: int = Field(_LIMITS.max_tokens, ge=10, description="Lexical tokens per document.")
-    max_directives: int = Field(
-        _LIMITS.max_directives, ge=0, description="Directives per operation."
-    )
-    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body, bytes.")
-    max_batch: int = Field(10, ge=1, description="Operations per batched request.")
-    max_cost: int = Field(
-        _LIMITS.max_cost,
-        ge=1,
-        description="Upstream calls an operation, or a whole batch, may be estimated to make.",
-    )
-    persisted_queries: bool = Field(
-        True, description="Accept automatic persisted queries (Apollo APQ)."
-    )
-    persisted_queries_max_bytes: int = Field(
-        16 * 1024 * 1024,
-        ge=1024,
-        description=(
-            "Bytes all persisted queries may take together, per process and in Redis; "
-            "the least recently used go first."
-        ),
-    )
-    persisted_query_max_bytes: int = Field(
-        32 * 1024, ge=256, description="Largest document a client may persist, bytes."
-    )
-    safelist_file: str | None = Field(
-        None,
-        description="A JSON manifest {sha256: document}; when set, only those operations run.",
-    )
-
     @field_validator("upstream_url", "events_public_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -456,46 +276,9 @@ class Settings(BaseSettings):
         self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
 
-    @property
-    def development(self) -> bool:
-        return self.environment == "development"
-
-    def feature(self, name: Literal["graphiql", "introspection", "suggestions"]) -> bool:
-        """A switch that defaults to on in development and off in production."""
-        value = getattr(self, name)
-        return self.development if value is None else bool(value)
-
-    def events_mode(self) -> Literal["poll", "webhook"]:
-        """Where live events come from: `events_source`, else the webhook when it is on,
-        else polling."""
-        if self.events_source is not None:
-            return self.events_source
-        return "webhook" if self.events else "poll"
-
-    def live_config(self) -> LiveConfig:
-        """How subscriptions are served: where events come from, polling, queues."""
-        return LiveConfig(
-            mode=self.events_mode(),
-            queue=self.subscription_queue,
-            # A poller publishes in order; only deliveries from Twilio come unordered.
-            reorder=self.events_reorder_window if self.events_mode() == "webhook" else 0.0,
-            poll=PollPolicy(
-                self.events_poll_interval, self.events_poll_max_interval, self.events_poll_lease
-            ),
-        )
-
-    def cors_origin_list(self) -> list[str]:
-        return _items(self.cors_origins)
-
-    def cors_allow_header_list(self) -> list[str]:
-        return _items(self.cors_allow_headers)
-
-    def jwt_algorithm_list(self) -> list[str]:
-        return _items(self.jwt_algorithms)
-
     def cache_cipher(self) -> CacheCipher | None:
         """What seals personal data in Redis; None without keys."""
-        text = _secret(self.cache_encryption_keys).strip()
+        text = secret(self.cache_encryption_keys).strip()
         if not text:
             return None
         try:
@@ -505,8 +288,8 @@ class Settings(BaseSettings):
 
     def events_key(self) -> str:
         """What signs Event Streams deliveries: the events token, else the account's own."""
-        return _secret(self.events_auth_token) or (
-            _secret(self.twilio_auth_token) if self.twilio_account_sid else ""
+        return secret(self.events_auth_token) or (
+            secret(self.twilio_auth_token) if self.twilio_account_sid else ""
         )
 
     def base_url(self) -> str:
@@ -520,9 +303,9 @@ class Settings(BaseSettings):
     def credentials(self) -> Credentials:
         environ = {
             "TWILIO_ACCOUNT_SID": self.twilio_account_sid or "",
-            "TWILIO_AUTH_TOKEN": _secret(self.twilio_auth_token),
+            "TWILIO_AUTH_TOKEN": secret(self.twilio_auth_token),
             "TWILIO_API_KEY": self.twilio_api_key or "",
-            "TWILIO_API_SECRET": _secret(self.twilio_api_secret),
+            "TWILIO_API_SECRET": secret(self.twilio_api_secret),
         }
         try:
             return Credentials.from_env(environ)
@@ -553,15 +336,6 @@ class Settings(BaseSettings):
             create_wait=self.create_wait,
             account_max_in_flight=self.account_max_in_flight,
         )
-
-
-def _items(text: str) -> list[str]:
-    """A comma-separated setting's items."""
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value is not None else ""
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,105 @@
+"""Settings of live executions: Event Streams in, subscriptions out (see README)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings
+
+from gateway.events.poller import PollPolicy
+from gateway.events.watch import LiveConfig
+
+
+class LiveSettings(BaseSettings):
+    """The `events_*`, `subscription_*` and `websocket_*` settings (`Settings` has them)."""
+
+    events: bool = Field(
+        False, description="Receive Twilio Event Streams webhooks at `events_path`."
+    )
+    events_path: str = Field(
+        "/webhooks/twilio/events", description="Where Event Streams deliveries are received."
+    )
+    events_auth_token: SecretStr | None = Field(
+        None,
+        description=(
+            "The Auth Token that signs deliveries; default: TWILIO_AUTH_TOKEN (needed when "
+            "the gateway itself uses an API key)."
+        ),
+    )
+    events_public_url: str | None = Field(
+        None,
+        description=(
+            "The webhook's URL as Twilio calls it (behind a proxy); default: the URL as received."
+        ),
+    )
+    events_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest Event Streams delivery, bytes."
+    )
+    events_source: Literal["poll", "webhook"] | None = Field(
+        None,
+        description=(
+            "Where live events come from: `webhook` (Studio's Event Streams) or `poll` "
+            "(the gateway polls the Steps list of watched executions); unset: `webhook` "
+            "when `events` is on, else `poll`."
+        ),
+    )
+    events_reorder_window: float = Field(
+        0.25,
+        ge=0,
+        description=(
+            "Seconds an Event Streams event waits for those that happened before it "
+            "(delivery is unordered) before it goes to subscribers; 0 sends at once."
+        ),
+    )
+    events_poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between polls of a watched execution at first."
+    )
+    events_poll_max_interval: float = Field(
+        8.0,
+        gt=0,
+        description="The longest wait between polls: it doubles up to this while nothing changes.",
+    )
+    events_poll_lease: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a replica's Redis lease on polling one execution lasts unrenewed.",
+    )
+    subscription_queue: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Events one subscriber may have waiting; past it, it is told it missed events "
+            "and its subscription ends."
+        ),
+    )
+    websocket_max_connections: int = Field(
+        1000, ge=1, description="Open WebSocket connections a replica accepts at once."
+    )
+    websocket_max_subscriptions: int = Field(
+        20, ge=1, description="Operations one WebSocket connection may run at once."
+    )
+    websocket_ping_interval: float = Field(
+        15.0,
+        ge=0,
+        description="Seconds between the server's graphql-transport-ws pings; 0 sends none.",
+    )
+
+    def events_mode(self) -> Literal["poll", "webhook"]:
+        """Where live events come from: `events_source`, else the webhook when it is on,
+        else polling."""
+        if self.events_source is not None:
+            return self.events_source
+        return "webhook" if self.events else "poll"
+
+    def live_config(self) -> LiveConfig:
+        """How subscriptions are served: where events come from, polling, queues."""
+        return LiveConfig(
+            mode=self.events_mode(),
+            queue=self.subscription_queue,
+            # A poller publishes in order; only deliveries from Twilio come unordered.
+            reorder=self.events_reorder_window if self.events_mode() == "webhook" else 0.0,
+            poll=PollPolicy(
+                self.events_poll_interval, self.events_poll_max_interval, self.events_poll_lease
+            ),
+        )

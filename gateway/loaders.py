@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from aiodataloader import DataLoader
 
 from gateway.cache import LayeredCache, decode
-from gateway.keeping import EntryNames, ExecutionKey, Keeper, Reads, seen_ended
+from gateway.keeping import AheadOf, EntryNames, ExecutionKey, Keeper, Reads, seen_ended
 from gateway.pages import NO_FILTERS, ExecutionFilters, PageKey, next_paging
 from gateway.studio import (
     DEFAULT_PAGE_SIZE,
@@ -219,12 +219,19 @@ class Loaders:
 
     async def _fetch_execution(self, key: ExecutionKey) -> Execution:
         flow_sid, sid = key
-        return await self._keeper.cached(
-            self._names.execution("exec", flow_sid, sid),
-            Execution.from_json,
-            lambda: self.client.fetch_execution(flow_sid, sid),
-            keep=lambda execution: execution.status is ExecutionStatus.ENDED,
-        )
+        try:
+            execution = await self._keeper.cached(
+                self._names.execution("exec", flow_sid, sid),
+                Execution.from_json,
+                lambda: self.client.fetch_execution(flow_sid, sid),
+                keep=lambda execution: execution.status is ExecutionStatus.ENDED,
+            )
+        except BaseException:
+            await self._keeper.answered(key, None)
+            raise
+        # Its children read ahead of this answer are kept, or not, before it is given.
+        await self._keeper.answered(key, execution)
+        return execution
 
     async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
         flow_sid, sid = key
@@ -298,11 +305,11 @@ class Loaders:
         """True when this request has seen the execution ended, so its data is final."""
         return seen_ended(self.execution.futures.get((flow_sid, execution_sid)))
 
-    def _ended_before(self, flow_sid: str, execution_sid: str) -> bool:
-        """`keep` for what belongs to an execution, decided before it is read: a read
-        that began while the execution ran may miss its last steps, even when the
-        execution is seen ended by the time that read returns (a read ahead)."""
-        return self._seen_ended(flow_sid, execution_sid)
+    def _ended_before(self, flow_sid: str, execution_sid: str) -> bool | AheadOf:
+        """`keep` for what belongs to an execution, decided as its read starts
+        (`Keeper.children_keep`)."""
+        key = (flow_sid, execution_sid)
+        return self._keeper.children_keep(key, self.execution.futures.get(key))
 
     # -- writes: the request's one way to change anything upstream --------------
 
@@ -374,6 +381,7 @@ class Loaders:
         """
         key = (flow_sid, sid)
         self.execution.clear(key)
+        self._keeper.forget(key)
         self.execution_context.clear(key)
         _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
         _clear_where(self.steps_page, lambda k: k.parent == key)

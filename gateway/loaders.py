@@ -8,8 +8,8 @@ records (the Flows and Revisions lists leave out the definition) are kept
 apart, so a missing field is never mistaken for a null one.
 
 `Loaders.reads` records whether everything the operation read can never change
-(the same rule as the shared cache's), so an answer built from it alone may be
-cached by the client.
+(the same rule as the shared cache's, `gateway/keeping.py`), so an answer built
+from it alone may be cached by the client.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
-from gateway.cache import Entry, LayeredCache, decode, encode
+from gateway.cache import LayeredCache, decode
+from gateway.keeping import AheadOf, EntryNames, ExecutionKey, Keeper, Reads, seen_ended
 from gateway.pages import NO_FILTERS, ExecutionFilters, PageKey, next_paging
 from gateway.studio import (
     DEFAULT_PAGE_SIZE,
@@ -63,36 +64,7 @@ V = TypeVar("V")
 
 FlowKey = str
 RevisionKey = tuple[str, str]  # (flow_sid, number or alias)
-ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
 StepKey = tuple[str, str, str]  # (flow_sid, execution_sid, step_sid)
-
-
-class Reads:
-    """What one operation read: objects that can never change, and any others.
-
-    A read that failed counts as one that can change: its error, or a resolver's
-    null in its place, may not be the answer next time.
-    """
-
-    __slots__ = ("immutable", "mutable")
-
-    def __init__(self) -> None:
-        self.immutable = 0
-        self.mutable = 0
-
-    def saw(self, immutable: bool) -> None:
-        if immutable:
-            self.immutable += 1
-        else:
-            self.mutable += 1
-
-    @property
-    def only_immutable(self) -> bool:
-        """True when something was read and all of it is final.
-
-        What is final: docs/ARCHITECTURE.md, "What never changes".
-        """
-        return self.immutable > 0 and self.mutable == 0
 
 
 class LoaderObserver(Protocol):
@@ -141,13 +113,11 @@ class Loaders:
         self.cache = cache
         self.observer = observer
         self.reads = Reads()
-        self._scope = client.credentials.scope
-        self._account = client.credentials.account_sid
+        self._names = EntryNames(client.credentials.scope, client.credentials.account_sid)
 
         #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
-        #: Cache keys this request just found absent (`known_ended`): not asked again.
-        self._absent: set[str] = set()
+        self._keeper = Keeper(cache, self.reads)
 
     # -- the loaders: each made on first use (most operations read a few) -------
 
@@ -211,12 +181,7 @@ class Loaders:
         key = (flow_sid, sid)
         if key in self.execution.futures:
             return self._seen_ended(flow_sid, sid)
-        if self.cache is None:
-            return False
-        entry = self._execution_entry("exec", flow_sid, sid)
-        cached = await self.cache.get(entry)
-        if cached is None:
-            self._absent.add(entry.key)
+        cached = await self._keeper.lookup(self._names.execution("exec", flow_sid, sid))
         if cached is None or key in self.execution.futures:
             return self._seen_ended(flow_sid, sid)
         self.reads.saw(immutable=True)
@@ -241,10 +206,12 @@ class Loaders:
             self.reads.saw(immutable=False)
             revision = await self.client.fetch_flow_revision(flow_sid, ref)
             self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
-            await self._store(self._revision_entry(flow_sid, str(revision.revision)), revision)
+            await self._keeper.store(
+                self._names.revision(flow_sid, str(revision.revision)), revision
+            )
             return revision
-        return await self._cached(
-            self._revision_entry(flow_sid, ref),
+        return await self._keeper.cached(
+            self._names.revision(flow_sid, ref),
             FlowRevision.from_json,
             lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
             keep=True,
@@ -252,17 +219,24 @@ class Loaders:
 
     async def _fetch_execution(self, key: ExecutionKey) -> Execution:
         flow_sid, sid = key
-        return await self._cached(
-            self._execution_entry("exec", flow_sid, sid),
-            Execution.from_json,
-            lambda: self.client.fetch_execution(flow_sid, sid),
-            keep=lambda execution: execution.status is ExecutionStatus.ENDED,
-        )
+        try:
+            execution = await self._keeper.cached(
+                self._names.execution("exec", flow_sid, sid),
+                Execution.from_json,
+                lambda: self.client.fetch_execution(flow_sid, sid),
+                keep=lambda execution: execution.status is ExecutionStatus.ENDED,
+            )
+        except BaseException:
+            await self._keeper.answered(key, None)
+            raise
+        # Its children read ahead of this answer are kept, or not, before it is given.
+        await self._keeper.answered(key, execution)
+        return execution
 
     async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
         flow_sid, sid = key
-        return await self._cached(
-            self._execution_entry("ctx", flow_sid, sid),
+        return await self._keeper.cached(
+            self._names.execution("ctx", flow_sid, sid),
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
             keep=self._ended_before(flow_sid, sid),
@@ -270,8 +244,8 @@ class Loaders:
 
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
         flow_sid, execution_sid, sid = key
-        return await self._cached(
-            self._execution_entry("step", flow_sid, execution_sid, sid),
+        return await self._keeper.cached(
+            self._names.execution("step", flow_sid, execution_sid, sid),
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -279,8 +253,8 @@ class Loaders:
 
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
         flow_sid, execution_sid, sid = key
-        return await self._cached(
-            self._execution_entry("stepctx", flow_sid, execution_sid, sid),
+        return await self._keeper.cached(
+            self._names.execution("stepctx", flow_sid, execution_sid, sid),
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -315,8 +289,8 @@ class Loaders:
 
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
-        page = await self._cached(
-            self._execution_entry("steps", flow_sid, execution_sid, _query(key.paging)),
+        page = await self._keeper.cached(
+            self._names.execution("steps", flow_sid, execution_sid, _query(key.paging)),
             _steps_page,
             lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.page),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -329,77 +303,13 @@ class Loaders:
 
     def _seen_ended(self, flow_sid: str, execution_sid: str) -> bool:
         """True when this request has seen the execution ended, so its data is final."""
-        future = self.execution.futures.get((flow_sid, execution_sid))
-        if future is None or not future.done() or future.cancelled() or future.exception():
-            return False
-        return bool(future.result().status is ExecutionStatus.ENDED)
+        return seen_ended(self.execution.futures.get((flow_sid, execution_sid)))
 
-    def _ended_before(self, flow_sid: str, execution_sid: str) -> bool:
-        """`keep` for what belongs to an execution, decided before it is read: a read
-        that began while the execution ran may miss its last steps, even when the
-        execution is seen ended by the time that read returns (a read ahead)."""
-        return self._seen_ended(flow_sid, execution_sid)
-
-    def _tag(self, *path: str) -> str:
-        # Tags name the account, not the credentials: a deletion through any
-        # credentials evicts what every caller of the account cached.
-        return ":".join((self._account, *path))
-
-    def _key(self, kind: str, *path: str) -> str:
-        # Keys carry the digest of the full credentials (docs/ARCHITECTURE.md).
-        return ":".join((self._scope, kind, *path))
-
-    def _revision_entry(self, flow_sid: str, number: str) -> Entry:
-        # A definition holds no contact's data: it may go to Redis as it is.
-        return Entry(self._key("rev", flow_sid, number), pii=False, tags=(self._tag(flow_sid),))
-
-    def _execution_entry(self, kind: str, flow_sid: str, execution_sid: str, *rest: str) -> Entry:
-        # Executions, steps and contexts carry `context` and the contact's address.
-        key = self._key(kind, flow_sid, execution_sid, *rest)
-        tags = (self._tag(flow_sid), self._tag(flow_sid, execution_sid))
-        return Entry(key, pii=True, tags=tags)
-
-    async def _cached(
-        self,
-        entry: Entry,
-        parse: Callable[[dict[str, Any]], V],
-        fetch: Callable[[], Awaitable[V]],
-        *,
-        keep: Callable[[V], bool] | bool,
-    ) -> V:
-        if self.cache is not None:
-            cached = None if entry.key in self._absent else await self.cache.get(entry)
-            if cached is not None:
-                self.reads.saw(immutable=True)  # only what never changes is ever stored
-                return parse(decode(cached))
-            if keep is False:
-                # Not to be kept whatever it holds: other replicas need not wait for it.
-                return await self._fetch_and_keep(entry, fetch, keep)
-            # Missed here and in Redis: one replica fetches, the others wait for its entry.
-            async with self.cache.filling(entry) as filled:
-                if filled is not None:
-                    self.reads.saw(immutable=True)
-                    return parse(decode(filled))
-                return await self._fetch_and_keep(entry, fetch, keep)
-        return await self._fetch_and_keep(entry, fetch, keep)
-
-    async def _fetch_and_keep(
-        self, entry: Entry, fetch: Callable[[], Awaitable[V]], keep: Callable[[V], bool] | bool
-    ) -> V:
-        try:
-            value = await fetch()
-        except BaseException:
-            self.reads.saw(immutable=False)
-            raise
-        final = keep if isinstance(keep, bool) else keep(value)
-        self.reads.saw(final)
-        if final:
-            await self._store(entry, value)
-        return value
-
-    async def _store(self, entry: Entry, value: Any) -> None:
-        if self.cache is not None:
-            await self.cache.set(entry, encode(value))
+    def _ended_before(self, flow_sid: str, execution_sid: str) -> bool | AheadOf:
+        """`keep` for what belongs to an execution, decided as its read starts
+        (`Keeper.children_keep`)."""
+        key = (flow_sid, execution_sid)
+        return self._keeper.children_keep(key, self.execution.futures.get(key))
 
     # -- writes: the request's one way to change anything upstream --------------
 
@@ -424,7 +334,7 @@ class Loaders:
         await self.forget_flow(sid)
         if self.cache is not None:
             # Its revisions, executions and steps are gone, on every replica.
-            await self.cache.invalidate([self._tag(sid)], gone=True)
+            await self.cache.invalidate([self._names.tag(sid)], gone=True)
 
     async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
         result = await self.client.update_test_users(sid, users)
@@ -449,7 +359,7 @@ class Loaders:
         await self.client.delete_execution(flow_sid, sid)
         await self.forget_execution(flow_sid, sid)
         if self.cache is not None:
-            await self.cache.invalidate([self._tag(flow_sid, sid)], gone=True)
+            await self.cache.invalidate([self._names.tag(flow_sid, sid)], gone=True)
 
     # -- after a mutation -----------------------------------------------------
 
@@ -471,17 +381,12 @@ class Loaders:
         """
         key = (flow_sid, sid)
         self.execution.clear(key)
+        self._keeper.forget(key)
         self.execution_context.clear(key)
         _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
         _clear_where(self.steps_page, lambda k: k.parent == key)
         _clear_where(self.step, lambda k: k[:2] == key)
         _clear_where(self.step_context, lambda k: k[:2] == key)
-
-
-def execution_tag(account_sid: str, flow_sid: str, execution_sid: str) -> str:
-    """The cache tag of everything kept for one execution (invalidating it evicts them);
-    `Loaders._tag(flow_sid, execution_sid)` of that account."""
-    return ":".join((account_sid, flow_sid, execution_sid))
 
 
 def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:

@@ -4,7 +4,8 @@ What may be kept, and why (DESIGN.md, "What never changes"):
 
 - a flow revision by number: its definition is frozen once written;
 - an ended execution, its context, its steps and their contexts: an ended
-  execution never runs again.
+  execution never runs again (its children only as read after it ended:
+  `gateway/keeping.py` decides).
 
 Nothing else is kept across requests: flows and active executions change.
 Entries still expire (Twilio deletes executions 30 days after they start) and

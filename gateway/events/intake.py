@@ -28,7 +28,7 @@ from gateway.events.cloudevents import MalformedEvent, parse_delivery
 from gateway.events.dedup import SeenEvents
 from gateway.events.model import StudioEvent
 from gateway.events.signature import is_valid
-from gateway.loaders import execution_tag
+from gateway.keeping import execution_tag
 from gateway.shared import SharedRedis
 
 logger = logging.getLogger("gateway.events")

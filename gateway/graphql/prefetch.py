@@ -73,8 +73,9 @@ async def prefetch_execution_children(
     the execution is not known ended: an ended one is in the shared cache, and
     its children, read after that is known, are final and kept (most likely
     they are cached already). A read that starts before the execution's answer
-    serves this answer alone: it is never kept, and a GET answer holding it is
-    not cacheable by the client (`Loaders.reads`).
+    is kept only when that answer shows the execution had ended well before the
+    read started (`gateway/keeping.py`); otherwise it serves this answer alone,
+    and a GET answer holding it is not cacheable by the client (`Loaders.reads`).
     """
     loaders = info.context.loaders
     if not _may_read_ahead(info) or await loaders.known_ended(flow_sid, sid):

@@ -20,7 +20,7 @@ from gateway.emulator.eventstreams import body_of, signed_request
 from gateway.emulator.live import LiveMode, LiveOptions
 from gateway.events import EXECUTION_ENDED, StudioEvent
 from gateway.events.redis import RedisBroker
-from gateway.loaders import execution_tag
+from gateway.keeping import execution_tag
 from gateway.shared import SharedRedis
 from tests.support import asgi_transport, gateway_settings, serve, until
 from tests.support.events import REDIS_URL, events_app, running

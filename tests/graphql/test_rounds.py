@@ -14,6 +14,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,8 +24,10 @@ from gateway.app import create_app
 from gateway.emulator import DEMO_ACCOUNT_SID, Emulator
 from gateway.emulator import create_app as emulator_app
 from gateway.emulator.progress import end_execution, take_step
+from gateway.emulator.records import ExecutionRecord
+from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.studio import ClientConfig, Transport
-from tests.support import asgi_client, gateway_settings, paused, until
+from tests.support import asgi_client, ended_ago, gateway_settings, paused, until
 
 EXECUTION = "GET /v2/Flows/{FlowSid}/Executions/{Sid}"
 EXECUTION_CONTEXT = "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Context"
@@ -202,21 +205,53 @@ async def test_a_steps_context_goes_out_beside_the_step(
     assert recorder.rounds() == 1
 
 
-async def test_an_ended_execution_read_ahead_is_kept_from_its_next_answer_on(
-    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
+@pytest.mark.parametrize(
+    "ago",
+    [timedelta(days=1), READ_AHEAD_MARGIN + timedelta(seconds=5)],
+    ids=["a day ago", "just past the margin"],
+)
+async def test_steps_read_ahead_of_an_execution_that_ended_long_before_are_kept_at_once(
+    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator, ago: timedelta
 ) -> None:
     http, recorder = cached
     flow_sid, sid = emulator.seeded_handles.ended_execution
+    ended_ago(emulator, flow_sid, sid, ago)
     variables = {"f": flow_sid, "e": sid}
     steps = step_count(emulator, flow_sid, sid)
     first = await children_first(http, recorder, steps, variables)
     assert len(first["execution"]["steps"]["nodes"]) == steps > 0
     assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
     assert recorder.rounds() == 2
-    # Its steps were read before it was known ended: they served that answer
-    # alone. The execution itself was kept, so the next answer knows it ended
-    # before reading its steps (no read ahead: two rounds), and keeps them; the
-    # one after makes no call.
+    # Read before it was known ended, but after it had ended by its own record:
+    # complete, so kept with it.
+    emulator.reset_counters()
+    assert await post(http, Q2, variables) == first
+    assert emulator.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    "ago",
+    [timedelta(0), READ_AHEAD_MARGIN - timedelta(seconds=5), None],
+    ids=["just now", "within the margin", "no date_updated"],
+)
+async def test_steps_read_ahead_of_an_execution_that_just_ended_serve_that_answer_alone(
+    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator, ago: timedelta | None
+) -> None:
+    http, recorder = cached
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    if ago is None:
+        execution_record(emulator, flow_sid, sid).date_updated = None
+    else:
+        ended_ago(emulator, flow_sid, sid, ago)
+    variables = {"f": flow_sid, "e": sid}
+    steps = step_count(emulator, flow_sid, sid)
+    first = await children_first(http, recorder, steps, variables)
+    assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
+    assert recorder.rounds() == 2
+    # Nothing proves its steps were all written when they were read: they served
+    # that answer alone. The execution itself was kept, so the next answer knows
+    # it ended before reading its steps (no read ahead: two rounds), and keeps
+    # them; the one after makes no call.
     emulator.reset_counters()
     recorder.calls.clear()
     second = await post(http, Q2, variables)
@@ -273,8 +308,12 @@ async def children_first(
     return data
 
 
+def execution_record(emulator: Emulator, flow_sid: str, sid: str) -> ExecutionRecord:
+    return emulator.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions[sid]
+
+
 def step_count(emulator: Emulator, flow_sid: str, sid: str) -> int:
-    return len(emulator.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions[sid].steps)
+    return len(execution_record(emulator, flow_sid, sid).steps)
 
 
 def ended(recorder: Recorder, suffix: str) -> int:

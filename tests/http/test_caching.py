@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from gateway.emulator import Emulator
-from tests.support import codes, secured
+from tests.support import codes, ended_ago, secured
 
 REVISION = """query Revision($id: ID!) {
   node(id: $id) { ... on FlowRevision { revision friendlyName status definition } }
@@ -93,14 +94,15 @@ async def test_an_ended_execution_with_its_steps_and_contexts_may_be_kept(
     assert "etag" in response.headers
 
 
-async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_until_known_ended(
+async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_if_it_just_ended(
     emulator: Emulator,
 ) -> None:
     flow_sid, sid = emulator.seeded_handles.ended_execution
+    ended_ago(emulator, flow_sid, sid, timedelta(0))
     async with secured(emulator, cache_ttl=60) as http:
         await http.post("/graphql", json={"query": FLOWS})  # Twilio accepts the credentials
-        # Its steps and contexts go out beside it, before it is known ended: final
-        # or not, nobody can tell, so the answer is not kept.
+        # Its steps and contexts go out beside it, before it is known ended, and it
+        # ended too recently to prove they were all written: the answer is not kept.
         ahead = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
         # Now the shared cache knows it ended, and what is read after is final.
         known = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
@@ -108,6 +110,20 @@ async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_until_known
     assert ahead.headers["cache-control"] == "no-store"
     assert "etag" not in ahead.headers
     assert known.headers["cache-control"] == "private, max-age=300"
+
+
+async def test_an_execution_read_ahead_of_its_own_answer_may_be_kept_if_it_ended_long_before(
+    emulator: Emulator,
+) -> None:
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    ended_ago(emulator, flow_sid, sid, timedelta(days=1))
+    async with secured(emulator, cache_ttl=60) as http:
+        await http.post("/graphql", json={"query": FLOWS})  # Twilio accepts the credentials
+        ahead = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
+    body = ahead.json()
+    assert "errors" not in body and body["data"]["execution"]["steps"]["nodes"]
+    assert ahead.headers["cache-control"] == "private, max-age=300"
+    assert "etag" in ahead.headers
 
 
 async def test_an_active_execution_is_no_store(emulator: Emulator) -> None:

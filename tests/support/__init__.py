@@ -8,7 +8,8 @@
 - `gateway`: the gateway app in front of the emulator, plain or `secured`;
 - `rig`: the fault matrix's gateway and emulator on real sockets;
 - `multipart`: `@defer`/`@stream` answers read as a client reads them;
-- `emulator`: a transport to it, its seeded personal data, its requests `paused`;
+- `emulator`: a transport to it, its seeded personal data, its requests `paused`,
+  when an ended execution ended (`ended_ago`);
 - `node`: the Node client scripts of tests/clients.
 """
 
@@ -17,6 +18,7 @@ from tests.support.emulator import (
     FAST_RETRY,
     SEEDED_AT,
     asgi_transport,
+    ended_ago,
     paused,
     seeded_pii,
     strings_in,
@@ -76,6 +78,7 @@ __all__ = [
     "basic",
     "codes",
     "drop_keys",
+    "ended_ago",
     "ends_at",
     "ensure_packages",
     "error_at",

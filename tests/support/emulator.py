@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -69,6 +69,14 @@ def strings_in(value: object) -> set[str]:
     if isinstance(value, list):
         return {s for v in value for s in strings_in(v)}
     return {value} if isinstance(value, str) else set()
+
+
+def ended_ago(emulator: Emulator, flow_sid: str, execution_sid: str, ago: timedelta) -> None:
+    """Say an ended execution ended `ago` before the emulator's now: its `date_updated`,
+    which Studio sets when an execution ends (zero: it ended just now)."""
+    execution = emulator.account(DEMO_ACCOUNT_SID).flows[flow_sid].executions[execution_sid]
+    assert execution.status == "ended", execution.status
+    execution.date_updated = emulator.clock() - ago
 
 
 @contextlib.contextmanager

@@ -8,11 +8,12 @@ GraphQL-shaped error and the status that says why.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,8 @@ from gateway.studio import Credentials, InvalidArgument
 JSON_TYPES = ("application/json", "application/graphql-response+json")
 #: Enough to read a GET's operation type; the schema enforces the real token limit.
 MAX_GET_TOKENS = 10_000
+#: Whether a document may hold a subscription, before parsing it to know.
+_SUBSCRIPTION = re.compile(r"\bsubscription\b")
 
 
 class Refused(Exception):
@@ -136,6 +139,9 @@ class GraphQLGate:
             resolved: Any = [await self._resolve(op) for op in data]
         else:
             resolved = await self._resolve(data)
+        for operation in resolved if isinstance(resolved, list) else [resolved]:
+            if _subscribes(operation.get("query"), operation.get("operationName")):
+                raise _subscription_over_http()
         return json.dumps(resolved).encode()
 
     async def _get_query(self, scope: Scope) -> bytes:
@@ -152,7 +158,10 @@ class GraphQLGate:
         if operation["query"] is None and "extensions" not in operation:
             return bytes(raw)  # GraphiQL's page, or strawberry's own "no query" answer
         resolved = await self._resolve(operation)
-        if _changes_state(resolved["query"]):
+        kinds = _operation_kinds(resolved["query"])
+        if OperationType.SUBSCRIPTION in kinds:
+            raise _subscription_over_http()
+        if OperationType.MUTATION in kinds:
             raise Refused(405, "mutations run only over POST", Code.BAD_REQUEST, {"Allow": "POST"})
         params["query"] = resolved["query"]
         return urlencode(params).encode()
@@ -174,17 +183,50 @@ def _load(data: str | bytes, what: str) -> Any:
         raise Refused(400, error.message, Code.BAD_REQUEST) from None
 
 
-def _changes_state(query: Any) -> bool:
-    """True when a GET carries a mutation or subscription (GET must be safe)."""
-    if not isinstance(query, str):
+def _operation_kinds(query: Any) -> set[OperationType]:
+    """The kinds of operation a document holds (a GET must hold queries alone)."""
+    document = _parsed(query)
+    if document is None:
+        return set()
+    return {d.operation for d in document.definitions if isinstance(d, OperationDefinitionNode)}
+
+
+def _subscribes(query: Any, operation_name: Any) -> bool:
+    """Whether the operation a POST runs is a subscription (which needs the WebSocket).
+
+    Most documents never name one: they are not parsed here at all.
+    """
+    if not isinstance(query, str) or _SUBSCRIPTION.search(query) is None:
         return False
+    document = _parsed(query)
+    if document is None:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    # Several operations and no name: execution answers that it needs one.
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+
+
+def _parsed(query: Any) -> DocumentNode | None:
+    if not isinstance(query, str):
+        return None
     try:
-        document = parse(query, max_tokens=MAX_GET_TOKENS)
+        return parse(query, max_tokens=MAX_GET_TOKENS)
     except GraphQLError:
-        return False  # the schema answers with the syntax error
-    return any(
-        isinstance(d, OperationDefinitionNode) and d.operation is not OperationType.QUERY
-        for d in document.definitions
+        return None  # the schema answers with the syntax error
+
+
+def _subscription_over_http() -> Refused:
+    # graphql-transport-ws at this same URL; an HTTP answer could hold only one update.
+    return Refused(
+        400,
+        "subscriptions run over a WebSocket at this URL (graphql-transport-ws, as "
+        "graphql-ws clients speak it), not over HTTP",
+        Code.BAD_REQUEST,
     )
 
 

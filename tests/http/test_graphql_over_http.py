@@ -7,6 +7,7 @@ answer's shape over HTTP.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -157,3 +158,36 @@ async def test_a_malformed_request_is_a_json_400(
     result = response.json()
     assert codes(result) == ["BAD_REQUEST"]
     assert result["errors"][0]["message"]
+
+
+UPDATES = """subscription Watch($f: ID!, $e: ID!) {
+  executionUpdates(flowSid: $f, executionSid: $e) { __typename } }"""
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_subscription_over_http_is_told_to_use_the_websocket(
+    emulator: Emulator, method: str
+) -> None:
+    ended = emulator.seeded_handles.ended_execution
+    operation = {
+        "query": UPDATES,
+        "variables": {"f": ended.flow_sid, "e": ended.execution_sid},
+    }
+    if method == "POST":
+        response = await send(emulator, JSON, json=operation)
+    else:
+        params = {"query": UPDATES, "variables": json.dumps(operation["variables"])}
+        response = await send(emulator, JSON, method="GET", params=params)
+    assert response.status_code == 400
+    assert codes(response.json()) == ["BAD_REQUEST"]
+    assert "WebSocket" in response.json()["errors"][0]["message"]
+    assert emulator.total_requests == 0
+
+
+async def test_a_document_with_a_subscription_may_still_run_its_query_by_name(
+    emulator: Emulator,
+) -> None:
+    document = f"query Flows {FLOWS} {UPDATES}"
+    response = await send(emulator, JSON, json={"query": document, "operationName": "Flows"})
+    assert response.status_code == 200
+    assert response.json()["data"]["flows"]["nodes"]

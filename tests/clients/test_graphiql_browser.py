@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from gateway.app import create_app
+from gateway.emulator import Emulator
 from tests.clients.browser import chromium
 from tests.support import gateway_settings, serve
 
@@ -96,6 +97,39 @@ def test_graphiql_renders_lists_the_schema_and_runs_a_query_offline(served: Serv
     assert {url.split("?")[0] for url in requests} >= {served.endpoint, f"{base}/graphiql/start.js"}
     assert violations == []
     assert not [m for m in console if "Content Security Policy" in m or m.startswith("error")]
+    assert errors == []
+
+
+def test_graphiql_runs_a_subscription_over_the_websocket(
+    served: Served, emulator: Emulator
+) -> None:
+    ended = emulator.seeded_handles.ended_execution
+    document = (
+        f'subscription {{ executionUpdates(flowSid: "{ended.flow_sid}", '
+        f'executionSid: "{ended.execution_sid}") {{ __typename ... on Execution {{ status }} }} }}'
+    )
+    sockets: list[str] = []
+    errors: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.add_init_script(VIOLATIONS)
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(served.endpoint)
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        expect(editor).to_be_visible()
+        editor.evaluate("(node, text) => node.CodeMirror.setValue(text)", document)
+        # GraphiQL parses the editor's text after a debounce, and sends what it has
+        # not yet parsed over HTTP; give it that moment, as a person typing does.
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+        # The last update of an ended execution is the execution itself.
+        result = page.locator(".graphiql-response")
+        expect(result).to_contain_text('"status": "ENDED"')
+        violations = page.evaluate("window.violations")
+    ws_endpoint = served.endpoint.replace("http://", "ws://", 1)
+    assert sockets == [ws_endpoint]
+    assert violations == []
     assert errors == []
 
 

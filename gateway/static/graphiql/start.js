@@ -36,11 +36,14 @@
   // This page is served at the endpoint itself, under whatever root path a proxy
   // adds: GraphiQL asks the same URL, without the page's query string.
   var endpoint = window.location.origin + window.location.pathname;
+  // Subscriptions go over graphql-transport-ws at the same URL; what the Headers
+  // editor holds (an X-API-Key, an Authorization) goes in connection_init.
+  var subscriptions = endpoint.replace(/^http/, "ws");
 
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
-      fetcher: GraphiQL.createFetcher({ url: endpoint }),
+      fetcher: GraphiQL.createFetcher({ url: endpoint, subscriptionUrl: subscriptions }),
       plugins: [GraphiQLPluginExplorer.explorerPlugin()],
       defaultQuery: DEFAULT_QUERY,
       defaultEditorToolsVisibility: true,

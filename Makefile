@@ -30,7 +30,7 @@ $(NODE_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
 install: $(DEV)
 
 demo: $(RUNTIME)
-	$(BIN)/studio-gateway demo
+	$(BIN)/studio-gateway demo --live 10
 
 test: $(DEV) $(NODE_STAMP)
 	$(BIN)/python -m pytest

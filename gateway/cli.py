@@ -20,6 +20,10 @@ EXAMPLE_QUERY = """{
     }
   }
 }"""
+#: What the demo suggests when executions run live (`--live`).
+EXAMPLE_SUBSCRIPTION = """subscription {
+  flowExecutions(flowSid: "%s") { sid status dateCreated }
+}"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,6 +242,14 @@ def _demo(args: argparse.Namespace) -> int:
         f"Try:\n{EXAMPLE_QUERY}\n",
         flush=True,
     )
+    if args.live is not None:
+        survey = emulator.seeded_handles.survey_flow_sid
+        print(
+            f"An execution of the survey starts every {args.live:g} s; watch them live "
+            "(in GraphiQL):\n"
+            f"{EXAMPLE_SUBSCRIPTION % survey}\n",
+            flush=True,
+        )
 
     async def run() -> None:
         work = [server.serve() for server in servers]
@@ -248,7 +260,8 @@ def _demo(args: argparse.Namespace) -> int:
             hook = f"http://{host}:{args.port}{settings.events_path}"
             live = LiveMode(emulator, LiveOptions(url=hook, step_interval=1.0))
             live.adopt_active()
-            work.append(live.keep_starting(every=args.live))
+            survey = emulator.seeded_handles.survey_flow_sid
+            work.append(live.keep_starting(every=args.live, flow_sid=survey))
         await asyncio.gather(*work)
 
     asyncio.run(run())

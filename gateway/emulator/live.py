@@ -246,12 +246,13 @@ class LiveMode:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def keep_starting(self, every: float) -> None:
-        """Start an execution every `every` seconds while advancing in the background."""
+    async def keep_starting(self, every: float, flow_sid: str | None = None) -> None:
+        """Start an execution (of `flow_sid`, else of a published flow) every `every`
+        seconds while advancing in the background."""
         self.start()
         while True:
             await asyncio.sleep(every)
-            self.start_execution()
+            self.start_execution(flow_sid)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -34,7 +34,10 @@ def is_valid(auth_token: str, url: str, body: bytes, signature: str | None) -> b
     if not signature or not auth_token:
         return False
     claimed = parse_qs(urlsplit(url).query).get("bodySHA256", [])
-    if len(claimed) != 1 or not hmac.compare_digest(claimed[0], body_sha256(body)):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError).
+    if len(claimed) != 1 or not hmac.compare_digest(
+        claimed[0].encode(), body_sha256(body).encode()
+    ):
         return False
     given = signature.encode()
     return any(

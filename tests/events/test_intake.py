@@ -100,7 +100,11 @@ async def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(
         unsigned = await http.post(HOOK, content=body)
         url, _ = signed_request(HOOK, body, "not the token")
         wrong_url = await http.post(url, content=body, headers={"X-Twilio-Signature": "x"})
-        assert (unsigned.status_code, wrong_url.status_code) == (403, 403)
+        # A bodySHA256 that is not even ASCII is as forged as any other.
+        odd = await http.post(
+            f"{HOOK}?bodySHA256=%C3%A9", content=body, headers={"X-Twilio-Signature": "x"}
+        )
+        assert (unsigned.status_code, wrong_url.status_code, odd.status_code) == (403, 403, 403)
         assert unsigned.json() == {"error": "missing or invalid X-Twilio-Signature"}
         assert heard == []
         assert await gateway.cache.get(entry) == b"active data"

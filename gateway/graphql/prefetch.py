@@ -35,8 +35,12 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
     need not wait for the flow before asking for its executions: both go out at
     once, and the list's resolver later finds its page already on the way. Only
     plain first pages are started (no cursor, no date filter), only what the
-    caller may read, and a prefetch that fails is left for the field to report.
+    caller may read, and a prefetch that fails is left for the field to report;
+    and, as for an execution's, only for credentials Twilio has accepted (a guessed
+    token costs one refused call, not one per list).
     """
+    if not _may_read_ahead(info):
+        return
     loaders = info.context.loaders
     caller = principal(info)
     for selected in selections:

@@ -92,3 +92,27 @@ def test_cache_scopes_differ_by_credentials_and_hold_no_secret() -> None:
     b = Credentials.auth_token(DEMO_ACCOUNT_SID, "another")
     assert a.scope != b.scope and a.scope.startswith(DEMO_ACCOUNT_SID)
     assert DEMO_AUTH_TOKEN not in a.scope
+
+
+async def test_a_guessed_token_reads_nothing_ahead_of_a_flows_own_refusal(
+    emulator: Emulator,
+) -> None:
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    document = """query($f: ID!) { flow(sid: $f) { sid executions(first: 2) { nodes { sid } }
+      revisions(first: 2) { nodes { revision } } } }"""
+    async with secured(emulator, upstream_credentials="passthrough") as http:
+        good = await http.post(
+            "/graphql",
+            json={"query": document, "variables": {"f": flow_sid}},
+            headers=basic(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN),
+        )
+        assert good.json()["data"]["flow"]["executions"]["nodes"]
+        emulator.reset_counters()
+        guess = await http.post(
+            "/graphql",
+            json={"query": document, "variables": {"f": flow_sid}},
+            headers=basic(DEMO_ACCOUNT_SID, "a-guessed-token"),
+        )
+    assert guess.json()["data"]["flow"] is None
+    assert codes(guess.json()) == ["UNAUTHENTICATED"]
+    assert emulator.total_requests == 1, "only the flow's own fetch, which Twilio refused"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from starlette.background import BackgroundTask
@@ -108,7 +109,13 @@ class EventIntake:
 
     async def process(self, events: list[StudioEvent]) -> None:
         """Act on each new event, oldest first: evict its execution's entries, publish it."""
+        oldest = datetime.now(UTC) - timedelta(seconds=self.seen.ttl)
         for event in events:
+            if event.time < oldest:
+                # Past Twilio's 4 h of retries and past what de-duplication remembers:
+                # a replay of a captured delivery, never news.
+                self._observe(event.type, "stale")
+                continue
             try:
                 if not await self.seen.first(event.account_sid, event.id):
                     self._observe(event.type, "duplicate")

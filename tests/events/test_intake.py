@@ -250,3 +250,22 @@ def test_over_a_real_server_every_event_is_published_once(
         metrics.decode()
     )
     assert published == len(heard)
+
+
+async def test_a_replay_older_than_twilios_retries_is_dropped(emulator: Emulator) -> None:
+    async with running(events_app(emulator)) as (gateway, http):
+        heard: list[StudioEvent] = []
+        gateway.broker.listen(emulator.account_sid, heard.append)
+        live = live_mode(emulator, http)
+        sid = live.start_execution()
+        genuine = live.emitted[sid][0]
+        # The same event as captured months ago, under an id nobody remembers any more.
+        stale = {**genuine, "id": "EZreplayed", "time": "2026-01-01T00:00:00.000Z"}
+        token = gateway.settings.events_key()
+        for event in (stale, genuine):
+            body = body_of([event], as_array=True)
+            url, signature = signed_request(HOOK, body, token)
+            answer = await http.post(url, content=body, headers={"X-Twilio-Signature": signature})
+            assert answer.status_code == 202
+        await until(lambda: len(heard) == 1)
+    assert [event.id for event in heard] == [genuine["id"]]

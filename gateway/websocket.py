@@ -9,6 +9,11 @@
   the payload (`{"Authorization": "Bearer …"}` or `{"X-API-Key": …}`, as the
   headers would be) over the handshake's headers; refused: close 4403 with the
   reason. Scopes then apply per operation, as over HTTP.
+- **What.** Subscriptions only: a query or a mutation gets an `error` message
+  that sends it to HTTP (graphql-ws clients send only subscriptions here). Each
+  `subscribe` passes the persisted queries as HTTP does (APQ, and with
+  `STUDIO_GATEWAY_SAFELIST_FILE` only what the safelist holds runs), with the
+  same code and message as HTTP in an `error` message when refused.
 - **How much.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS` operations
   at once per connection: one more gets an `error` message saying so.
 - **Keep-alive.** The server pings every `STUDIO_GATEWAY_WEBSOCKET_PING_INTERVAL`
@@ -28,7 +33,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.routing import WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
@@ -53,6 +58,8 @@ from gateway.graphql import Context
 from gateway.loaders import Loaders
 from gateway.security.auth import Authenticator, Unauthenticated
 from gateway.security.codes import Code
+from gateway.security.gate import MAX_GET_TOKENS, chosen_operation
+from gateway.security.persisted import PersistedError, PersistedQueries
 from gateway.settings import Settings
 from gateway.studio import Credentials, InvalidArgument
 
@@ -148,6 +155,7 @@ def websocket_endpoint(
     view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
     settings: Settings,
     authenticator: Authenticator,
+    persisted: PersistedQueries,
 ) -> GraphQLWebSocket:
     """`/graphql` for WebSockets (its `route()`), over `view` (the HTTP side's GraphQL view)."""
     view.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
@@ -156,6 +164,7 @@ def websocket_endpoint(
     view.connection_init_wait_timeout = timedelta(seconds=10)
     view.graphql_transport_ws_handler_class = _handler(
         authenticator,
+        persisted,
         passthrough=settings.upstream_credentials == "passthrough",
         max_operations=settings.websocket_max_subscriptions,
         ping_interval=settings.websocket_ping_interval,
@@ -165,6 +174,7 @@ def websocket_endpoint(
 
 def _handler(
     authenticator: Authenticator,
+    persisted: PersistedQueries,
     *,
     passthrough: bool,
     max_operations: int,
@@ -203,17 +213,37 @@ def _handler(
             self.context.live = owner.live
 
         async def handle_subscribe(self, message: SubscribeMessage) -> None:
-            if self.connection_acknowledged and len(self.operations) >= max_operations:
-                error = GraphQLError(
+            if not self.connection_acknowledged:
+                await super().handle_subscribe(message)  # closes: 4401
+                return
+            if len(self.operations) >= max_operations:
+                await self._refuse(
+                    message["id"],
                     f"this connection already runs {max_operations} operations, its most "
                     "(STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS): complete one first",
-                    extensions={"code": Code.RATE_LIMITED.value, "limit": max_operations},
-                )
-                await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                    Code.RATE_LIMITED,
+                    limit=max_operations,
                 )
                 return
-            await super().handle_subscribe(message)
+            payload: Any = message["payload"]
+            if not isinstance(payload, dict):
+                await self.handle_invalid_message("a subscribe message's payload is an object")
+                return
+            try:
+                payload = await persisted.resolve(payload)
+            except PersistedError as error:
+                # What HTTP answers (gateway.security.gate), as the operation's error.
+                await self._refuse(message["id"], error.message, error.code)
+                return
+            refusal = _not_a_subscription(payload.get("query"), payload.get("operationName"))
+            if refusal is not None:
+                await self._refuse(message["id"], *refusal)
+                return
+            await super().handle_subscribe({**message, "payload": payload})
+
+        async def _refuse(self, id: str, text: str, code: Code, **extensions: Any) -> None:
+            error = GraphQLError(text, extensions={"code": code.value, **extensions})
+            await self.send_message({"id": id, "type": "error", "payload": [error.formatted]})
 
         async def send_message(self, message: ProtocolMessage) -> None:
             # Text frames always: the view's encoder gives bytes (orjson, for HTTP),
@@ -241,6 +271,30 @@ def _handler(
             await super().shutdown()
 
     return Handler
+
+
+def _not_a_subscription(query: Any, operation_name: Any) -> tuple[str, Code] | None:
+    """Why an operation may not run over the WebSocket; None for one subscription."""
+    if not isinstance(query, str):
+        return "send the operation's text in payload.query", Code.BAD_REQUEST
+    try:
+        document = parse(query, max_tokens=MAX_GET_TOKENS)
+    except GraphQLError as error:
+        return error.message, Code.GRAPHQL_PARSE_FAILED
+    kind = chosen_operation(document, operation_name)
+    if kind is None:
+        return (
+            "name the operation to run in operationName: the document holds several, "
+            "or none by that name",
+            Code.BAD_REQUEST,
+        )
+    if kind is not OperationType.SUBSCRIPTION:
+        return (
+            f"only subscriptions run over the WebSocket: send this {kind.value} over "
+            "HTTP (POST to this URL)",
+            Code.BAD_REQUEST,
+        )
+    return None
 
 
 def _headers(request: Any, payload: Mapping[str, Any]) -> dict[str, str]:

@@ -44,10 +44,18 @@ class Client:
     pings: int = 0
     _next: int = 0
 
-    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Operation:
+    async def subscribe(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None = None,
+        **payload: Any,
+    ) -> Operation:
+        """Start an operation; `payload` adds to the message's (`extensions`, `operationName`)."""
         self._next += 1
         operation = self.operations[str(self._next)] = Operation(str(self._next))
-        message = {"query": query, "variables": variables or {}}
+        message = {"variables": variables or {}, **payload}
+        if query is not None:
+            message["query"] = query
         await self.send({"id": operation.id, "type": "subscribe", "payload": message})
         return operation
 

@@ -8,7 +8,9 @@
 - **Who.** Checked at `connection_init` by the same authenticator as HTTP, from
   the payload (`{"Authorization": "Bearer …"}` or `{"X-API-Key": …}`, as the
   headers would be) over the handshake's headers; refused: close 4403 with the
-  reason. Scopes then apply per operation, as over HTTP.
+  reason. Scopes then apply per operation, as over HTTP. A JWT's expiry holds
+  on an open connection too: at it (`exp` and `STUDIO_GATEWAY_JWT_LEEWAY`) the
+  connection is closed with 4403, and the client connects again with a fresh token.
 - **What.** Subscriptions only: a query or a mutation gets an `error` message
   that sends it to HTTP (graphql-ws clients send only subscriptions here). Each
   `subscribe` passes the persisted queries as HTTP does (APQ, and with
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol
@@ -72,6 +75,7 @@ TRY_AGAIN_LATER = 1013
 #: RFC 6455: going away (the replica shuts down; connect again, elsewhere).
 GOING_AWAY = 1001
 _LEAVING = "this gateway replica is shutting down: connect again"
+_EXPIRED = "the token has expired; connect again"
 
 
 class LiveGateway(Protocol):
@@ -184,6 +188,7 @@ def _handler(
         """graphql-transport-ws with the gateway's door, limits and pings."""
 
         pinger: asyncio.Task[None] | None = None
+        expiry: asyncio.Task[None] | None = None
 
         async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
             payload = message.get("payload") or {}
@@ -208,6 +213,10 @@ def _handler(
             if owner is None:
                 raise Unauthenticated("the gateway is starting; connect again")
             self.context.principal = principal
+            if principal.expires_at is not None:
+                self.expiry = asyncio.get_running_loop().create_task(
+                    self._expire(principal.expires_at)
+                )
             self.context.new_loaders = lambda: owner.loaders(credentials)
             self.context.loaders = self.context.new_loaders()
             self.context.live = owner.live
@@ -215,6 +224,10 @@ def _handler(
         async def handle_subscribe(self, message: SubscribeMessage) -> None:
             if not self.connection_acknowledged:
                 await super().handle_subscribe(message)  # closes: 4401
+                return
+            expires_at = self.context.principal.expires_at
+            if expires_at is not None and time.time() >= expires_at:
+                await self.websocket.close(code=FORBIDDEN, reason=_EXPIRED)
                 return
             if len(self.operations) >= max_operations:
                 await self._refuse(
@@ -263,11 +276,17 @@ def _handler(
                 await asyncio.sleep(ping_interval)
                 await self.send_message({"type": "ping"})
 
+        async def _expire(self, expires_at: float) -> None:
+            # The token's clock is the wall clock.
+            await asyncio.sleep(max(0.0, expires_at - time.time()))
+            await self.websocket.close(code=FORBIDDEN, reason=_EXPIRED)
+
         async def shutdown(self) -> None:
-            if self.pinger is not None:
-                self.pinger.cancel()
-                with contextlib.suppress(BaseException):
-                    await self.pinger
+            for task in (self.pinger, self.expiry):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
             await super().shutdown()
 
     return Handler

@@ -6,6 +6,7 @@ Written from graphql-ws's PROTOCOL.md for the tests, not shared with the gateway
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 PROTOCOL = "graphql-transport-ws"
 
@@ -66,6 +68,10 @@ class Client:
         await self.socket.send(json.dumps(message))
 
     async def read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the server's close code is the socket's
+            await self._read()
+
+    async def _read(self) -> None:
         async for raw in self.socket:
             message = json.loads(raw)
             kind = message["type"]

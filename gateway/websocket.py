@@ -18,6 +18,10 @@
   same code and message as HTTP in an `error` message when refused.
 - **How much.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS` operations
   at once per connection: one more gets an `error` message saying so.
+- **What it reads.** Each message is read by `gateway.security.client_json`, the
+  HTTP body's reader (bad JSON closes 4400 with the reason), and one larger than
+  `STUDIO_GATEWAY_MAX_BODY_BYTES` closes 1009 unread (uvicorn's `ws_max_size`
+  too, from `gateway.server.options`).
 - **Keep-alive.** The server pings every `STUDIO_GATEWAY_WEBSOCKET_PING_INTERVAL`
   seconds (a graphql-transport-ws `ping`); clients answer `pong`.
 - **Going away.** At the end of the SIGTERM drain (`gateway.lifecycle`) every
@@ -31,7 +35,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -40,9 +44,10 @@ from graphql import GraphQLError, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.routing import WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.async_base_view import AsyncBaseHTTPView
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import NonTextMessageReceived, WebSocketDisconnected
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -59,6 +64,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from gateway.events.watch import Live
 from gateway.graphql import Context
 from gateway.loaders import Loaders
+from gateway.security import client_json
 from gateway.security.auth import Authenticator, Unauthenticated
 from gateway.security.codes import Code
 from gateway.security.gate import MAX_GET_TOKENS, chosen_operation
@@ -70,6 +76,10 @@ __all__ = ["GraphQLWebSocket", "websocket_endpoint"]
 
 #: Close codes of graphql-transport-ws (graphql-ws's PROTOCOL.md).
 FORBIDDEN = 4403
+#: graphql-transport-ws: the message is not one the protocol can read.
+BAD_MESSAGE = 4400
+#: RFC 6455: a message too big to process.
+TOO_BIG = 1009
 #: RFC 6455: try again later (the replica holds its most connections).
 TRY_AGAIN_LATER = 1013
 #: RFC 6455: going away (the replica shuts down; connect again, elsewhere).
@@ -163,6 +173,7 @@ def websocket_endpoint(
 ) -> GraphQLWebSocket:
     """`/graphql` for WebSockets (its `route()`), over `view` (the HTTP side's GraphQL view)."""
     view.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    view.websocket_adapter_class = _reader(settings.max_body_bytes)
     view.allowed_origins = normalize_allowed_origins(settings.cors_origin_list())
     view.max_subscriptions_per_connection = None  # ours, with a clearer answer
     view.connection_init_wait_timeout = timedelta(seconds=10)
@@ -314,6 +325,34 @@ def _not_a_subscription(query: Any, operation_name: Any) -> tuple[str, Code] | N
             Code.BAD_REQUEST,
         )
     return None
+
+
+def _reader(max_bytes: int) -> type[ASGIWebSocketAdapter]:
+    class Reader(ASGIWebSocketAdapter):
+        """Messages read as the HTTP body is: bounded, and by the client JSON reader."""
+
+        async def iter_json(
+            self, *, ignore_parsing_errors: bool = False
+        ) -> AsyncGenerator[object, None]:
+            try:
+                while self.ws.application_state != WebSocketState.DISCONNECTED:
+                    text = await self.ws.receive_text()
+                    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+                        reason = f"a message may be at most {max_bytes} bytes"
+                        await self.close(TOO_BIG, reason)
+                        return
+                    try:
+                        value = client_json.loads(text, what="the message")
+                    except client_json.ClientJSONError as error:
+                        await self.close(BAD_MESSAGE, _reason(error.message))
+                        return
+                    yield value
+            except KeyError as error:  # a binary frame: strawberry closes 4400
+                raise NonTextMessageReceived from error
+            except WebSocketDisconnect:
+                pass
+
+    return Reader
 
 
 def _headers(request: Any, payload: Mapping[str, Any]) -> dict[str, str]:

@@ -3,8 +3,14 @@
 - **Origin.** A browser's handshake from an origin not in
   `STUDIO_GATEWAY_CORS_ORIGINS` is refused (HTTP 403) before anything else;
   clients that send no `Origin` are not browsers and carry no ambient credentials.
-- **Connections.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_CONNECTIONS` open at once
-  per replica; one more is refused at the handshake.
+- **Connections.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_CONNECTIONS` authenticated
+  at once per replica; one more is refused at the handshake. Until its
+  `connection_init` authenticates it, a connection counts against the smaller
+  `STUDIO_GATEWAY_WEBSOCKET_MAX_PENDING` instead, and waits at most
+  `STUDIO_GATEWAY_WEBSOCKET_INIT_TIMEOUT` seconds for it (then 4408); with that
+  many waiting, the oldest of them is closed (4408) to make room for a new one.
+  So silent sockets take no authenticated client's room, and a flood of them
+  must outpace a client's own `connection_init` to keep it out.
 - **Who.** Checked at `connection_init` by the same authenticator as HTTP, from
   the payload (`{"Authorization": "Bearer …"}` or `{"X-API-Key": …}`, as the
   headers would be) over the handshake's headers; refused: close 4403 with the
@@ -33,9 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -80,12 +87,18 @@ FORBIDDEN = 4403
 BAD_MESSAGE = 4400
 #: RFC 6455: a message too big to process.
 TOO_BIG = 1009
+#: graphql-transport-ws: no `connection_init` in time.
+INIT_TIMEOUT = 4408
 #: RFC 6455: try again later (the replica holds its most connections).
 TRY_AGAIN_LATER = 1013
 #: RFC 6455: going away (the replica shuts down; connect again, elsewhere).
 GOING_AWAY = 1001
 _LEAVING = "this gateway replica is shutting down: connect again"
 _EXPIRED = "the token has expired; connect again"
+_CROWDED = "send connection_init at once: newer connections needed the room"
+_FULL = "this replica holds its most WebSocket connections: connect again later"
+#: The scope's key of the callable that admits a connection once it authenticated.
+ADMIT = "gateway.websocket.admit"
 
 
 class LiveGateway(Protocol):
@@ -99,32 +112,58 @@ class LiveGateway(Protocol):
 class GraphQLWebSocket:
     """The WebSocket side of `/graphql`: counts connections, then lets the view speak."""
 
-    def __init__(self, view: Any, *, max_connections: int) -> None:
+    def __init__(self, view: Any, *, max_connections: int, max_pending: int) -> None:
         self.view = view
-        self.max_connections = max_connections
-        self.open = 0
+        self.max_connections, self.max_pending = max_connections, max_pending
+        #: Every open connection; those authenticated at `connection_init`.
+        self.open = self.admitted = 0
+        #: Those yet to authenticate, oldest first.
+        self._pending: dict[_Door, None] = {}
         self._leaving = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def __repr__(self) -> str:
-        return f"GraphQLWebSocket(open={self.open}, max={self.max_connections})"
+        return (
+            f"GraphQLWebSocket(open={self.open}, admitted={self.admitted}, "
+            f"max={self.max_connections})"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.open >= self.max_connections or self._leaving.is_set():
+        if self.admitted >= self.max_connections or self._leaving.is_set():
             code = GOING_AWAY if self._leaving.is_set() else TRY_AGAIN_LATER
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": code})
             return
+        door = _Door(receive, send, self._leaving)
+        if len(self._pending) >= self.max_pending:
+            oldest = next(iter(self._pending))
+            del self._pending[oldest]
+            oldest.evicted.set()
+        self._pending[door] = None
         self.open += 1
         self._idle.clear()
-        door = _Door(receive, send, self._leaving)
         try:
-            await self.view(scope, door.receive, door.send)
+            admit = functools.partial(self._admit, door)
+            await self.view({**scope, ADMIT: admit}, door.receive, door.send)
         finally:
             self.open -= 1
+            self._pending.pop(door, None)
+            if door.admitted:
+                self.admitted -= 1
             if not self.open:
                 self._idle.set()
+
+    def _admit(self, door: _Door) -> tuple[int, str] | None:
+        """Count `door` as authenticated; else the close code and reason."""
+        if door not in self._pending:
+            return INIT_TIMEOUT, _CROWDED
+        if self.admitted >= self.max_connections:
+            return TRY_AGAIN_LATER, _FULL
+        del self._pending[door]
+        door.admitted = True
+        self.admitted += 1
+        return None
 
     def route(self) -> WebSocketRoute:
         return WebSocketRoute("/graphql", self)
@@ -138,22 +177,32 @@ class GraphQLWebSocket:
 
 
 class _Door:
-    """One connection's receive and send, which a replica going away can close."""
+    """One connection's receive and send, which a replica going away can close, or
+    newer connections that need its room before it authenticated."""
 
     def __init__(self, receive: Receive, send: Send, leaving: asyncio.Event) -> None:
         self._receive, self._send, self._leaving = receive, send, leaving
         self._closed = False
+        self.evicted = asyncio.Event()
+        self.admitted = False
 
     async def receive(self) -> Message:
         if not self._closed:
             message = asyncio.ensure_future(self._receive())
             leaving = asyncio.ensure_future(self._leaving.wait())
-            done, _ = await asyncio.wait({message, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            evicted = asyncio.ensure_future(self.evicted.wait())
+            done, _ = await asyncio.wait(
+                {message, leaving, evicted}, return_when=asyncio.FIRST_COMPLETED
+            )
             leaving.cancel()
+            evicted.cancel()
             if message in done:
                 return message.result()
             message.cancel()
-            await self.send({"type": "websocket.close", "code": GOING_AWAY, "reason": _LEAVING})
+            code, reason = (
+                (GOING_AWAY, _LEAVING) if self._leaving.is_set() else (INIT_TIMEOUT, _CROWDED)
+            )
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
         # The app reads its own end, and lets its operations go.
         return {"type": "websocket.disconnect", "code": GOING_AWAY}
 
@@ -176,7 +225,7 @@ def websocket_endpoint(
     view.websocket_adapter_class = _reader(settings.max_body_bytes)
     view.allowed_origins = normalize_allowed_origins(settings.cors_origin_list())
     view.max_subscriptions_per_connection = None  # ours, with a clearer answer
-    view.connection_init_wait_timeout = timedelta(seconds=10)
+    view.connection_init_wait_timeout = timedelta(seconds=settings.websocket_init_timeout)
     view.graphql_transport_ws_handler_class = _handler(
         authenticator,
         persisted,
@@ -184,7 +233,11 @@ def websocket_endpoint(
         max_operations=settings.websocket_max_subscriptions,
         ping_interval=settings.websocket_ping_interval,
     )
-    return GraphQLWebSocket(view, max_connections=settings.websocket_max_connections)
+    return GraphQLWebSocket(
+        view,
+        max_connections=settings.websocket_max_connections,
+        max_pending=settings.websocket_max_pending,
+    )
 
 
 def _handler(
@@ -206,14 +259,23 @@ def _handler(
             if isinstance(payload, dict) and not self.connection_init_received:
                 try:
                     await self._admit(payload)
+                    refusal = self._take_room()
                 except Unauthenticated as refused:
+                    refusal = FORBIDDEN, _reason(str(refused))
+                if refusal is not None:
                     if self.connection_init_timeout_task:
                         self.connection_init_timeout_task.cancel()
-                    await self.websocket.close(code=FORBIDDEN, reason=_reason(str(refused)))
+                    await self.websocket.close(*refusal)
                     return
             await super().handle_connection_init(message)
             if self.connection_acknowledged and ping_interval > 0:
                 self.pinger = asyncio.get_running_loop().create_task(self._ping())
+
+        def _take_room(self) -> tuple[int, str] | None:
+            admit: Callable[[], tuple[int, str] | None] | None = self.context.request.scope.get(
+                ADMIT
+            )
+            return admit() if admit is not None else None
 
         async def _admit(self, payload: dict[str, Any]) -> None:
             headers = _headers(self.context.request, payload)

@@ -1,62 +1,23 @@
-"""GraphQL over WebSocket on `/graphql`: graphql-transport-ws, behind the same door as HTTP.
+"""graphql-transport-ws as the gateway speaks it: its handler and its message reader.
 
-- **Origin.** A browser's handshake from an origin not in
-  `STUDIO_GATEWAY_CORS_ORIGINS` is refused (HTTP 403) before anything else;
-  clients that send no `Origin` are not browsers and carry no ambient credentials.
-- **Connections.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_CONNECTIONS` authenticated
-  at once per replica; one more is refused at the handshake. Until its
-  `connection_init` authenticates it, a connection counts against the smaller
-  `STUDIO_GATEWAY_WEBSOCKET_MAX_PENDING` instead, and waits at most
-  `STUDIO_GATEWAY_WEBSOCKET_INIT_TIMEOUT` seconds for it (then 4408); with that
-  many waiting, the oldest of them is closed (4408) to make room for a new one.
-  So silent sockets take no authenticated client's room, and a flood of them
-  must outpace a client's own `connection_init` to keep it out.
-- **Who.** Checked at `connection_init` by the same authenticator as HTTP, from
-  the payload (`{"Authorization": "Bearer …"}` or `{"X-API-Key": …}`, as the
-  headers would be) over the handshake's headers; refused: close 4403 with the
-  reason. Scopes then apply per operation, as over HTTP. A JWT's expiry holds
-  on an open connection too: at it (`exp` and `STUDIO_GATEWAY_JWT_LEEWAY`) the
-  connection is closed with 4403, and the client connects again with a fresh token.
-- **What.** Subscriptions only: a query or a mutation gets an `error` message
-  that sends it to HTTP (graphql-ws clients send only subscriptions here). Each
-  `subscribe` passes the persisted queries as HTTP does (APQ, and with
-  `STUDIO_GATEWAY_SAFELIST_FILE` only what the safelist holds runs), with the
-  same code and message as HTTP in an `error` message when refused.
-- **How much.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS` operations
-  at once per connection: one more gets an `error` message saying so.
-- **What it reads.** Each message is read by `gateway.security.client_json`, the
-  HTTP body's reader (bad JSON closes 4400 with the reason), and one larger than
-  `STUDIO_GATEWAY_MAX_BODY_BYTES` closes 1009 unread (uvicorn's `ws_max_size`
-  too, from `gateway.server.options`).
-- **Keep-alive.** The server pings every `STUDIO_GATEWAY_WEBSOCKET_PING_INTERVAL`
-  seconds (a graphql-transport-ws `ping`); clients answer `pong`.
-- **Going away.** At the end of the SIGTERM drain (`gateway.lifecycle`) every
-  open connection is closed with 1001 (going away), so its client reconnects
-  to another replica, before the server stops.
+See `gateway.websocket` for the rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
-from datetime import timedelta
 from typing import Any, Protocol
 
 import orjson
 from graphql import GraphQLError, OperationType, parse
 from starlette.datastructures import Headers
-from starlette.routing import WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import NonTextMessageReceived, WebSocketDisconnected
-from strawberry.http.websocket_origin import normalize_allowed_origins
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -76,29 +37,10 @@ from gateway.security.auth import Authenticator, Unauthenticated
 from gateway.security.codes import Code
 from gateway.security.gate import MAX_GET_TOKENS, chosen_operation
 from gateway.security.persisted import PersistedError, PersistedQueries
-from gateway.settings import Settings
 from gateway.studio import Credentials, InvalidArgument
+from gateway.websocket.connections import ADMIT, BAD_MESSAGE, EXPIRED, FORBIDDEN, TOO_BIG
 
-__all__ = ["GraphQLWebSocket", "websocket_endpoint"]
-
-#: Close codes of graphql-transport-ws (graphql-ws's PROTOCOL.md).
-FORBIDDEN = 4403
-#: graphql-transport-ws: the message is not one the protocol can read.
-BAD_MESSAGE = 4400
-#: RFC 6455: a message too big to process.
-TOO_BIG = 1009
-#: graphql-transport-ws: no `connection_init` in time.
-INIT_TIMEOUT = 4408
-#: RFC 6455: try again later (the replica holds its most connections).
-TRY_AGAIN_LATER = 1013
-#: RFC 6455: going away (the replica shuts down; connect again, elsewhere).
-GOING_AWAY = 1001
-_LEAVING = "this gateway replica is shutting down: connect again"
-_EXPIRED = "the token has expired; connect again"
-_CROWDED = "send connection_init at once: newer connections needed the room"
-_FULL = "this replica holds its most WebSocket connections: connect again later"
-#: The scope's key of the callable that admits a connection once it authenticated.
-ADMIT = "gateway.websocket.admit"
+__all__ = ["handler", "reader"]
 
 
 class LiveGateway(Protocol):
@@ -109,138 +51,7 @@ class LiveGateway(Protocol):
     def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
 
 
-class GraphQLWebSocket:
-    """The WebSocket side of `/graphql`: counts connections, then lets the view speak."""
-
-    def __init__(self, view: Any, *, max_connections: int, max_pending: int) -> None:
-        self.view = view
-        self.max_connections, self.max_pending = max_connections, max_pending
-        #: Every open connection; those authenticated at `connection_init`.
-        self.open = self.admitted = 0
-        #: Those yet to authenticate, oldest first.
-        self._pending: dict[_Door, None] = {}
-        self._leaving = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def __repr__(self) -> str:
-        return (
-            f"GraphQLWebSocket(open={self.open}, admitted={self.admitted}, "
-            f"max={self.max_connections})"
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.admitted >= self.max_connections or self._leaving.is_set():
-            code = GOING_AWAY if self._leaving.is_set() else TRY_AGAIN_LATER
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": code})
-            return
-        door = _Door(receive, send, self._leaving)
-        if len(self._pending) >= self.max_pending:
-            oldest = next(iter(self._pending))
-            del self._pending[oldest]
-            oldest.evicted.set()
-        self._pending[door] = None
-        self.open += 1
-        self._idle.clear()
-        try:
-            admit = functools.partial(self._admit, door)
-            await self.view({**scope, ADMIT: admit}, door.receive, door.send)
-        finally:
-            self.open -= 1
-            self._pending.pop(door, None)
-            if door.admitted:
-                self.admitted -= 1
-            if not self.open:
-                self._idle.set()
-
-    def _admit(self, door: _Door) -> tuple[int, str] | None:
-        """Count `door` as authenticated; else the close code and reason."""
-        if door not in self._pending:
-            return INIT_TIMEOUT, _CROWDED
-        if self.admitted >= self.max_connections:
-            return TRY_AGAIN_LATER, _FULL
-        del self._pending[door]
-        door.admitted = True
-        self.admitted += 1
-        return None
-
-    def route(self) -> WebSocketRoute:
-        return WebSocketRoute("/graphql", self)
-
-    async def go_away(self, wait: float = 5.0) -> None:
-        """Close every open connection with 1001 and refuse new ones; wait (at most
-        `wait` seconds) until their operations have ended."""
-        self._leaving.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), wait)
-
-
-class _Door:
-    """One connection's receive and send, which a replica going away can close, or
-    newer connections that need its room before it authenticated."""
-
-    def __init__(self, receive: Receive, send: Send, leaving: asyncio.Event) -> None:
-        self._receive, self._send, self._leaving = receive, send, leaving
-        self._closed = False
-        self.evicted = asyncio.Event()
-        self.admitted = False
-
-    async def receive(self) -> Message:
-        if not self._closed:
-            message = asyncio.ensure_future(self._receive())
-            leaving = asyncio.ensure_future(self._leaving.wait())
-            evicted = asyncio.ensure_future(self.evicted.wait())
-            done, _ = await asyncio.wait(
-                {message, leaving, evicted}, return_when=asyncio.FIRST_COMPLETED
-            )
-            leaving.cancel()
-            evicted.cancel()
-            if message in done:
-                return message.result()
-            message.cancel()
-            code, reason = (
-                (GOING_AWAY, _LEAVING) if self._leaving.is_set() else (INIT_TIMEOUT, _CROWDED)
-            )
-            await self.send({"type": "websocket.close", "code": code, "reason": reason})
-        # The app reads its own end, and lets its operations go.
-        return {"type": "websocket.disconnect", "code": GOING_AWAY}
-
-    async def send(self, message: Message) -> None:
-        if self._closed:
-            return  # an operation's last words after the close: nobody hears them
-        if message["type"] == "websocket.close":
-            self._closed = True
-        await self._send(message)
-
-
-def websocket_endpoint(
-    view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Context, None],
-    settings: Settings,
-    authenticator: Authenticator,
-    persisted: PersistedQueries,
-) -> GraphQLWebSocket:
-    """`/graphql` for WebSockets (its `route()`), over `view` (the HTTP side's GraphQL view)."""
-    view.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
-    view.websocket_adapter_class = _reader(settings.max_body_bytes)
-    view.allowed_origins = normalize_allowed_origins(settings.cors_origin_list())
-    view.max_subscriptions_per_connection = None  # ours, with a clearer answer
-    view.connection_init_wait_timeout = timedelta(seconds=settings.websocket_init_timeout)
-    view.graphql_transport_ws_handler_class = _handler(
-        authenticator,
-        persisted,
-        passthrough=settings.upstream_credentials == "passthrough",
-        max_operations=settings.websocket_max_subscriptions,
-        ping_interval=settings.websocket_ping_interval,
-    )
-    return GraphQLWebSocket(
-        view,
-        max_connections=settings.websocket_max_connections,
-        max_pending=settings.websocket_max_pending,
-    )
-
-
-def _handler(
+def handler(
     authenticator: Authenticator,
     persisted: PersistedQueries,
     *,
@@ -300,7 +111,7 @@ def _handler(
                 return
             expires_at = self.context.principal.expires_at
             if expires_at is not None and time.time() >= expires_at:
-                await self.websocket.close(code=FORBIDDEN, reason=_EXPIRED)
+                await self.websocket.close(code=FORBIDDEN, reason=EXPIRED)
                 return
             if len(self.operations) >= max_operations:
                 await self._refuse(
@@ -352,7 +163,7 @@ def _handler(
         async def _expire(self, expires_at: float) -> None:
             # The token's clock is the wall clock.
             await asyncio.sleep(max(0.0, expires_at - time.time()))
-            await self.websocket.close(code=FORBIDDEN, reason=_EXPIRED)
+            await self.websocket.close(code=FORBIDDEN, reason=EXPIRED)
 
         async def shutdown(self) -> None:
             for task in (self.pinger, self.expiry):
@@ -389,7 +200,7 @@ def _not_a_subscription(query: Any, operation_name: Any) -> tuple[str, Code] | N
     return None
 
 
-def _reader(max_bytes: int) -> type[ASGIWebSocketAdapter]:
+def reader(max_bytes: int) -> type[ASGIWebSocketAdapter]:
     class Reader(ASGIWebSocketAdapter):
         """Messages read as the HTTP body is: bounded, and by the client JSON reader."""
 

@@ -142,7 +142,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_batch=settings.max_batch,
     )
-    sockets = websocket_endpoint(graphql, settings, gate.authenticator)
+    sockets = websocket_endpoint(graphql, settings, gate.authenticator, gate.persisted)
     routes = [
         Route("/graphql", gated, methods=["GET", "POST"]),
         sockets.route(),

@@ -216,6 +216,8 @@ def options(settings: Settings) -> dict[str, Any]:
         # Past this many connections or requests in progress, 503 and close.
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+        # A WebSocket message is no larger than a request body (gateway.websocket).
+        "ws_max_size": settings.max_body_bytes,
         # uvicorn's line holds the query string, GET variables included; the app
         # writes its own (gateway.observability.access).
         "access_log": False,

@@ -169,7 +169,9 @@ class JwtAuthentication:
         except (jwt.PyJWTError, TypeError, ValueError):
             # Invalid tokens, and keys unfit for the token's algorithm: never a 500.
             raise Unauthenticated("the token is not valid") from None
-        return Principal(str(claims.get("sub") or "jwt"), _scopes(claims))
+        # `exp` is required, and PyJWT checked that it is a number.
+        expires_at = float(claims["exp"]) + self.leeway
+        return Principal(str(claims.get("sub") or "jwt"), _scopes(claims), expires_at)
 
 
 def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:

@@ -201,6 +201,12 @@ def _subscribes(query: Any, operation_name: Any) -> bool:
     document = _parsed(query)
     if document is None:
         return False
+    return chosen_operation(document, operation_name) is OperationType.SUBSCRIPTION
+
+
+def chosen_operation(document: DocumentNode, operation_name: Any) -> OperationType | None:
+    """The kind of the operation a request runs of `document`; None when it does not
+    say which (several operations and no name, or none by that name)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o
@@ -208,7 +214,7 @@ def _subscribes(query: Any, operation_name: Any) -> bool:
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]
     # Several operations and no name: execution answers that it needs one.
-    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+    return chosen[0].operation if len(chosen) == 1 else None
 
 
 def _parsed(query: Any) -> DocumentNode | None:

@@ -20,6 +20,9 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
+    #: When its credentials stop being valid (Unix seconds): a JWT's `exp` and the
+    #: leeway; None for those that do not expire (API keys, no authentication).
+    expires_at: float | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

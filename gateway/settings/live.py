@@ -74,7 +74,22 @@ class LiveSettings(BaseSettings):
         ),
     )
     websocket_max_connections: int = Field(
-        1000, ge=1, description="Open WebSocket connections a replica accepts at once."
+        1000,
+        ge=1,
+        description="Authenticated WebSocket connections a replica accepts at once.",
+    )
+    websocket_max_pending: int = Field(
+        100,
+        ge=1,
+        description=(
+            "WebSocket connections a replica holds at once before their connection_init "
+            "authenticates them; past it, the oldest of them is closed (4408)."
+        ),
+    )
+    websocket_init_timeout: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds a new WebSocket connection has to send its connection_init.",
     )
     websocket_max_subscriptions: int = Field(
         20, ge=1, description="Operations one WebSocket connection may run at once."

@@ -1,6 +1,7 @@
 """Slow clients against the server `studio-gateway serve` runs: headers that never
 end and bodies that trickle are cut off; whole requests and kept-alive connections
-are served as before; past the connection bound, 503.
+are served as before; past the connection bound, 503; a WebSocket message past the
+body limit is refused unread.
 
 The timeouts are set short here; each bound below is the timeout plus a wide margin.
 """
@@ -16,6 +17,8 @@ from contextlib import ExitStack, closing
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as connect_websocket
 
 from gateway import server
 from gateway.app import create_app
@@ -194,3 +197,22 @@ def test_past_the_connection_bound_a_request_is_503(emulator: Emulator) -> None:
         served = httpx.get(f"{url}/healthz")
     assert refused.status_code == 503
     assert served.status_code == 200
+
+
+def test_a_websocket_message_over_the_body_limit_is_refused_before_the_app_reads_it(
+    emulator: Emulator,
+) -> None:
+    settings = gateway_settings(max_body_bytes=4096)
+    app = create_app(settings, transport=asgi_transport(emulator))
+    with (
+        serve(app, **server.options(settings)) as url,
+        connect_websocket(
+            url.replace("http", "ws", 1) + "/graphql", subprotocols=["graphql-transport-ws"]
+        ) as websocket,
+    ):
+        websocket.send(json.dumps({"type": "connection_init", "payload": {"pad": "x" * 8192}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=MARGIN)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    # uvicorn's refusal (ws_max_size), not the app's after receiving it whole.
+    assert not closed.value.rcvd.reason.startswith("a message may be at most")

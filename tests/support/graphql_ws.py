@@ -6,6 +6,7 @@ Written from graphql-ws's PROTOCOL.md for the tests, not shared with the gateway
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 PROTOCOL = "graphql-transport-ws"
 
@@ -44,10 +46,18 @@ class Client:
     pings: int = 0
     _next: int = 0
 
-    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Operation:
+    async def subscribe(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None = None,
+        **payload: Any,
+    ) -> Operation:
+        """Start an operation; `payload` adds to the message's (`extensions`, `operationName`)."""
         self._next += 1
         operation = self.operations[str(self._next)] = Operation(str(self._next))
-        message = {"query": query, "variables": variables or {}}
+        message = {"variables": variables or {}, **payload}
+        if query is not None:
+            message["query"] = query
         await self.send({"id": operation.id, "type": "subscribe", "payload": message})
         return operation
 
@@ -58,6 +68,10 @@ class Client:
         await self.socket.send(json.dumps(message))
 
     async def read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the server's close code is the socket's
+            await self._read()
+
+    async def _read(self) -> None:
         async for raw in self.socket:
             message = json.loads(raw)
             kind = message["type"]

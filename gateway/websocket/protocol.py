@@ -1,0 +1,260 @@
+"""graphql-transport-ws as the gateway speaks it: its handler and its message reader.
+
+See `gateway.websocket` for the rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, Protocol
+
+import orjson
+from graphql import GraphQLError, OperationType, parse
+from starlette.datastructures import Headers
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonTextMessageReceived, WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message as ProtocolMessage,
+)
+
+from gateway.events.watch import Live
+from gateway.graphql import Context
+from gateway.loaders import Loaders
+from gateway.security import client_json
+from gateway.security.auth import Authenticator, Unauthenticated
+from gateway.security.codes import Code
+from gateway.security.gate import MAX_GET_TOKENS, chosen_operation
+from gateway.security.persisted import PersistedError, PersistedQueries
+from gateway.studio import Credentials, InvalidArgument
+from gateway.websocket.connections import ADMIT, BAD_MESSAGE, EXPIRED, FORBIDDEN, TOO_BIG
+
+__all__ = ["handler", "reader"]
+
+
+class LiveGateway(Protocol):
+    """What a connection needs of the gateway (`gateway.app.Gateway`)."""
+
+    live: Live | None
+
+    def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
+
+
+def handler(
+    authenticator: Authenticator,
+    persisted: PersistedQueries,
+    *,
+    passthrough: bool,
+    max_operations: int,
+    ping_interval: float,
+) -> type[BaseGraphQLTransportWSHandler[Context, None]]:
+    class Handler(BaseGraphQLTransportWSHandler[Context, None]):
+        """graphql-transport-ws with the gateway's door, limits and pings."""
+
+        pinger: asyncio.Task[None] | None = None
+        expiry: asyncio.Task[None] | None = None
+
+        async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+            payload = message.get("payload") or {}
+            if isinstance(payload, dict) and not self.connection_init_received:
+                try:
+                    await self._admit(payload)
+                    refusal = self._take_room()
+                except Unauthenticated as refused:
+                    refusal = FORBIDDEN, _reason(str(refused))
+                if refusal is not None:
+                    if self.connection_init_timeout_task:
+                        self.connection_init_timeout_task.cancel()
+                    await self.websocket.close(*refusal)
+                    return
+            await super().handle_connection_init(message)
+            if self.connection_acknowledged and ping_interval > 0:
+                self.pinger = asyncio.get_running_loop().create_task(self._ping())
+
+        def _take_room(self) -> tuple[int, str] | None:
+            admit: Callable[[], tuple[int, str] | None] | None = self.context.request.scope.get(
+                ADMIT
+            )
+            return admit() if admit is not None else None
+
+        async def _admit(self, payload: dict[str, Any]) -> None:
+            headers = _headers(self.context.request, payload)
+            principal = await authenticator.authenticate(headers)
+            credentials = _credentials(headers) if passthrough else None
+            # The lifespan's state, as for HTTP requests (gateway.app).
+            owner: LiveGateway | None = getattr(self.context.request.state, "gateway", None)
+            if owner is None:
+                raise Unauthenticated("the gateway is starting; connect again")
+            self.context.principal = principal
+            if principal.expires_at is not None:
+                self.expiry = asyncio.get_running_loop().create_task(
+                    self._expire(principal.expires_at)
+                )
+            self.context.new_loaders = lambda: owner.loaders(credentials)
+            self.context.loaders = self.context.new_loaders()
+            self.context.live = owner.live
+
+        async def handle_subscribe(self, message: SubscribeMessage) -> None:
+            if not self.connection_acknowledged:
+                await super().handle_subscribe(message)  # closes: 4401
+                return
+            expires_at = self.context.principal.expires_at
+            if expires_at is not None and time.time() >= expires_at:
+                await self.websocket.close(code=FORBIDDEN, reason=EXPIRED)
+                return
+            if len(self.operations) >= max_operations:
+                await self._refuse(
+                    message["id"],
+                    f"this connection already runs {max_operations} operations, its most "
+                    "(STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS): complete one first",
+                    Code.RATE_LIMITED,
+                    limit=max_operations,
+                )
+                return
+            payload: Any = message["payload"]
+            if not isinstance(payload, dict):
+                await self.handle_invalid_message("a subscribe message's payload is an object")
+                return
+            try:
+                payload = await persisted.resolve(payload)
+            except PersistedError as error:
+                # What HTTP answers (gateway.security.gate), as the operation's error.
+                await self._refuse(message["id"], error.message, error.code)
+                return
+            refusal = _not_a_subscription(payload.get("query"), payload.get("operationName"))
+            if refusal is not None:
+                await self._refuse(message["id"], *refusal)
+                return
+            await super().handle_subscribe({**message, "payload": payload})
+
+        async def _refuse(self, id: str, text: str, code: Code, **extensions: Any) -> None:
+            error = GraphQLError(text, extensions={"code": code.value, **extensions})
+            await self.send_message({"id": id, "type": "error", "payload": [error.formatted]})
+
+        async def send_message(self, message: ProtocolMessage) -> None:
+            # Text frames always: the view's encoder gives bytes (orjson, for HTTP),
+            # which strawberry would send as a binary frame, and graphql-ws clients
+            # (Apollo's GraphQLWsLink, urql) cannot read one.
+            websocket = getattr(self.websocket, "ws", None)
+            if websocket is None:
+                await super().send_message(message)
+                return
+            try:
+                await websocket.send_text(_text(message))
+            except WebSocketDisconnect as exc:
+                raise WebSocketDisconnected from exc
+
+        async def _ping(self) -> None:
+            while True:
+                await asyncio.sleep(ping_interval)
+                await self.send_message({"type": "ping"})
+
+        async def _expire(self, expires_at: float) -> None:
+            # The token's clock is the wall clock.
+            await asyncio.sleep(max(0.0, expires_at - time.time()))
+            await self.websocket.close(code=FORBIDDEN, reason=EXPIRED)
+
+        async def shutdown(self) -> None:
+            for task in (self.pinger, self.expiry):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            await super().shutdown()
+
+    return Handler
+
+
+def _not_a_subscription(query: Any, operation_name: Any) -> tuple[str, Code] | None:
+    """Why an operation may not run over the WebSocket; None for one subscription."""
+    if not isinstance(query, str):
+        return "send the operation's text in payload.query", Code.BAD_REQUEST
+    try:
+        document = parse(query, max_tokens=MAX_GET_TOKENS)
+    except GraphQLError as error:
+        return error.message, Code.GRAPHQL_PARSE_FAILED
+    kind = chosen_operation(document, operation_name)
+    if kind is None:
+        return (
+            "name the operation to run in operationName: the document holds several, "
+            "or none by that name",
+            Code.BAD_REQUEST,
+        )
+    if kind is not OperationType.SUBSCRIPTION:
+        return (
+            f"only subscriptions run over the WebSocket: send this {kind.value} over "
+            "HTTP (POST to this URL)",
+            Code.BAD_REQUEST,
+        )
+    return None
+
+
+def reader(max_bytes: int) -> type[ASGIWebSocketAdapter]:
+    class Reader(ASGIWebSocketAdapter):
+        """Messages read as the HTTP body is: bounded, and by the client JSON reader."""
+
+        async def iter_json(
+            self, *, ignore_parsing_errors: bool = False
+        ) -> AsyncGenerator[object, None]:
+            try:
+                while self.ws.application_state != WebSocketState.DISCONNECTED:
+                    text = await self.ws.receive_text()
+                    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+                        reason = f"a message may be at most {max_bytes} bytes"
+                        await self.close(TOO_BIG, reason)
+                        return
+                    try:
+                        value = client_json.loads(text, what="the message")
+                    except client_json.ClientJSONError as error:
+                        await self.close(BAD_MESSAGE, _reason(error.message))
+                        return
+                    yield value
+            except KeyError as error:  # a binary frame: strawberry closes 4400
+                raise NonTextMessageReceived from error
+            except WebSocketDisconnect:
+                pass
+
+    return Reader
+
+
+def _headers(request: Any, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The handshake's headers, overridden by the string values of the init payload."""
+    headers = dict(Headers(scope=request.scope).items()) if request is not None else {}
+    for name, value in payload.items():
+        if isinstance(name, str) and isinstance(value, str):
+            headers[name.lower()] = value
+    return headers
+
+
+def _credentials(headers: Mapping[str, str]) -> Credentials:
+    header = headers.get("authorization")
+    if not header:
+        raise Unauthenticated("send your Twilio credentials as Basic in Authorization")
+    try:
+        return Credentials.from_basic_header(header)
+    except InvalidArgument as error:
+        raise Unauthenticated(str(error)) from None
+
+
+def _reason(message: str) -> str:
+    # A close reason is at most 123 bytes.
+    return message.encode()[:120].decode(errors="ignore")
+
+
+def _text(message: ProtocolMessage) -> str:
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:
+        # What orjson refuses (an integer past 64 bits in an upstream JSON value).
+        return json.dumps(message)

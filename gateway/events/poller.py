@@ -10,7 +10,9 @@ configured, or it does not answer) each replica polls alone.
 Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
-While nothing changes the wait doubles, up to a cap. An execution that is gone
+While nothing changes the wait doubles, up to a cap. Credentials Twilio refuses
+(401/403) are never tried again: `refused` gives other ones, or none, and then
+the poller gives its lease up and stops. An execution that is gone
 (404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE` (a flow,
 `FLOW_GONE`), and the poller stops.
 """
@@ -111,8 +113,10 @@ class Poller:
         publish: Callable[[StudioEvent], Awaitable[None]],
         policy: PollPolicy | None = None,
         shared: SharedRedis | None = None,
+        refused: Callable[[StudioClient], StudioClient | None] = lambda client: None,
     ) -> None:
         self.client = client
+        self.refused = refused
         self.flow_sid, self.execution_sid = flow_sid, execution_sid
         self.publish = publish
         self.policy = policy or PollPolicy()
@@ -149,6 +153,12 @@ class Poller:
                 except StudioError as error:
                     watched = self.execution_sid or self.flow_sid
                     logger.warning("polling %s failed (%s)", watched, error.status)
+                    if error.status in (401, 403):
+                        replacement = self.refused(self.client)
+                        if replacement is None:
+                            return  # the lease is released: a replica with good ones polls
+                        self.client = replacement
+                        continue
                     changed, ended = False, await self._gone(error)
                 if ended:
                     return

@@ -37,6 +37,7 @@ __all__ = [
     "Lagged",
     "LiveExecutions",
     "RefuseSubscriptions",
+    "Refused",
     "Subscription",
 ]
 
@@ -55,11 +56,20 @@ class Gone(Exception):
     execution past its 30 days."""
 
 
+class Refused(Exception):
+    """Twilio no longer accepts the credentials the subscription's updates were read with."""
+
+
 class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`
-    or `Gone`."""
+    """One subscriber's live updates, in the order they happened; raises `Lagged`,
+    `Gone` or `Refused`."""
 
     def __aiter__(self) -> AsyncIterator[Update]: ...
+
+    def verified(self) -> None:
+        """Twilio accepted the subscriber's credentials (its own fetch succeeded):
+        a poller may read with them."""
+        ...
 
     def close(self) -> None: ...
 
@@ -105,6 +115,8 @@ class Subscription:
         feed = live.execution(loaders.client, flow, sid)
         try:
             execution = await load(loaders.execution.load((flow, sid)), f"execution {sid}")
+            if execution.status is not studio.ExecutionStatus.ENDED:
+                feed.verified()
             seen: set[str] = set()
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
@@ -148,6 +160,7 @@ class Subscription:
         wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
             await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
+            feed.verified()
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
@@ -202,6 +215,11 @@ async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
         raise GatewayError(
             f"{what} no longer exists (deleted, or past Twilio's 30 days); the subscription ends",
             Code.NOT_FOUND,
+        ) from None
+    except Refused:
+        raise GatewayError(
+            "Twilio no longer accepts the credentials of this subscription; the subscription ends",
+            Code.UNAUTHENTICATED,
         ) from None
 
 

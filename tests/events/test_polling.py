@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from gateway.cache import RedisCache
-from gateway.emulator import Emulator
+from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.emulator.progress import end_execution, take_step
 from gateway.events.poller import Poller
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
-from tests.support import REDIS_URL, free_port, until
+from tests.support import REDIS_URL, basic, free_port, paused, until
 from tests.support.graphql_ws import connected
-from tests.support.live import STEPS, UPDATES, served
+from tests.support.live import STEPS, UPDATES, served, step_sids
 
 SUBSCRIBERS = 5
 
@@ -28,7 +28,7 @@ async def test_five_subscribers_share_one_poller(emulator: Emulator) -> None:
         end_execution(emulator, flow, execution)
         await until(lambda: all(op.done.is_set() for op in operations))
 
-    assert live.pollers_started == {execution: 1}
+    assert live.pollers_started == 1
     assert len({tuple(u["sid"] for u in op.data) for op in operations}) == 1
     # Each subscriber reads the list twice (the past, and once more at the end);
     # every other read of it is the one poller's.
@@ -84,7 +84,7 @@ async def test_flow_executions_polls_the_flow_for_executions_that_start_and_end(
         await until(lambda: len(every.results) == 1)
         await studio.update_execution(flow, started.sid)
         await until(lambda: len(every.results) == 2)
-        assert gateway.live.pollers_started == {flow: 1}
+        assert gateway.live.pollers_started == 1
     assert every.data == [
         {"sid": started.sid, "status": "ACTIVE"},
         {"sid": started.sid, "status": "ENDED"},
@@ -112,7 +112,7 @@ async def test_the_poller_stops_when_its_last_subscriber_leaves(emulator: Emulat
         # A new subscriber starts a new poller.
         third = await client.subscribe(UPDATES, variables)
         await until(lambda: len(third.results) == len(record.steps))
-        assert polls >= 1 and gateway.live.pollers_started == {execution: 2}
+        assert polls >= 1 and gateway.live.pollers_started == 2
 
 
 async def test_without_redis_a_replica_polls_alone(emulator: Emulator, redis_prefix: str) -> None:
@@ -132,3 +132,49 @@ async def test_without_redis_a_replica_polls_alone(emulator: Emulator, redis_pre
     await cache.aclose()
     assert not nowhere.up
     assert updates.data[-1]["status"] == "ENDED" and not updates.errors
+
+
+async def test_a_wrong_token_subscribing_first_never_polls_for_the_right_subscribers(
+    emulator: Emulator,
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    wrong, right = basic(DEMO_ACCOUNT_SID, "wrong-token"), basic(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
+    async with (
+        served(emulator, upstream_credentials="passthrough") as gateway,
+        connected(gateway.url, wrong) as intruder,
+        connected(gateway.url, right) as client,
+    ):
+        # Both join the watch before Twilio has answered either.
+        with paused(emulator):
+            refused = await intruder.subscribe(UPDATES, variables)
+            await until(lambda: gateway.subscribers == 1)
+            updates = await client.subscribe(UPDATES, variables)
+            await until(lambda: gateway.subscribers == 2)
+        await until(lambda: refused.done.is_set() and bool(updates.results))
+        step = take_step(emulator, flow, execution)
+        await until(lambda: step.sid in step_sids(updates))
+    assert [e["extensions"]["code"] for e in refused.errors] == ["UNAUTHENTICATED"]
+    assert gateway.live.pollers_started == 1
+
+
+async def test_credentials_twilio_stops_accepting_end_the_subscription_and_its_poller(
+    emulator: Emulator,
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    variables = {"flow": flow, "execution": execution}
+    auth = basic(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
+    async with (
+        served(emulator, upstream_credentials="passthrough") as gateway,
+        connected(gateway.url, auth) as client,
+    ):
+        updates = await client.subscribe(UPDATES, variables)
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        (watch,) = gateway.live.watches.values()
+        task = watch.task
+        emulator.account(emulator.account_sid).auth_token = "rotated"
+        await until(lambda: updates.done.is_set())
+        assert task is not None
+        await until(task.done)
+    assert [e["extensions"]["code"] for e in updates.errors] == ["UNAUTHENTICATED"]
+    assert not gateway.live.watches

@@ -5,7 +5,10 @@ list) and the present from a feed (`LiveExecutions`, given by the events layer
 in the context), and resolve each update through the same types as queries: a
 field an update's record lacks (a step's `type` from an Event Streams event) is
 fetched through the loaders. Over a WebSocket one context serves many
-operations; `FreshLoaders` makes each operation its own loaders.
+operations; `FreshLoaders` makes each operation its own loaders, and a
+subscription new ones for each update it resolves from a changed record (a
+flow's executions, an execution's end): memoized reads would be stale, and would
+pile up for as long as the subscription runs.
 """
 
 from __future__ import annotations
@@ -132,9 +135,10 @@ class Subscription:
                         _sent(info, "ExecutionStep")
                         yield _step(await _complete(loaders, update, wants_type))
                         continue
+                    # The end: read afresh (the Steps list holds every step there is
+                    # now; a `context` read with an earlier step is no longer current).
+                    loaders = _fresh(info)
                     execution = await _with_address(loaders, update, wants_address)
-                    # The end: what the Steps list holds now is every step there is.
-                    _forget_steps(loaders, flow, sid)
                     for step in _new(await _steps(loaders, flow, sid), seen):
                         _sent(info, "ExecutionStep")
                         yield _step(step)
@@ -166,8 +170,11 @@ class Subscription:
                     continue
                 if status is not None and update.status.value != status.value:
                     continue
+                # Each update afresh: what an earlier one read (its steps, its
+                # context) is stale now, and loaders kept for ever would grow for ever.
+                loaders = _fresh(info)
                 update = await _with_address(loaders, update, wants_address)
-                loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
+                loaders.execution.prime((flow, update.sid), update)
                 _sent(info, "Execution")
                 yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
         finally:
@@ -242,9 +249,10 @@ def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.E
     return fresh
 
 
-def _forget_steps(loaders: Loaders, flow: str, sid: str) -> None:
-    for key in [k for k in loaders.steps_page.futures if k.parent == (flow, sid)]:
-        loaders.steps_page.clear(key)
+def _fresh(info: Info) -> Loaders:
+    """New loaders for what the operation resolves next (see `FreshLoaders`)."""
+    info.context.loaders = info.context.new_loaders()
+    return info.context.loaders
 
 
 async def _complete(

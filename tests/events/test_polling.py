@@ -178,3 +178,57 @@ async def test_credentials_twilio_stops_accepting_end_the_subscription_and_its_p
         await until(task.done)
     assert [e["extensions"]["code"] for e in updates.errors] == ["UNAUTHENTICATED"]
     assert not gateway.live.watches
+
+
+async def test_each_flow_executions_update_reads_the_execution_afresh(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, *_ = emulator.seeded_handles.active_execution
+    query = """
+    subscription($f: ID!) {
+      flowExecutions(flowSid: $f) { sid status context steps { nodes { sid } } }
+    }
+    """
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        every = await client.subscribe(query, {"f": flow})
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        started = await studio.create_execution(flow, "+15550001111", "+15550002222", {})
+        await until(lambda: len(every.results) == 1)
+        for n in range(2):
+            take_step(emulator, flow, started.sid).variables = {"answer": str(n)}
+        end_execution(emulator, flow, started.sid)
+        await until(lambda: len(every.results) == 2)
+        steps = [s.sid async for s in studio.iter_execution_steps(flow, started.sid)]
+        context = await studio.fetch_execution_context(flow, started.sid)
+    active, ended = every.data
+    assert not every.errors
+    assert ended["status"] == "ENDED" and len(steps) > len(active["steps"]["nodes"])
+    assert sorted(s["sid"] for s in ended["steps"]["nodes"]) == sorted(steps)
+    assert ended["context"] == context.context
+
+
+async def test_the_ended_execution_of_execution_updates_has_its_context_now(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    query = """
+    subscription($flow: ID!, $execution: ID!) {
+      executionUpdates(flowSid: $flow, executionSid: $execution) {
+        ... on ExecutionStep { sid execution { context } }
+        ... on Execution { sid status context }
+      }
+    }
+    """
+    variables = {"flow": flow, "execution": execution}
+    async with served(emulator) as gateway, connected(gateway.url) as client:
+        updates = await client.subscribe(query, variables)
+        await until(lambda: bool(updates.results))  # the execution's context as it was
+        await until(lambda: any(p.polls for p in gateway.live.pollers()))
+        take_step(emulator, flow, execution).variables = {"answer": "yes"}
+        end_execution(emulator, flow, execution)
+        await until(updates.done.is_set)
+        context = await studio.fetch_execution_context(flow, execution)
+    assert not updates.errors
+    assert updates.data[-1]["status"] == "ENDED"
+    assert updates.data[-1]["context"] == context.context
+    assert updates.data[0]["execution"]["context"] != context.context

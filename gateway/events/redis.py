@@ -12,8 +12,10 @@ already have it, and the listener task subscribes again when Redis is back
 pub/sub keeps nothing; the pollers cover it). Events carry contact addresses,
 and personal data reaches Redis only sealed: with the cache cipher the payload
 is sealed (the channel bound in); without it an execution's
-`contact_channel_address` stays in the publishing process, and other replicas
-get it as None (to be fetched, like `context`, when selected). Nothing of a
+`contact_channel_address` and `context`, and a step's `context` (a polled
+event carries whole REST records), stay in the publishing process, and other
+replicas get them as None (fetched when selected: subscriptions read contexts
+through the loaders anyway). Nothing of a
 payload is ever logged.
 """
 
@@ -131,12 +133,14 @@ class RedisBroker:
 
     def _wire(self, event: StudioEvent) -> StudioEvent:
         """The event as it may cross Redis: without personal data unless sealed."""
-        execution = event.execution
-        if self.cipher is not None or execution is None:
+        if self.cipher is not None:
             return event
-        return dataclasses.replace(
-            event, execution=dataclasses.replace(execution, contact_channel_address=None)
-        )
+        execution, step = event.execution, event.step
+        if execution is not None:
+            execution = dataclasses.replace(execution, contact_channel_address=None, context=None)
+        if step is not None:
+            step = dataclasses.replace(step, context=None)
+        return dataclasses.replace(event, execution=execution, step=step)
 
     def _seal(self, channel: str, payload: bytes) -> bytes:
         return payload if self.cipher is None else self.cipher.seal(channel, payload)

@@ -144,6 +144,12 @@ class Watch:
             return
         self.window.add(event)
 
+    def missed(self) -> None:
+        """Events may have been lost on the way here: each subscriber ends (`Lagged`),
+        to subscribe again and read the past first."""
+        for subscriber in tuple(self.subscribers):
+            subscriber.end(Lagged())
+
     def close(self) -> None:
         """Stop hearing events (the last subscriber left)."""
         self.stop_listening()
@@ -212,7 +218,7 @@ class Live:
         if watch is None:
             watch = Watch(account, flow_sid, execution_sid, reorder=self.config.reorder)
             self.watches[key] = watch
-            watch.stop_listening = self._broker().listen(account, watch.deliver)
+            watch.stop_listening = self._broker().listen(account, watch.deliver, watch.missed)
         subscriber = Subscriber(
             self.config.queue,
             client,

@@ -293,7 +293,7 @@ def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
             return True
         if (
             isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, on, "Node")
+            and selection.type_condition in (None, on, "Node", "ExecutionUpdate")
             and _selects(selection.selections, name, on)
         ):
             return True

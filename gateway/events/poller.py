@@ -40,6 +40,9 @@ from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClie
 
 __all__ = ["Lease", "PollPolicy", "Poller"]
 
+#: The newest executions of a flow a flow's poller reads each round.
+_FLOW_PAGE = 50
+
 logger = logging.getLogger("gateway.events")
 
 #: Take the lease when free, renew it when ours; 1 when we hold it now.
@@ -133,12 +136,18 @@ class Poller:
         #: Rounds this poller read the upstream in.
         self.polls = 0
         self._published: set[str] = set()
-        #: A flow's executions and their last status seen (None before the first round).
+        #: The executions on the flow's newest page and their status (None before the
+        #: first round).
         self._statuses: dict[str, ExecutionStatus] | None = None
 
     def __repr__(self) -> str:
         watched = self.execution_sid or self.flow_sid
         return f"Poller(watched={watched!r}, polls={self.polls})"
+
+    @property
+    def remembered(self) -> int:
+        """Executions whose status a flow's poller keeps (at most one page)."""
+        return len(self._statuses or ())
 
     async def run(self) -> None:
         wait = self.policy.interval
@@ -210,15 +219,16 @@ class Poller:
 
     async def _poll_flow(self) -> bool:
         """The newest page of the flow's executions: those that started or ended since."""
-        page = await self.client.list_executions(self.flow_sid, page_size=50)
-        first = self._statuses is None
-        known = self._statuses if self._statuses is not None else {}
+        page = await self.client.list_executions(self.flow_sid, page_size=_FLOW_PAGE)
+        known = self._statuses
+        # Only the newest page's: what fell off it is never listed (nor told) again.
+        self._statuses = {execution.sid: execution.status for execution in page.items}
+        if known is None:
+            return False  # what was there when the watch began is no news
         changed = False
         for execution in reversed(page.items):  # oldest first
-            before = known.get(execution.sid)
-            known[execution.sid] = execution.status
-            if first or before is execution.status:
-                continue  # what was there when the watch began is no news
+            if known.get(execution.sid) is execution.status:
+                continue
             changed = True
             ended = execution.status is ExecutionStatus.ENDED
             kind = EXECUTION_ENDED if ended else EXECUTION_STARTED
@@ -227,7 +237,6 @@ class Poller:
             await self.publish(
                 self._event(kind, event_id, execution.sid, when, execution=execution)
             )
-        self._statuses = known
         return changed
 
     def _event(

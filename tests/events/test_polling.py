@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.cache import RedisCache
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.emulator.progress import end_execution, take_step
+from gateway.events import EXECUTION_ENDED, EXECUTION_STARTED, StudioEvent
 from gateway.events.poller import Poller
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
@@ -232,3 +233,30 @@ async def test_the_ended_execution_of_execution_updates_has_its_context_now(
     assert updates.data[-1]["status"] == "ENDED"
     assert updates.data[-1]["context"] == context.context
     assert updates.data[0]["execution"]["context"] != context.context
+
+
+async def test_a_flow_poller_remembers_only_the_newest_page_of_executions(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, *_ = emulator.seeded_handles.active_execution
+    published: list[StudioEvent] = []
+
+    async def publish(event: StudioEvent) -> None:
+        published.append(event)
+
+    poller = Poller(studio, flow, None, publish=publish)
+    await poller.poll()
+    started = [
+        await studio.create_execution(flow, f"+1555000{n:04d}", "+15550002222", {})
+        for n in range(60)
+    ]
+    await poller.poll()
+    for execution in started[-3:]:
+        await studio.update_execution(flow, execution.sid)
+    await poller.poll()
+
+    assert poller.remembered == 50  # one page, however many executions it has seen
+    told = [(e.type, e.execution_sid) for e in published]
+    assert told == [(EXECUTION_STARTED, e.sid) for e in started[-50:]] + [
+        (EXECUTION_ENDED, e.sid) for e in started[-3:]
+    ]

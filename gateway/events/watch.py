@@ -9,10 +9,10 @@ subscribers get them in the order they happened. Where no Event Streams come
 (`events_source=poll`), the first subscriber whose credentials Twilio accepted
 (its own fetch of the execution or flow succeeded: `Subscriber.verified`) starts
 its poller (`gateway.events.poller`) with its client, and the last one to leave
-stops it. Should Twilio refuse those credentials later (401/403), the poller goes
-on with another verified subscriber's credentials; with none, its subscribers
-end (`Refused`). What a watch watches being gone (`EXECUTION_GONE`, `FLOW_GONE`)
-ends its subscribers (`Gone`).
+stops it. Should Twilio refuse those credentials later (401/403), the subscribers
+holding them end (`Refused`) and the poller goes on with another verified
+subscriber's credentials, or, with none, stops. What a watch watches being gone
+(`EXECUTION_GONE`, `FLOW_GONE`) ends its subscribers (`Gone`).
 """
 
 from __future__ import annotations
@@ -252,15 +252,15 @@ class Live:
         self.pollers_started += 1
 
     def _refused(self, watch: Watch, client: StudioClient) -> StudioClient | None:
-        """Twilio refused the poller's credentials: another verified subscriber's client,
-        or, with none, the watch's verified subscribers end and its poller stops."""
-        for subscriber in watch.subscribers:
-            if subscriber.trusted and subscriber.client.credentials != client.credentials:
-                return subscriber.client
+        """Twilio refused the poller's credentials: the subscribers that hold them end;
+        the poller goes on with another verified subscriber's client, or stops."""
         for subscriber in tuple(watch.subscribers):
-            if subscriber.trusted:
+            if subscriber.trusted and subscriber.client.credentials == client.credentials:
                 subscriber.trusted = False
                 subscriber.end(Refused())
+        for subscriber in watch.subscribers:
+            if subscriber.trusted:
+                return subscriber.client
         watch.poller, watch.task = None, None
         return None
 

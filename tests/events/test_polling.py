@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.cache import RedisCache
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
 from gateway.emulator.progress import end_execution, take_step
 from gateway.events import EXECUTION_ENDED, EXECUTION_STARTED, StudioEvent
-from gateway.events.poller import Poller
+from gateway.events.broker import LocalBroker
+from gateway.events.poller import Poller, PollPolicy
+from gateway.events.watch import Live, LiveConfig, Subscriber
+from gateway.graphql.subscription import Refused
 from gateway.shared import SharedRedis
-from gateway.studio import StudioClient
+from gateway.studio import Credentials, StudioClient
 from tests.support import REDIS_URL, basic, free_port, paused, until
 from tests.support.graphql_ws import connected
 from tests.support.live import STEPS, UPDATES, served, step_sids
@@ -260,3 +265,44 @@ async def test_a_flow_poller_remembers_only_the_newest_page_of_executions(
     assert told == [(EXECUTION_STARTED, e.sid) for e in started[-50:]] + [
         (EXECUTION_ENDED, e.sid) for e in started[-3:]
     ]
+
+
+async def test_when_twilio_refuses_the_pollers_credentials_it_polls_with_another_subscribers(
+    emulator: Emulator, studio: StudioClient
+) -> None:
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    key, secret = "SK" + "d" * 32, "a key's secret"
+    emulator.add_api_key(key, secret, emulator.account_sid)
+    with_key = studio.with_credentials(Credentials.api_key(emulator.account_sid, key, secret))
+    broker = LocalBroker()
+    live = Live(lambda: broker, LiveConfig(poll=PollPolicy(interval=0.01, max_interval=0.05)))
+    by_token = live.execution(studio, flow, execution)
+    by_key = live.execution(with_key, flow, execution)
+    heard: list[str] = []
+    failed: list[Exception] = []
+
+    async def read(feed: Subscriber, into: list[str]) -> None:
+        try:
+            async for update in feed:
+                into.append(update.sid)
+        except Exception as error:
+            failed.append(error)
+
+    readers = [
+        asyncio.create_task(read(by_token, [])),
+        asyncio.create_task(read(by_key, heard)),
+    ]
+    try:
+        by_token.verified()  # its client polls
+        by_key.verified()
+        await until(lambda: any(p.polls for p in live.pollers()))
+        emulator.account(emulator.account_sid).auth_token = "rotated"
+        await until(lambda: bool(failed))
+        step = take_step(emulator, flow, execution)
+        await until(lambda: step.sid in heard)
+    finally:
+        await live.aclose()
+        for reader in readers:
+            reader.cancel()
+    assert [type(error) for error in failed] == [Refused]
+    assert live.pollers_started == 1

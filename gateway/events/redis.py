@@ -111,13 +111,15 @@ class RedisBroker:
         pattern = self.channel("*")
         while True:
             pubsub = self.shared.client.pubsub(ignore_subscribe_messages=True)
+            connection = None
             try:
                 await pubsub.psubscribe(pattern)
                 self._reconnected = False
                 # redis-py connects a broken pub/sub connection again by itself:
                 # that is a failure too (what was published meanwhile is lost).
-                if pubsub.connection is not None:  # set by psubscribe
-                    pubsub.connection.register_connect_callback(self._on_reconnect)
+                connection = pubsub.connection  # set by psubscribe
+                if connection is not None:
+                    connection.register_connect_callback(self._on_reconnect)
                 await self._answered(pubsub)  # Redis has subscribed it (commands run in order)
                 self._subscribed.set()
                 if self.failures:  # what other replicas published meanwhile is lost here
@@ -130,6 +132,8 @@ class RedisBroker:
                 self._subscribed.clear()
                 await asyncio.sleep(self.shared.retry_interval)
             finally:
+                if connection is not None:  # back to the pool: its connects are not ours
+                    connection.deregister_connect_callback(self._on_reconnect)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 

@@ -17,6 +17,12 @@ logger = logging.getLogger("gateway.events")
 
 #: Called with each event of the account; must not block (queue it and return).
 Listener = Callable[[StudioEvent], None]
+#: Called when events of the account may have been lost on the way here.
+Missed = Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
 
 
 class Broker(Protocol):
@@ -24,8 +30,11 @@ class Broker(Protocol):
 
     async def publish(self, event: StudioEvent) -> None: ...
 
-    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with every event of `account_sid`; returns what stops it."""
+    def listen(
+        self, account_sid: str, listener: Listener, missed: Missed | None = None
+    ) -> Callable[[], None]:
+        """Call `listener` with every event of `account_sid` (and `missed` when some
+        may have been lost); returns what stops it."""
         ...
 
     async def aclose(self) -> None: ...
@@ -35,7 +44,8 @@ class LocalBroker:
     """Events within one process: publish calls each listener of the account."""
 
     def __init__(self) -> None:
-        self._listeners: dict[str, set[Listener]] = {}
+        #: Each account's listeners, and what each is told when events were lost.
+        self._listeners: dict[str, dict[Listener, Missed]] = {}
 
     def __repr__(self) -> str:
         return f"LocalBroker(accounts={len(self._listeners)})"
@@ -51,17 +61,28 @@ class LocalBroker:
             except Exception:  # one listener's fault must not starve the others
                 logger.exception("an event listener failed (%s)", event.type)
 
-    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
-        self._listeners.setdefault(account_sid, set()).add(listener)
+    def listen(
+        self, account_sid: str, listener: Listener, missed: Missed | None = None
+    ) -> Callable[[], None]:
+        self._listeners.setdefault(account_sid, {})[listener] = missed or _nothing
 
         def stop() -> None:
             listeners = self._listeners.get(account_sid)
             if listeners is not None:
-                listeners.discard(listener)
+                listeners.pop(listener, None)
                 if not listeners:
                     del self._listeners[account_sid]
 
         return stop
+
+    def missed(self) -> None:
+        """Tell every listener that events may have been lost (a carrier was away)."""
+        for listeners in tuple(self._listeners.values()):
+            for missed in tuple(listeners.values()):
+                try:
+                    missed()
+                except Exception:
+                    logger.exception("an event listener failed (missed events)")
 
     def listening(self, account_sid: str) -> int:
         """How many listeners `account_sid` has in this process."""

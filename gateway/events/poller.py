@@ -10,7 +10,9 @@ configured, or it does not answer) each replica polls alone.
 Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
-While nothing changes the wait doubles, up to a cap. An execution that is gone
+While nothing changes the wait doubles, up to a cap. Credentials Twilio refuses
+(401/403) are never tried again: `refused` gives other ones, or none, and then
+the poller gives its lease up and stops. An execution that is gone
 (404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE` (a flow,
 `FLOW_GONE`), and the poller stops.
 """
@@ -37,6 +39,9 @@ from gateway.shared.connection import RedisUnavailable
 from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
 
 __all__ = ["Lease", "PollPolicy", "Poller"]
+
+#: The newest executions of a flow a flow's poller reads each round.
+_FLOW_PAGE = 50
 
 logger = logging.getLogger("gateway.events")
 
@@ -111,8 +116,10 @@ class Poller:
         publish: Callable[[StudioEvent], Awaitable[None]],
         policy: PollPolicy | None = None,
         shared: SharedRedis | None = None,
+        refused: Callable[[StudioClient], StudioClient | None] = lambda client: None,
     ) -> None:
         self.client = client
+        self.refused = refused
         self.flow_sid, self.execution_sid = flow_sid, execution_sid
         self.publish = publish
         self.policy = policy or PollPolicy()
@@ -129,12 +136,18 @@ class Poller:
         #: Rounds this poller read the upstream in.
         self.polls = 0
         self._published: set[str] = set()
-        #: A flow's executions and their last status seen (None before the first round).
+        #: The executions on the flow's newest page and their status (None before the
+        #: first round).
         self._statuses: dict[str, ExecutionStatus] | None = None
 
     def __repr__(self) -> str:
         watched = self.execution_sid or self.flow_sid
         return f"Poller(watched={watched!r}, polls={self.polls})"
+
+    @property
+    def remembered(self) -> int:
+        """Executions whose status a flow's poller keeps (at most one page)."""
+        return len(self._statuses or ())
 
     async def run(self) -> None:
         wait = self.policy.interval
@@ -149,6 +162,12 @@ class Poller:
                 except StudioError as error:
                     watched = self.execution_sid or self.flow_sid
                     logger.warning("polling %s failed (%s)", watched, error.status)
+                    if error.status in (401, 403):
+                        replacement = self.refused(self.client)
+                        if replacement is None:
+                            return  # the lease is released: a replica with good ones polls
+                        self.client = replacement
+                        continue
                     changed, ended = False, await self._gone(error)
                 if ended:
                     return
@@ -200,15 +219,16 @@ class Poller:
 
     async def _poll_flow(self) -> bool:
         """The newest page of the flow's executions: those that started or ended since."""
-        page = await self.client.list_executions(self.flow_sid, page_size=50)
-        first = self._statuses is None
-        known = self._statuses if self._statuses is not None else {}
+        page = await self.client.list_executions(self.flow_sid, page_size=_FLOW_PAGE)
+        known = self._statuses
+        # Only the newest page's: what fell off it is never listed (nor told) again.
+        self._statuses = {execution.sid: execution.status for execution in page.items}
+        if known is None:
+            return False  # what was there when the watch began is no news
         changed = False
         for execution in reversed(page.items):  # oldest first
-            before = known.get(execution.sid)
-            known[execution.sid] = execution.status
-            if first or before is execution.status:
-                continue  # what was there when the watch began is no news
+            if known.get(execution.sid) is execution.status:
+                continue
             changed = True
             ended = execution.status is ExecutionStatus.ENDED
             kind = EXECUTION_ENDED if ended else EXECUTION_STARTED
@@ -217,7 +237,6 @@ class Poller:
             await self.publish(
                 self._event(kind, event_id, execution.sid, when, execution=execution)
             )
-        self._statuses = known
         return changed
 
     def _event(

@@ -7,14 +7,19 @@ listeners. Each message names the process that sent it, so A does not hear its
 own events twice.
 
 Redis being away never loses an event here: the publisher's own listeners
-already have it, and the listener task subscribes again when Redis is back
-(what was published meanwhile on other replicas is lost to this one, as
-pub/sub keeps nothing; the pollers cover it). Events carry contact addresses,
-and personal data reaches Redis only sealed: with the cache cipher the payload
-is sealed (the channel bound in); without it an execution's
-`contact_channel_address` stays in the publishing process, and other replicas
-get it as None (to be fetched, like `context`, when selected). Nothing of a
-payload is ever logged.
+already have it, and the listener task subscribes again when Redis is back.
+What was published meanwhile on other replicas is lost to this one (pub/sub
+keeps nothing), so each subscription here is then ended with MISSED_EVENTS
+(`LocalBroker.missed`): subscribed again, it reads the past first. A pub/sub
+connection that stops answering (half-open) is found by pinging it whenever
+nothing was heard for `health_interval` seconds, and counts as Redis away.
+
+Events carry contact addresses, and personal data reaches Redis only sealed:
+with the cache cipher the payload is sealed (the channel bound in); without it
+an execution's `contact_channel_address` and `context`, and a step's `context`
+(a polled event carries whole REST records), stay in the publishing process,
+and other replicas get them as None (fetched when selected: subscriptions read
+contexts through the loaders anyway). Nothing of a payload is ever logged.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any, Final
 import orjson
 
 from gateway.cache import CacheCipher, encode
-from gateway.events.broker import Listener, LocalBroker
+from gateway.events.broker import Listener, LocalBroker, Missed
 from gateway.events.model import StudioEvent
 from gateway.shared import RedisUnavailable, SharedRedis
 from gateway.studio.records import Execution, ExecutionStep, parse_datetime
@@ -43,16 +48,26 @@ _SEPARATOR: Final = b"\n"
 class RedisBroker:
     """Publish to every replica's listeners of the account through Redis pub/sub."""
 
-    def __init__(self, shared: SharedRedis, *, cipher: CacheCipher | None = None) -> None:
+    def __init__(
+        self,
+        shared: SharedRedis,
+        *,
+        cipher: CacheCipher | None = None,
+        health_interval: float = 5.0,
+    ) -> None:
         self.shared = shared
         self.cipher = cipher
+        self.health_interval = health_interval
         self.local = LocalBroker()
         #: Messages from other replicas handed on, and those dropped as unreadable.
         self.heard = 0
         self.unreadable = 0
+        #: Times the pub/sub connection failed (Redis away, or no answer to a ping).
+        self.failures = 0
         self._origin = secrets.token_hex(8).encode()
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._reconnected = False
 
     def __repr__(self) -> str:
         return f"RedisBroker(prefix={self.shared.prefix!r}, sealed={self.cipher is not None})"
@@ -68,9 +83,11 @@ class RedisBroker:
         with contextlib.suppress(RedisUnavailable):  # this process's listeners have it
             await self.shared.run(lambda client: client.publish(channel, message))
 
-    def listen(self, account_sid: str, listener: Listener) -> Callable[[], None]:
+    def listen(
+        self, account_sid: str, listener: Listener, missed: Missed | None = None
+    ) -> Callable[[], None]:
         self.start()
-        return self.local.listen(account_sid, listener)
+        return self.local.listen(account_sid, listener, missed)
 
     def start(self) -> None:
         """Start this process's one listener task (done by the first `listen`)."""
@@ -94,21 +111,74 @@ class RedisBroker:
         pattern = self.channel("*")
         while True:
             pubsub = self.shared.client.pubsub(ignore_subscribe_messages=True)
+            connection = None
             try:
                 await pubsub.psubscribe(pattern)
+                self._reconnected = False
+                # redis-py connects a broken pub/sub connection again by itself:
+                # that is a failure too (what was published meanwhile is lost).
+                connection = pubsub.connection  # set by psubscribe
+                if connection is not None:
+                    connection.register_connect_callback(self._on_reconnect)
+                await self._answered(pubsub)  # Redis has subscribed it (commands run in order)
                 self._subscribed.set()
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._heard(message.get("channel"), message.get("data"))
+                if self.failures:  # what other replicas published meanwhile is lost here
+                    self.local.missed()
+                await self._read(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis went away: subscribe again when it is back
+                self.failures += 1
                 self._subscribed.clear()
                 await asyncio.sleep(self.shared.retry_interval)
             finally:
+                if connection is not None:  # back to the pool: its connects are not ours
+                    connection.deregister_connect_callback(self._on_reconnect)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    async def _answered(self, pubsub: Any) -> None:
+        """Ping the connection and wait for its answer (what comes before is handed on)."""
+        await pubsub.ping()
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + 2 * self.health_interval
+        while clock() < deadline:
+            if self._hand_on(await pubsub.get_message(timeout=self._wait)) == "pong":
+                return
+        raise ConnectionError("the pub/sub connection did not answer a ping")
+
+    async def _read(self, pubsub: Any) -> None:
+        """Hand on what the connection hears; ping it when quiet, and fail when a ping
+        goes unanswered (a half-open connection would otherwise be silent for ever)."""
+        clock = asyncio.get_running_loop().time
+        heard, pinged = clock(), False
+        while True:
+            kind = self._hand_on(await pubsub.get_message(timeout=self._wait))
+            if self._reconnected:
+                raise ConnectionError("the pub/sub connection was lost")
+            if kind is not None:
+                heard, pinged = clock(), False
+            elif clock() - heard >= 2 * self.health_interval:
+                raise ConnectionError("the pub/sub connection did not answer a ping")
+            elif not pinged and clock() - heard >= self.health_interval:
+                await pubsub.ping()
+                pinged = True
+
+    def _on_reconnect(self, connection: Any) -> None:
+        self._reconnected = True
+
+    @property
+    def _wait(self) -> float:
+        return min(1.0, self.health_interval)
+
+    def _hand_on(self, message: dict[str, Any] | None) -> str | None:
+        """Hand on an event message; the message's type (None for no message)."""
+        if message is None:
+            return None
+        kind = str(message.get("type"))
+        if kind == "pmessage":
+            self._heard(message.get("channel"), message.get("data"))
+        return kind
 
     def _heard(self, channel: Any, data: Any) -> None:
         if not isinstance(data, bytes) or not isinstance(channel, bytes):
@@ -131,12 +201,14 @@ class RedisBroker:
 
     def _wire(self, event: StudioEvent) -> StudioEvent:
         """The event as it may cross Redis: without personal data unless sealed."""
-        execution = event.execution
-        if self.cipher is not None or execution is None:
+        if self.cipher is not None:
             return event
-        return dataclasses.replace(
-            event, execution=dataclasses.replace(execution, contact_channel_address=None)
-        )
+        execution, step = event.execution, event.step
+        if execution is not None:
+            execution = dataclasses.replace(execution, contact_channel_address=None, context=None)
+        if step is not None:
+            step = dataclasses.replace(step, context=None)
+        return dataclasses.replace(event, execution=execution, step=step)
 
     def _seal(self, channel: str, payload: bytes) -> bytes:
         return payload if self.cipher is None else self.cipher.seal(channel, payload)

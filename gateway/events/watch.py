@@ -6,9 +6,13 @@ fill is marked lagging and told so (`Lagged`) at its next read, then ends; the
 others never wait for it. Event Streams deliver unordered: in webhook mode a
 watch holds each event in a reorder window (`gateway.events.reorder`) so its
 subscribers get them in the order they happened. Where no Event Streams come
-(`events_source=poll`), the first subscriber of an execution starts its poller
-(`gateway.events.poller`) and the last one to leave stops it. What a watch
-watches being gone (`EXECUTION_GONE`, `FLOW_GONE`) ends its subscribers (`Gone`).
+(`events_source=poll`), the first subscriber whose credentials Twilio accepted
+(its own fetch of the execution or flow succeeded: `Subscriber.verified`) starts
+its poller (`gateway.events.poller`) with its client, and the last one to leave
+stops it. Should Twilio refuse those credentials later (401/403), the subscribers
+holding them end (`Refused`) and the poller goes on with another verified
+subscriber's credentials, or, with none, stops. What a watch watches being gone
+(`EXECUTION_GONE`, `FLOW_GONE`) ends its subscribers (`Gone`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from gateway.events.broker import Broker
 from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
 from gateway.events.reorder import Reorder
-from gateway.graphql.subscription import Gone, Lagged, Update
+from gateway.graphql.subscription import Gone, Lagged, Refused, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
 
@@ -32,11 +36,24 @@ __all__ = ["Live", "LiveConfig", "Subscriber", "Watch"]
 class Subscriber:
     """One subscription's queue of events: at most `bound` waiting."""
 
-    def __init__(self, bound: int, *, steps: bool, leave: Callable[[Subscriber], None]) -> None:
+    def __init__(
+        self,
+        bound: int,
+        client: StudioClient,
+        *,
+        steps: bool,
+        leave: Callable[[Subscriber], None],
+        verify: Callable[[Subscriber], None] = lambda s: None,
+    ) -> None:
         self.bound = bound
+        self.client = client
         self.lagged = False
+        #: Twilio accepted its client's credentials (its own fetch succeeded).
+        self.trusted = False
         self._steps = steps
         self._leave = leave
+        self._verify = verify
+        self._ended: Exception | None = None
         self._waiting: list[StudioEvent] = []
         self._wake = asyncio.Event()
         self._closed = False
@@ -54,8 +71,19 @@ class Subscriber:
             self._waiting.append(event)
         self._wake.set()
 
+    def verified(self) -> None:
+        """Twilio accepted this subscriber's credentials: its client may poll."""
+        self._verify(self)
+
+    def end(self, error: Exception) -> None:
+        """End the subscription with `error` at its next read."""
+        self._ended = error
+        self._wake.set()
+
     async def __aiter__(self) -> AsyncIterator[Update]:
         while not self._closed:
+            if self._ended is not None:
+                raise self._ended
             if self.lagged:
                 raise Lagged()
             if not self._waiting:
@@ -116,6 +144,12 @@ class Watch:
             return
         self.window.add(event)
 
+    def missed(self) -> None:
+        """Events may have been lost on the way here: each subscriber ends (`Lagged`),
+        to subscribe again and read the past first."""
+        for subscriber in tuple(self.subscribers):
+            subscriber.end(Lagged())
+
     def close(self) -> None:
         """Stop hearing events (the last subscriber left)."""
         self.stop_listening()
@@ -151,8 +185,8 @@ class Live:
         self.config = config or LiveConfig()
         self.shared = shared
         self.watches: dict[tuple[str, str, str | None], Watch] = {}
-        #: Pollers started since start, by execution SID (flow SID for a flow's).
-        self.pollers_started: dict[str, int] = {}
+        #: Pollers started since start (a count: it never grows with what is named).
+        self.pollers_started = 0
 
     def __repr__(self) -> str:
         return f"Live(mode={self.config.mode!r}, watches={len(self.watches)})"
@@ -184,29 +218,51 @@ class Live:
         if watch is None:
             watch = Watch(account, flow_sid, execution_sid, reorder=self.config.reorder)
             self.watches[key] = watch
-            watch.stop_listening = self._broker().listen(account, watch.deliver)
-            if self.config.mode == "poll":
-                self._start_poller(watch, client, execution_sid)
+            watch.stop_listening = self._broker().listen(account, watch.deliver, watch.missed)
         subscriber = Subscriber(
             self.config.queue,
+            client,
             steps=execution_sid is not None,
             leave=lambda s: self._leave(key, s),
+            verify=lambda s: self._verified(key, s),
         )
         watch.subscribers.add(subscriber)
         return subscriber
 
-    def _start_poller(self, watch: Watch, client: StudioClient, execution_sid: str | None) -> None:
+    def _verified(self, key: tuple[str, str, str | None], subscriber: Subscriber) -> None:
+        """A subscriber's credentials were accepted: the watch polls with them if none does."""
+        watch = self.watches.get(key)
+        if watch is None or subscriber not in watch.subscribers:
+            return
+        subscriber.trusted = True
+        if self.config.mode == "poll" and watch.poller is None:
+            self._start_poller(watch, subscriber.client)
+
+    def _start_poller(self, watch: Watch, client: StudioClient) -> None:
         watch.poller = Poller(
             client,
             watch.flow_sid,
-            execution_sid,
+            watch.execution_sid,
             publish=lambda event: self._broker().publish(event),
             policy=self.config.poll,
             shared=self.shared,
+            refused=lambda refused: self._refused(watch, refused),
         )
         watch.task = asyncio.get_running_loop().create_task(watch.poller.run())
-        watched = execution_sid or watch.flow_sid
-        self.pollers_started[watched] = self.pollers_started.get(watched, 0) + 1
+        self.pollers_started += 1
+
+    def _refused(self, watch: Watch, client: StudioClient) -> StudioClient | None:
+        """Twilio refused the poller's credentials: the subscribers that hold them end;
+        the poller goes on with another verified subscriber's client, or stops."""
+        for subscriber in tuple(watch.subscribers):
+            if subscriber.trusted and subscriber.client.credentials == client.credentials:
+                subscriber.trusted = False
+                subscriber.end(Refused())
+        for subscriber in watch.subscribers:
+            if subscriber.trusted:
+                return subscriber.client
+        watch.poller, watch.task = None, None
+        return None
 
     def _leave(self, key: tuple[str, str, str | None], subscriber: Subscriber) -> None:
         watch = self.watches.get(key)

@@ -5,7 +5,10 @@ list) and the present from a feed (`LiveExecutions`, given by the events layer
 in the context), and resolve each update through the same types as queries: a
 field an update's record lacks (a step's `type` from an Event Streams event) is
 fetched through the loaders. Over a WebSocket one context serves many
-operations; `FreshLoaders` makes each operation its own loaders.
+operations; `FreshLoaders` makes each operation its own loaders, and a
+subscription new ones for each update it resolves from a changed record (a
+flow's executions, an execution's end): memoized reads would be stale, and would
+pile up for as long as the subscription runs.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "Lagged",
     "LiveExecutions",
     "RefuseSubscriptions",
+    "Refused",
     "Subscription",
 ]
 
@@ -55,11 +59,20 @@ class Gone(Exception):
     execution past its 30 days."""
 
 
+class Refused(Exception):
+    """Twilio no longer accepts the credentials the subscription's updates were read with."""
+
+
 class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`
-    or `Gone`."""
+    """One subscriber's live updates, in the order they happened; raises `Lagged`,
+    `Gone` or `Refused`."""
 
     def __aiter__(self) -> AsyncIterator[Update]: ...
+
+    def verified(self) -> None:
+        """Twilio accepted the subscriber's credentials (its own fetch succeeded):
+        a poller may read with them."""
+        ...
 
     def close(self) -> None: ...
 
@@ -105,6 +118,8 @@ class Subscription:
         feed = live.execution(loaders.client, flow, sid)
         try:
             execution = await load(loaders.execution.load((flow, sid)), f"execution {sid}")
+            if execution.status is not studio.ExecutionStatus.ENDED:
+                feed.verified()
             seen: set[str] = set()
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
@@ -120,9 +135,10 @@ class Subscription:
                         _sent(info, "ExecutionStep")
                         yield _step(await _complete(loaders, update, wants_type))
                         continue
+                    # The end: read afresh (the Steps list holds every step there is
+                    # now; a `context` read with an earlier step is no longer current).
+                    loaders = _fresh(info)
                     execution = await _with_address(loaders, update, wants_address)
-                    # The end: what the Steps list holds now is every step there is.
-                    _forget_steps(loaders, flow, sid)
                     for step in _new(await _steps(loaders, flow, sid), seen):
                         _sent(info, "ExecutionStep")
                         yield _step(step)
@@ -148,13 +164,17 @@ class Subscription:
         wants_address = _selects(selections, "contactChannelAddress", "Execution")
         try:
             await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
+            feed.verified()
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
                 if status is not None and update.status.value != status.value:
                     continue
+                # Each update afresh: what an earlier one read (its steps, its
+                # context) is stale now, and loaders kept for ever would grow for ever.
+                loaders = _fresh(info)
                 update = await _with_address(loaders, update, wants_address)
-                loaders.execution.clear((flow, update.sid)).prime((flow, update.sid), update)
+                loaders.execution.prime((flow, update.sid), update)
                 _sent(info, "Execution")
                 yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
         finally:
@@ -203,6 +223,11 @@ async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
             f"{what} no longer exists (deleted, or past Twilio's 30 days); the subscription ends",
             Code.NOT_FOUND,
         ) from None
+    except Refused:
+        raise GatewayError(
+            "Twilio no longer accepts the credentials of this subscription; the subscription ends",
+            Code.UNAUTHENTICATED,
+        ) from None
 
 
 async def _steps(loaders: Loaders, flow: str, sid: str) -> list[studio.ExecutionStep]:
@@ -224,9 +249,10 @@ def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.E
     return fresh
 
 
-def _forget_steps(loaders: Loaders, flow: str, sid: str) -> None:
-    for key in [k for k in loaders.steps_page.futures if k.parent == (flow, sid)]:
-        loaders.steps_page.clear(key)
+def _fresh(info: Info) -> Loaders:
+    """New loaders for what the operation resolves next (see `FreshLoaders`)."""
+    info.context.loaders = info.context.new_loaders()
+    return info.context.loaders
 
 
 async def _complete(
@@ -267,7 +293,7 @@ def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
             return True
         if (
             isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, on, "Node")
+            and selection.type_condition in (None, on, "Node", "ExecutionUpdate")
             and _selects(selection.selections, name, on)
         ):
             return True

@@ -144,3 +144,27 @@ async def test_flow_executions_yields_executions_as_they_start_and_end(
         {"sid": execution, "status": "ENDED"},
     ]
     assert ended.data == [{"sid": execution, "status": "ENDED"}]
+
+
+async def test_a_named_fragment_on_execution_update_gets_the_step_type(
+    emulator: Emulator,
+) -> None:
+    document = """
+    subscription Updates($flow: ID!, $execution: ID!) {
+      executionUpdates(flowSid: $flow, executionSid: $execution) { ...Update }
+    }
+    fragment Update on ExecutionUpdate {
+      ... on ExecutionStep { sid type }
+      ... on Execution { status }
+    }
+    """
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    async with served(emulator, **WEBHOOK) as gateway, connected(gateway.url) as client:
+        updates = await client.subscribe(document, {"flow": flow, "execution": execution})
+        seen = len(emulator.account(emulator.account_sid).execution(flow, execution).steps)
+        await until(lambda: len(updates.results) == seen)
+        step = take_step(emulator, flow, execution, widget_type="send-message")
+        await gateway.gateway.broker.publish(step_event(emulator, flow, execution, step))
+        await until(lambda: len(updates.results) == seen + 1)
+    assert not updates.errors
+    assert updates.data[seen] == {"sid": step.sid, "type": "send-message"}

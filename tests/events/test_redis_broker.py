@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.cache import CacheCipher, new_key
+from gateway.cache import CacheCipher, RedisCache, new_key
+from gateway.emulator import Emulator
 from gateway.events import StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.shared import SharedRedis
 from tests.support import RedisServer, until
 from tests.support.events import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
+from tests.support.graphql_ws import connected
+from tests.support.live import UPDATES, served
 
 
 @pytest.fixture
@@ -73,7 +78,17 @@ async def test_what_crosses_redis_is_sealed(
     assert b"EZend" not in message["data"]
 
 
-async def test_without_a_cipher_no_contact_address_crosses_redis(redis_prefix: str) -> None:
+async def test_without_a_cipher_no_contact_address_or_context_crosses_redis(
+    redis_prefix: str,
+) -> None:
+    # A polled event carries whole REST records, contexts included.
+    secret = {"flow": {"variables": {"answer": "my date of birth"}}}
+    step, ended = step_event(1), ended_event()
+    assert step.step is not None and ended.execution is not None
+    step = dataclasses.replace(step, step=dataclasses.replace(step.step, context=secret))
+    ended = dataclasses.replace(
+        ended, execution=dataclasses.replace(ended.execution, context=secret)
+    )
     shared = [SharedRedis(REDIS_URL, prefix=redis_prefix) for _ in range(2)]
     a, b = RedisBroker(shared[0]), RedisBroker(shared[1])
     heard_a: list[StudioEvent] = []
@@ -81,27 +96,31 @@ async def test_without_a_cipher_no_contact_address_crosses_redis(redis_prefix: s
     a.listen(ACCOUNT, heard_a.append)
     b.listen(ACCOUNT, heard_b.append)
     raw = aioredis.Redis.from_url(REDIS_URL)
-    pubsub = raw.pubsub()
+    pubsub = raw.pubsub(ignore_subscribe_messages=True)
+    messages: list[bytes] = []
     try:
         await b.ready()
         await pubsub.subscribe(a.channel(ACCOUNT))
-        await pubsub.get_message(timeout=1.0)
-        await a.publish(ended_event())
-        message = None
-        while message is None:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-        await until(lambda: len(heard_b) == 1)
+        await a.publish(step)
+        await a.publish(ended)
+        while len(messages) < 2:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is not None:
+                messages.append(message["data"])
+        await until(lambda: len(heard_b) == 2)
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await raw.aclose()
         for broker, redis in zip((a, b), shared, strict=True):
             await broker.aclose()
             await redis.aclose()
-    assert CONTACT.encode() not in message["data"]
-    assert heard_a[0].execution is not None and heard_b[0].execution is not None
-    assert heard_a[0].execution.contact_channel_address == CONTACT
-    assert heard_b[0].execution.contact_channel_address is None
-    assert heard_b[0].execution.sid == heard_a[0].execution.sid
+    for data in messages:
+        assert b"my date of birth" not in data and CONTACT.encode() not in data
+    assert heard_b[0].step is not None and heard_b[0].step.context is None
+    assert heard_b[1].execution is not None and heard_b[1].execution.context is None
+    assert heard_b[1].execution.contact_channel_address is None
+    assert heard_b[0].step.sid == step.step.sid
+    assert heard_a == [step, ended]  # the publishing process keeps them whole
 
 
 async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_when_it_is_back(
@@ -129,6 +148,53 @@ async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_whe
 
         await until(b_hears_again)
         assert heard_b[-1].id == heard_a[-1].id
+    finally:
+        for broker, redis in zip((a, b), shared, strict=True):
+            await broker.aclose()
+            await redis.aclose()
+
+
+async def test_after_redis_comes_back_webhook_subscriptions_end_with_missed_events(
+    emulator: Emulator, redis_server: RedisServer
+) -> None:
+    # In webhook mode nothing polls: what other replicas published while Redis was
+    # away would never come, and executionUpdates would never complete.
+    flow, execution, *_ = emulator.seeded_handles.active_execution
+    cache = RedisCache(SharedRedis(redis_server.url, retry_interval=0.05))
+    try:
+        async with served(emulator, cache=cache, events=True) as gateway:
+            assert isinstance(gateway.gateway.broker, RedisBroker)
+            async with connected(gateway.url) as client:
+                updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
+                await until(lambda: bool(updates.results) and gateway.subscribers == 1)
+                await gateway.gateway.broker.ready()
+                redis_server.kill()
+                redis_server.start()
+                await until(updates.done.is_set)
+    finally:
+        await cache.aclose()
+    assert [e["extensions"]["code"] for e in updates.errors] == ["MISSED_EVENTS"]
+
+
+async def test_a_pub_sub_connection_that_stops_answering_is_replaced(
+    redis_server: RedisServer,
+) -> None:
+    shared = [SharedRedis(redis_server.url, retry_interval=0.05) for _ in range(2)]
+    a, b = RedisBroker(shared[0]), RedisBroker(shared[1], health_interval=0.1)
+    missed: list[str] = []
+    heard_b: list[StudioEvent] = []
+    b.listen(ACCOUNT, heard_b.append, lambda: missed.append(ACCOUNT))
+    try:
+        await b.ready()
+        assert redis_server.process is not None
+        redis_server.process.send_signal(signal.SIGSTOP)  # the connection stays open, silent
+        try:
+            await until(lambda: b.failures >= 1)
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        await until(lambda: bool(missed))  # subscribed again: its listeners are told
+        await a.publish(step_event(1))
+        await until(lambda: bool(heard_b))
     finally:
         for broker, redis in zip((a, b), shared, strict=True):
             await broker.aclose()

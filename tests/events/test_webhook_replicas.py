@@ -76,7 +76,7 @@ async def test_a_subscriber_on_b_gets_every_step_delivered_to_a(
         assert isinstance(b.gateway.broker, RedisBroker)
         # B heard them from Redis: the webhook reached A alone.
         assert b.gateway.broker.heard >= len(live.emitted[sid])
-        assert a.gateway.live.pollers_started == b.gateway.live.pollers_started == {}
+        assert a.gateway.live.pollers_started == b.gateway.live.pollers_started == 0
 
     assert updates.ended == "complete" and not updates.errors
     assert step_sids(updates) == await rest_steps(studio, flow, sid)

@@ -36,7 +36,14 @@ from gateway.events.model import (
 )
 from gateway.shared import SharedRedis
 from gateway.shared.connection import RedisUnavailable
-from gateway.studio import Execution, ExecutionStatus, ExecutionStep, StudioClient, StudioError
+from gateway.studio import (
+    MAX_PAGE_SIZE,
+    Execution,
+    ExecutionStatus,
+    ExecutionStep,
+    StudioClient,
+    StudioError,
+)
 
 __all__ = ["Lease", "PollPolicy", "Poller"]
 
@@ -188,7 +195,10 @@ class Poller:
     async def _poll_execution(self, sid: str) -> tuple[bool, bool]:
         execution = await self.client.fetch_execution(self.flow_sid, sid)
         steps = [
-            s async for s in self.client.iter_execution_steps(self.flow_sid, sid, page_size=1000)
+            s
+            async for s in self.client.iter_execution_steps(
+                self.flow_sid, sid, page_size=MAX_PAGE_SIZE
+            )
         ]
         steps.reverse()  # the list is most recent first
         fresh = [s for s in steps if s.sid not in self._published]

@@ -38,6 +38,7 @@ from gateway.studio.errors import Reason, StudioError
 from gateway.studio.flight import SingleFlight
 from gateway.studio.limits import LocalSemaphore, RateLimiter, Semaphore, TokenBucket, create_burst
 from gateway.studio.scope import CallScope, current_scope
+from gateway.studio.wire import AiohttpTransport
 
 # Failures that prove the request never left: safe to retry whatever the method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -86,13 +87,14 @@ class Transport:
     ) -> None:
         self.config = config or ClientConfig()
         timeouts = self.config.timeouts
+        limits = httpx.Limits(
+            max_connections=self.config.max_in_flight,
+            max_keepalive_connections=self.config.max_keepalive,
+        )
         self._http = http or httpx.AsyncClient(
             base_url=self.config.base_url,
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            limits=httpx.Limits(
-                max_connections=self.config.max_in_flight,
-                max_keepalive_connections=self.config.max_keepalive,
-            ),
+            transport=AiohttpTransport(limits),
             headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
             follow_redirects=False,
         )

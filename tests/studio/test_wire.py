@@ -1,0 +1,137 @@
+"""The upstream's sockets (aiohttp under httpx): what reaches Twilio, and what comes back.
+
+A small Starlette app on a real socket answers with what it received, so each
+test sees the bytes on the wire, not what the client meant to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.studio import ClientConfig, Transport
+from tests.support import FAST_RETRY, serve
+
+AUTH = ("AC" + "1" * 32, "token")
+
+
+async def echo(request: Request) -> JSONResponse:
+    form = parse_qsl((await request.body()).decode(), keep_blank_values=True)
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": list(request.query_params.multi_items()),
+            "form": form,
+            "headers": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
+            "client_port": request.client.port if request.client else None,
+            # Enough to be worth compressing.
+            "padding": "studio " * 500,
+        }
+    )
+
+
+APP = Starlette(
+    routes=[Route("/v2/{rest:path}", echo, methods=["GET", "POST"])],
+    middleware=[Middleware(GZipMiddleware, minimum_size=100)],
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    # The server closes a connection idle for a second, as a proxy would.
+    with serve(APP, timeout_keep_alive=1) as url:
+        yield url
+
+
+def transport_for(url: str) -> Transport:
+    return Transport(ClientConfig(base_url=url, retry=FAST_RETRY))
+
+
+async def send(server: str, method: str = "GET", **options: Any) -> Any:
+    """One call on a transport of its own."""
+    transport = transport_for(server)
+    try:
+        return await transport.request(method, "/v2/Echo", "/v2/Echo", auth=AUTH, **options)
+    finally:
+        await transport.aclose()
+
+
+def headers_of(answer: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in answer["headers"]:
+        found.setdefault(key, []).append(value)
+    return found
+
+
+async def test_query_values_arrive_exactly_as_given(server: str) -> None:
+    params = {"DateCreatedFrom": "2026-01-01T00:00:00+00:00", "Name": "a b/é&c=d%"}
+    answer = await send(server, params=params)
+
+    assert answer["method"] == "GET" and answer["path"] == "/v2/Echo"
+    assert sorted(map(tuple, answer["query"])) == sorted(params.items())
+
+
+async def test_a_form_with_repeated_keys_arrives_whole(server: str) -> None:
+    form = [("TestUsers", "client:a"), ("TestUsers", "+15005550006"), ("Note", "ü & =")]
+    answer = await send(server, "POST", form=form)
+
+    assert [tuple(pair) for pair in answer["form"]] == form
+    headers = headers_of(answer)
+    assert headers["content-type"] == ["application/x-www-form-urlencoded"]
+
+
+async def test_each_header_is_sent_once_with_the_credentials(server: str) -> None:
+    answer = await send(server)
+
+    headers = headers_of(answer)
+    basic = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    assert headers["authorization"] == [f"Basic {basic}"]
+    assert headers["user-agent"] == ["studio-gateway"]
+    assert headers["accept"] == ["application/json"]
+    assert all(len(values) == 1 for values in headers.values()), headers
+
+
+async def test_a_compressed_answer_is_decoded(server: str) -> None:
+    answer = await send(server)
+
+    assert "gzip" in headers_of(answer)["accept-encoding"][0]
+    assert answer["padding"] == "studio " * 500
+
+
+async def test_calls_in_a_row_reuse_one_connection(server: str) -> None:
+    transport = transport_for(server)
+    try:
+        answers = [
+            await transport.request("GET", "/v2/Echo", "/v2/Echo", auth=AUTH) for _ in range(10)
+        ]
+    finally:
+        await transport.aclose()
+
+    assert len({answer["client_port"] for answer in answers}) == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_connection_the_server_closed_while_idle_is_not_used(
+    server: str, method: str
+) -> None:
+    transport = transport_for(server)
+    try:
+        first = await transport.request(method, "/v2/Echo", "/v2/Echo", auth=AUTH)
+        await asyncio.sleep(1.5)  # past the server's keep-alive
+        second = await transport.request(method, "/v2/Echo", "/v2/Echo", auth=AUTH)
+    finally:
+        await transport.aclose()
+
+    assert first["client_port"] != second["client_port"]

@@ -29,7 +29,7 @@ from gateway.graphiql import GraphiQL, GraphiQLPage
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.http.caching import HttpCaching
 from gateway.http.compression import Compression
-from gateway.lifecycle import drain_on_sigterm, sample_in_flight
+from gateway.lifecycle import drain_on_sigterm, sample_in_flight, tune_gc
 from gateway.observability import Metrics
 from gateway.observability.access import AccessLog
 from gateway.observability.tracing import Tracing
@@ -193,4 +193,6 @@ def app_from_env() -> Starlette:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc()
+    return app

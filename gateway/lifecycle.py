@@ -1,5 +1,5 @@
-"""What runs beside the requests while the app lives: the SIGTERM drain and the
-sampling of gauges.
+"""What runs beside the requests while the app lives: the SIGTERM drain, the
+sampling of gauges, and the garbage collector's settings for a server process.
 
 On SIGTERM readiness turns 503 at once; after the drain delay open WebSockets
 are closed with 1001 (going away: their clients connect again elsewhere), then
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,26 @@ from typing import Any
 
 from gateway.observability.logs import log
 from gateway.runtime import Gateway
+
+#: Allocations between young-generation collections (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Settle the collector for serving: what startup built is kept out of every
+    later collection, and young collections run less often.
+
+    A process that serves has ~115,000 long-lived objects (modules, the schema);
+    each full collection walked them all, and a request allocates enough (records,
+    coroutines, result trees) to trigger several young ones. Measured on Q1 of
+    `bench/mesh.py` in one process: 4.4 ms of collection per request with the
+    defaults, 1.4 ms after this. Only for `studio-gateway serve`: in a test
+    process, frozen objects would never be freed.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def drain_on_sigterm(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator
+from gateway.lifecycle import GC_YOUNG_THRESHOLD
 from gateway.settings import Settings, SettingsError, load_settings
 from tests.support import (
     SLACK,
@@ -163,3 +166,23 @@ async def test_sigterm_closes_open_websockets_with_going_away_after_the_drain(
 async def _draining(http: httpx.AsyncClient) -> bool:
     ready = await http.get("/readyz")
     return ready.status_code == 503 and ready.json()["checks"]["draining"] == "yes"
+
+
+def test_a_serving_process_keeps_what_start_up_built_out_of_collections() -> None:
+    # The app as `serve` builds it, in a process of its own: freezing is for servers only.
+    program = (
+        "import gc; from gateway.app import app_from_env; app_from_env(); "
+        "print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env=gateway_env("http://127.0.0.1:9"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    threshold, frozen = map(int, done.stdout.split())
+
+    assert threshold == GC_YOUNG_THRESHOLD
+    assert frozen > 10_000  # the modules and the schema, at least

@@ -89,8 +89,8 @@ class ClientConfig:
     #: Upstream calls in flight at once per account, across every process that
     #: shares the transport's `account_slots`. None: no account-wide bound.
     account_max_in_flight: int | None = None
-    #: Keep-alive connections kept open in the pool.
-    max_keepalive: int = 20
+    #: Seconds an idle upstream connection stays open for the next call.
+    keepalive_seconds: float = 5.0
     #: A body larger than this is refused as malformed: no real page is this big.
     max_response_bytes: int = 16 * 1024 * 1024
     user_agent: str = "studio-gateway"

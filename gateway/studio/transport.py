@@ -1,7 +1,7 @@
 """The HTTP layer under the client: pooling, bounds, deadlines, retries.
 
-One `Transport` is shared by the whole process: one `httpx.AsyncClient` with
-keep-alive connections, one bound on upstream calls in flight, one circuit
+One `Transport` is shared by the whole process: one pool of keep-alive
+connections (`gateway.studio.wire`), one bound on upstream calls in flight, one circuit
 breaker, one retry budget, one table of shared reads, one record of the
 credentials Twilio accepted. Credentials are given per call, so one transport
 serves every account (pass-through mode).
@@ -18,17 +18,21 @@ slots and, when set, one of the account's `account_slots`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from gateway.studio.accepted import AcceptedCredentials
 from gateway.studio.budget import RetryBudget
@@ -38,10 +42,16 @@ from gateway.studio.errors import Reason, StudioError
 from gateway.studio.flight import SingleFlight
 from gateway.studio.limits import LocalSemaphore, RateLimiter, Semaphore, TokenBucket, create_burst
 from gateway.studio.scope import CallScope, current_scope
-from gateway.studio.wire import AiohttpTransport
+from gateway.studio.wire import (
+    AiohttpWire,
+    Answer,
+    HttpxWire,
+    TooLarge,
+    Wire,
+    WireConfig,
+    WireError,
+)
 
-# Failures that prove the request never left: safe to retry whatever the method.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 
 Params = Mapping[str, str | int | None]
@@ -87,17 +97,16 @@ class Transport:
     ) -> None:
         self.config = config or ClientConfig()
         timeouts = self.config.timeouts
-        limits = httpx.Limits(
-            max_connections=self.config.max_in_flight,
-            max_keepalive_connections=self.config.max_keepalive,
-        )
-        self._http = http or httpx.AsyncClient(
+        wire = WireConfig(
             base_url=self.config.base_url,
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            transport=AiohttpTransport(limits),
-            headers={"Accept": "application/json", "User-Agent": self.config.user_agent},
-            follow_redirects=False,
+            user_agent=self.config.user_agent,
+            connect=timeouts.connect,
+            read=timeouts.read,
+            max_connections=self.config.max_in_flight,
+            keepalive=self.config.keepalive_seconds,
+            max_body=self.config.max_response_bytes,
         )
+        self._wire: Wire = HttpxWire(http, wire) if http is not None else AiohttpWire(wire)
         self._slots = asyncio.Semaphore(self.config.max_in_flight)
         self.observers: list[Observer] = list(observers)
         #: Attempts on the wire right now (a gauge for metrics).
@@ -117,7 +126,7 @@ class Transport:
         self.account_slots: Semaphore | None = LocalSemaphore(cap) if cap else None
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._wire.aclose()
 
     async def request(
         self,
@@ -172,7 +181,8 @@ class Transport:
         loop = asyncio.get_running_loop()
         scope = current_scope()
         own_deadline = loop.time() + self.config.timeouts.deadline
-        basic = httpx.BasicAuth(*auth)
+        authorization = _basic(auth)
+        body = urlencode(form).encode() if form else None
         self.retry_budget.deposit()
         attempt = 0
         broke_before = False
@@ -193,8 +203,9 @@ class Transport:
             not_sent = broken = False
             try:
                 async with _bounded(scope, own_deadline):
-                    status, headers, body = await self._send(call, basic, query, form)
-                result = _decode(status, headers, body, operation)
+                    answer = await self._send(call, authorization, query, body)
+                status = answer.status
+                result = _decode(answer, operation)
             except StudioError as exc:
                 error = exc
                 error.operation = error.operation or operation
@@ -207,10 +218,11 @@ class Transport:
                     self.circuit.abandon(trial=trial)
                     self._notify(operation, attempt, status, error.reason.value, started, False)
                     raise error from None
-            except _NOT_SENT as exc:
-                error, not_sent = _network_error(exc, operation), True
-            except httpx.TransportError as exc:
-                error, broken = _network_error(exc, operation), True
+            except WireError as exc:
+                error = _network_error(exc, operation)
+                not_sent, broken = not exc.sent, exc.sent
+            except TooLarge as exc:
+                error = _too_large(exc.status, operation)
             except BaseException:
                 self.circuit.abandon(trial=trial)
                 raise
@@ -264,41 +276,20 @@ class Transport:
                 raise _scope_ended(call.operation) from None
 
     async def _send(
-        self, call: _Call, auth: httpx.BasicAuth, query: dict[str, str], form: Form | None
-    ) -> tuple[int, httpx.Headers, bytes]:
+        self, call: _Call, authorization: str, query: dict[str, str], body: bytes | None
+    ) -> Answer:
+        target = f"{call.path}?{urlencode(query)}" if query else call.path
         async with self._slots, self._account_slot(call.account):
-            request = self._http.build_request(
-                call.method, call.path, params=query or None, data=_group(form) if form else None
-            )
             self.in_flight += 1
             try:
-                response = await self._http.send(request, auth=auth, stream=True)
-                try:
-                    body = await self._read_capped(response)
-                finally:
-                    await response.aclose()
+                return await self._wire.send(call.method, target, authorization, body)
             finally:
                 self.in_flight -= 1
-            return response.status_code, response.headers, body
 
     def _account_slot(self, account: str) -> AbstractAsyncContextManager[None]:
         if self.account_slots is None:
             return contextlib.nullcontext()
         return self.account_slots.hold(account)
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        cap = self.config.max_response_bytes
-        declared = response.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > cap:
-            raise _too_large(response.status_code)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _too_large(response.status_code)
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _backoff(self, error: StudioError, attempt: int, remaining: float) -> float | None:
         """Seconds to wait before the next attempt, or None when the call must fail now."""
@@ -372,21 +363,11 @@ def _retryable(
     return broken or (error.reason is Reason.RESPONSE and error.status in statuses)
 
 
-def _group(form: Form) -> dict[str, list[str]]:
-    # httpx sends a list value as repeated keys: TestUsers=a&TestUsers=b.
-    grouped: dict[str, list[str]] = {}
-    for key, value in form:
-        grouped.setdefault(key, []).append(value)
-    return grouped
-
-
-def _decode(status: int, headers: httpx.Headers, body: bytes, operation: str) -> Any:
+def _decode(answer: Answer, operation: str) -> Any:
+    status, body = answer.status, answer.body
     if status == 204 or (200 <= status < 300 and not body):
         return None
-    try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        data = _UNREADABLE
+    data = _parse(body) if body else None
     if 200 <= status < 300:
         if data is _UNREADABLE or not isinstance(data, dict):
             raise StudioError(
@@ -397,11 +378,27 @@ def _decode(status: int, headers: httpx.Headers, body: bytes, operation: str) ->
             )
         return data
     error = _error_from(status, data, operation)
-    error.retry_after = _retry_after(headers.get("Retry-After"))
+    error.retry_after = _retry_after(answer.headers.get("Retry-After"))
     raise error
 
 
 _UNREADABLE = object()
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _parse(body: bytes) -> Any:
+    """JSON by orjson, except a body with 19 digits in a row: orjson reads an
+    integer beyond 64 bits (a context may hold one) as a rounded float, the
+    standard library exactly. What orjson refuses (NaN) the standard library tries."""
+    if _LONG_NUMBER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _UNREADABLE
 
 
 def _error_from(status: int, data: Any, operation: str) -> StudioError:
@@ -424,20 +421,24 @@ def _error_from(status: int, data: Any, operation: str) -> StudioError:
     )
 
 
-def _network_error(exc: httpx.TransportError, operation: str) -> StudioError:
-    timed_out = isinstance(exc, httpx.TimeoutException)
+def _basic(auth: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+
+
+def _network_error(exc: WireError, operation: str) -> StudioError:
     return StudioError(
-        f"the connection to Twilio {'timed out' if timed_out else 'failed'} ({type(exc).__name__})",
-        reason=Reason.TIMEOUT if timed_out else Reason.NETWORK,
+        f"the connection to Twilio {'timed out' if exc.timed_out else 'failed'} ({exc.kind})",
+        reason=Reason.TIMEOUT if exc.timed_out else Reason.NETWORK,
         operation=operation,
     )
 
 
-def _too_large(status: int) -> StudioError:
+def _too_large(status: int, operation: str) -> StudioError:
     return StudioError(
         "Twilio's answer is larger than the gateway accepts",
         reason=Reason.MALFORMED,
         status=status,
+        operation=operation,
     )
 
 

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.studio import ClientConfig, Transport
@@ -42,8 +42,19 @@ async def echo(request: Request) -> JSONResponse:
     )
 
 
+async def big_number(request: Request) -> Response:
+    # Legal JSON that orjson refuses: an integer beyond 64 bits, as a flow's
+    # context may hold.
+    return Response(
+        b'{"context": {"n": 123456789012345678901234567890}}', media_type="application/json"
+    )
+
+
 APP = Starlette(
-    routes=[Route("/v2/{rest:path}", echo, methods=["GET", "POST"])],
+    routes=[
+        Route("/v2/Big", big_number),
+        Route("/v2/{rest:path}", echo, methods=["GET", "POST"]),
+    ],
     middleware=[Middleware(GZipMiddleware, minimum_size=100)],
 )
 
@@ -135,3 +146,13 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used(
         await transport.aclose()
 
     assert first["client_port"] != second["client_port"]
+
+
+async def test_an_integer_beyond_64_bits_is_read_whole(server: str) -> None:
+    transport = transport_for(server)
+    try:
+        answer = await transport.request("GET", "/v2/Big", "/v2/Big", auth=AUTH)
+    finally:
+        await transport.aclose()
+
+    assert answer == {"context": {"n": 123456789012345678901234567890}}

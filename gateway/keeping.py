@@ -3,7 +3,8 @@
 The rule is docs/ARCHITECTURE.md, "What never changes": a revision by number,
 and an ended execution with its context, steps and their contexts. An
 execution's children are final only when their read started after the
-execution had ended: a steps list read while it ran may miss its last steps.
+execution had ended, by a margin: a steps list read while it ran, or just as
+it ended, may miss its last steps.
 
 A read started ahead of the execution's own answer (`graphql/prefetch.py`)
 does not know that when it starts, so it records when it started and waits
@@ -34,6 +35,7 @@ __all__ = [
     "complete_when_read",
     "execution_tag",
     "seen_ended",
+    "settled",
 ]
 
 V = TypeVar("V")
@@ -60,6 +62,18 @@ def complete_when_read(
         and ended is not None
         and ended <= started - margin
     )
+
+
+def settled(execution: Execution, now: datetime, margin: timedelta = READ_AHEAD_MARGIN) -> bool:
+    """Whether a read of the children of an execution already seen ended, starting
+    at `now` (UTC), holds all of them: its record does not show it ended within
+    `margin` (Studio may still be writing its step log, and clocks differ).
+
+    Unlike a read ahead (`complete_when_read`), the status was known before the
+    read began, so an execution with no `date_updated` is taken at its status.
+    """
+    ended = execution.date_updated
+    return execution.status is ExecutionStatus.ENDED and (ended is None or ended <= now - margin)
 
 
 class Reads:
@@ -209,12 +223,17 @@ class Keeper:
         """`keep` for a read of the execution's children, decided as it starts, from
         this operation's `answer` for the execution: a read that began while the
         execution ran may miss its last steps, even when the execution is seen ended
-        by the time it returns. While the answer is on the way, it is a read ahead."""
+        by the time it returns; so may one that begins just after it ended
+        (`settled`). While the answer is on the way, it is a read ahead."""
         if answer is None or answer.done():
-            return seen_ended(answer)
+            return (
+                answer is not None
+                and seen_ended(answer)
+                and settled(answer.result(), datetime.now(UTC))
+            )
         if execution in self._answers:  # answered, its future not yet told
             known = self._answers[execution]
-            return known is not None and known.status is ExecutionStatus.ENDED
+            return known is not None and settled(known, datetime.now(UTC))
         return AheadOf(execution)
 
     async def answered(self, execution: ExecutionKey, answer: Execution | None) -> None:

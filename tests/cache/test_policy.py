@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,10 +13,12 @@ import pytest
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.emulator import Emulator
 from gateway.emulator import create_app as create_emulator_app
+from gateway.keeping import READ_AHEAD_MARGIN, settled
 from gateway.loaders import Loaders
 from gateway.studio import (
     ClientConfig,
     Credentials,
+    Execution,
     ExecutionStatus,
     StudioClient,
     Transport,
@@ -157,3 +160,29 @@ async def test_a_step_context_read_before_its_execution_ended_is_never_kept(
     await Loaders(client, cache).step_context.load(key)
     assert emulator.total_requests == 1  # fetched again: nothing was kept
     await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("ago", "final"),
+    [
+        (timedelta(0), False),
+        (READ_AHEAD_MARGIN - timedelta(seconds=1), False),
+        (READ_AHEAD_MARGIN, True),
+        (timedelta(days=3), True),
+        (None, True),
+    ],
+    ids=["just now", "inside the margin", "at the margin", "days ago", "no date_updated"],
+)
+def test_a_read_after_an_execution_was_seen_ended_is_final_once_the_margin_has_passed(
+    ago: timedelta | None, final: bool
+) -> None:
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    record = {
+        "sid": "FN" + "1" * 32,
+        "flow_sid": "FW" + "2" * 32,
+        "status": "ended",
+        "date_updated": None if ago is None else (now - ago).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    assert settled(Execution.from_json(record), now) is final
+    # A running execution's children are never final.
+    assert not settled(Execution.from_json({**record, "status": "active"}), now)

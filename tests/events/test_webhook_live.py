@@ -3,7 +3,7 @@ webhooks to a real gateway, and subscribers on a real WebSocket see every step o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,8 +14,9 @@ from gateway.emulator.eventstreams import EXECUTION_ENDED, CloudEvent
 from gateway.emulator.live import LiveMode, LiveOptions
 from gateway.emulator.progress import end_execution
 from gateway.events import STEP_ENDED
+from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.studio import StudioClient
-from tests.support import query, until
+from tests.support import ended_ago, query, until
 from tests.support.graphql_ws import Client, Operation, connected
 from tests.support.live import (
     STEPS,
@@ -167,6 +168,8 @@ async def test_an_event_for_a_cached_execution_makes_the_next_query_read_it_afre
 ) -> None:
     flow, execution, *_ = emulator.seeded_handles.active_execution
     end_execution(emulator, flow, execution)
+    # Ended over a minute ago by its record: its steps are kept once read.
+    ended_ago(emulator, flow, execution, READ_AHEAD_MARGIN + timedelta(seconds=5))
     variables = {"f": flow, "e": execution}
     async with (
         served(emulator, events=True, cache_ttl=3600) as gateway,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,10 +17,11 @@ from gateway.emulator import Emulator, eventstreams
 from gateway.emulator.live import LiveMode, LiveOptions
 from gateway.emulator.progress import end_execution
 from gateway.events.redis import RedisBroker
+from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.security.auth import new_key
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
-from tests.support import REDIS_URL, query, until
+from tests.support import REDIS_URL, ended_ago, query, until
 from tests.support.graphql_ws import connected
 from tests.support.live import Served, late_step, rest_steps, served, step_sids
 
@@ -117,6 +119,8 @@ async def test_a_webhook_on_a_evicts_what_b_cached_of_the_execution(
 ) -> None:
     flow, execution, *_ = emulator.seeded_handles.active_execution
     end_execution(emulator, flow, execution)
+    # Ended over a minute ago by its record: its steps are kept once read.
+    ended_ago(emulator, flow, execution, READ_AHEAD_MARGIN + timedelta(seconds=5))
     document = (
         "query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) { steps { nodes { sid } } } }"
     )

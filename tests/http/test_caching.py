@@ -94,7 +94,7 @@ async def test_an_ended_execution_with_its_steps_and_contexts_may_be_kept(
     assert "etag" in response.headers
 
 
-async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_if_it_just_ended(
+async def test_an_execution_that_just_ended_is_no_store_read_ahead_or_not(
     emulator: Emulator,
 ) -> None:
     flow_sid, sid = emulator.seeded_handles.ended_execution
@@ -104,12 +104,13 @@ async def test_an_execution_read_ahead_of_its_own_answer_is_no_store_if_it_just_
         # Its steps and contexts go out beside it, before it is known ended, and it
         # ended too recently to prove they were all written: the answer is not kept.
         ahead = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
-        # Now the shared cache knows it ended, and what is read after is final.
+        # Now the shared cache knows it ended, but within the margin: Studio may
+        # still be writing its step log, so what is read of it is not final either.
         known = await get(http, EXECUTION, {"flow": flow_sid, "sid": sid})
     assert ahead.json() == known.json() and "errors" not in known.json()
-    assert ahead.headers["cache-control"] == "no-store"
-    assert "etag" not in ahead.headers
-    assert known.headers["cache-control"] == "private, max-age=300"
+    for answer in (ahead, known):
+        assert answer.headers["cache-control"] == "no-store"
+        assert "etag" not in answer.headers
 
 
 async def test_an_execution_read_ahead_of_its_own_answer_may_be_kept_if_it_ended_long_before(

@@ -46,7 +46,8 @@ ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
 #: complete. The margin covers the skew between Twilio's clock and ours, the lag
 #: of Studio writing its step log, and a read joining an identical one already
 #: in flight in this process (single flight), which started at most one call
-#: deadline earlier (`STUDIO_GATEWAY_CALL_DEADLINE`, 15 s by default).
+#: deadline earlier (`STUDIO_GATEWAY_CALL_DEADLINE`, 15 s by default; the
+#: settings refuse more than 45 s, `settings.core.MAX_CALL_DEADLINE`).
 READ_AHEAD_MARGIN: Final = timedelta(seconds=60)
 
 

@@ -7,7 +7,7 @@ settings are `STUDIO_GATEWAY_*`. Secrets are `SecretStr`: never printed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     AliasChoices,
@@ -38,6 +38,8 @@ __all__ = ["Settings", "SettingsError", "env_name", "load_settings"]
 
 
 #: The value objects settings build: their defaults are the settings' defaults.
+#: The longest call deadline the cache's read-ahead margin allows (see `call_deadline`).
+MAX_CALL_DEADLINE: Final = 45.0
 _CLIENT = ClientConfig()
 
 
@@ -79,7 +81,12 @@ class Settings(SecuritySettings, LiveSettings):
     call_deadline: float = Field(
         _CLIENT.timeouts.deadline,
         gt=0,
-        description="Seconds for one upstream call, all retries included.",
+        # A read of an ended execution's steps is kept as final only if it started
+        # keeping.READ_AHEAD_MARGIN (60 s) after the execution ended, and a read
+        # joining one in flight may have started one deadline before it: at most
+        # 45 s leaves 15 s of the margin for clock skew and Studio's write lag.
+        le=MAX_CALL_DEADLINE,
+        description="Seconds for one upstream call, all retries included (at most 45).",
     )
     max_attempts: int = Field(
         _CLIENT.retry.max_attempts, ge=1, le=10, description="Attempts per upstream call."

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+import trustme
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -20,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.studio import ClientConfig, Transport
+from gateway.studio import ClientConfig, Reason, StudioError, Transport
 from tests.support import FAST_RETRY, serve
 
 AUTH = ("AC" + "1" * 32, "token")
@@ -156,3 +158,46 @@ async def test_an_integer_beyond_64_bits_is_read_whole(server: str) -> None:
         await transport.aclose()
 
     assert answer == {"context": {"n": 123456789012345678901234567890}}
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[tuple[str, trustme.CA]]:
+    """The echo app over HTTPS, with a certificate for 127.0.0.1 from a CA of its own."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    with (
+        certificate.private_key_pem.tempfile() as key,
+        certificate.cert_chain_pems[0].tempfile() as cert,
+        serve(APP, ssl_keyfile=key, ssl_certfile=cert) as url,
+    ):
+        yield url.replace("http://", "https://"), authority
+
+
+async def test_an_upstream_whose_certificate_no_trusted_authority_signed_is_refused(
+    tls: tuple[str, trustme.CA], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = tls
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    transport = transport_for(url)
+    try:
+        with pytest.raises(StudioError) as refused:
+            await transport.request("GET", "/v2/Echo", "/v2/Echo", auth=AUTH)
+    finally:
+        await transport.aclose()
+
+    assert refused.value.reason is Reason.NETWORK
+    assert "127.0.0.1" not in str(refused.value)
+
+
+async def test_an_authority_named_by_ssl_cert_file_is_trusted(
+    tls: tuple[str, trustme.CA], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As with httpx before: a private CA (a corporate proxy's) by SSL_CERT_FILE.
+    url, authority = tls
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+
+    answer = await send(url)
+
+    assert answer["path"] == "/v2/Echo"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import urllib.request
 from collections.abc import AsyncIterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class AiohttpWire:
             total=None, sock_connect=config.connect, sock_read=config.read
         )
         self._session: aiohttp.ClientSession | None = None
+        self._proxy = proxy_from_environment(config.base_url)
 
     def _current(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -180,6 +182,7 @@ class AiohttpWire:
                         headers=headers,
                         data=_payload(form),
                         allow_redirects=False,
+                        proxy=self._proxy,
                         trace_request_ctx=sending,
                     )
         except TimeoutError:
@@ -203,6 +206,18 @@ class AiohttpWire:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def proxy_from_environment(base_url: str) -> str | None:
+    """The proxy the environment names for the upstream, as httpx honoured it:
+    `HTTPS_PROXY` or `HTTP_PROXY` by the scheme, else `ALL_PROXY`, unless
+    `NO_PROXY` names the host. (aiohttp's own `trust_env` would also read
+    `~/.netrc` on every request, in a thread.)"""
+    url = URL(base_url)
+    if url.host is None or urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _payload(form: bytes | None) -> bytes | io.BytesIO | None:

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.studio import ClientConfig, Reason, StudioError, Transport
-from tests.support import FAST_RETRY, serve
+from tests.support import FAST_RETRY, free_port, serve
 
 AUTH = ("AC" + "1" * 32, "token")
 
@@ -201,3 +201,21 @@ async def test_an_authority_named_by_ssl_cert_file_is_trusted(
     answer = await send(url)
 
     assert answer["path"] == "/v2/Echo"
+
+
+async def test_the_upstream_is_reached_through_the_proxy_the_environment_names(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens at the upstream's own address: only the proxy can answer.
+    upstream = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("HTTP_PROXY", server)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    answer = await send(upstream)
+
+    assert answer["path"] == "/v2/Echo"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with pytest.raises(StudioError) as direct:
+        await send(upstream)
+    assert direct.value.reason is Reason.NETWORK

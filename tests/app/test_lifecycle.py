@@ -95,8 +95,9 @@ def test_sigterm_turns_readiness_off_finishes_in_flight_requests_and_exits_zero(
         def refusing() -> bool:
             try:
                 httpx.get(f"{url}/healthz", timeout=2)
-            except (httpx.ConnectError, httpx.RemoteProtocolError):
-                # Refused, or accepted by the closing server and dropped unanswered.
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                # Refused, or accepted by the closing server and dropped unanswered
+                # (closed, or reset).
                 return True
             return False
 

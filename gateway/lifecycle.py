@@ -1,5 +1,5 @@
 """What runs beside the requests while the app lives: the SIGTERM drain, the
-sampling of gauges, and the garbage collector's settings for a server process.
+sampling of gauges, and the garbage collector's start for a server process.
 
 On SIGTERM readiness turns 503 at once; after the drain delay open WebSockets
 are closed with 1001 (going away: their clients connect again elsewhere), then
@@ -20,25 +20,20 @@ from typing import Any
 from gateway.observability.logs import log
 from gateway.runtime import Gateway
 
-#: Allocations between young-generation collections (CPython's default: 700).
-GC_YOUNG_THRESHOLD = 10_000
-
 
 def tune_gc() -> None:
-    """Settle the collector for serving: what startup built is kept out of every
-    later collection, and young collections run less often.
+    """Keep what start-up built out of every later collection.
 
     A process that serves has ~115,000 long-lived objects (modules, the schema);
-    each full collection walked them all, and a request allocates enough (records,
-    coroutines, result trees) to trigger several young ones. Measured on Q1 of
-    `bench/mesh.py` in one process: 4.4 ms of collection per request with the
-    defaults, 1.4 ms after this. Only for `studio-gateway serve`: in a test
-    process, frozen objects would never be freed.
+    each full collection walked them all. Measured on Q1 of `bench/mesh.py` in
+    one process: 4.4 ms of collection per request with CPython's defaults, 2.2
+    ms after `gc.freeze()`. (A young threshold of 10,000 on top took it to 1.4 ms,
+    but `bench.soak` then saw the resident size creep by 3-4 MB a minute under
+    load, where with the default threshold it stays flat: not worth it.) Only for
+    `studio-gateway serve`: in a test process, frozen objects would never be freed.
     """
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def drain_on_sigterm(

@@ -214,11 +214,7 @@ async def test_steps_read_ahead_of_an_execution_that_ended_long_before_are_kept_
     cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator, ago: timedelta
 ) -> None:
     http, recorder = cached
-    flow_sid, sid = emulator.seeded_handles.ended_execution
-    ended_ago(emulator, flow_sid, sid, ago)
-    variables = {"f": flow_sid, "e": sid}
-    steps = step_count(emulator, flow_sid, sid)
-    first = await children_first(http, recorder, steps, variables)
+    variables, steps, first = await ended_read_ahead(cached, emulator, ago)
     assert len(first["execution"]["steps"]["nodes"]) == steps > 0
     assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
     assert recorder.rounds() == 2
@@ -238,11 +234,7 @@ async def test_steps_of_an_execution_that_just_ended_are_not_kept_within_the_mar
     cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator, ago: timedelta
 ) -> None:
     http, recorder = cached
-    flow_sid, sid = emulator.seeded_handles.ended_execution
-    ended_ago(emulator, flow_sid, sid, ago)
-    variables = {"f": flow_sid, "e": sid}
-    steps = step_count(emulator, flow_sid, sid)
-    first = await children_first(http, recorder, steps, variables)
+    variables, steps, first = await ended_read_ahead(cached, emulator, ago)
     assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
     assert recorder.rounds() == 2
     # Read ahead: nothing proves its steps were all written when they were read,
@@ -263,11 +255,7 @@ async def test_steps_read_ahead_of_an_execution_without_date_updated_are_kept_on
     cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator
 ) -> None:
     http, recorder = cached
-    flow_sid, sid = emulator.seeded_handles.ended_execution
-    execution_record(emulator, flow_sid, sid).date_updated = None
-    variables = {"f": flow_sid, "e": sid}
-    steps = step_count(emulator, flow_sid, sid)
-    first = await children_first(http, recorder, steps, variables)
+    variables, steps, first = await ended_read_ahead(cached, emulator, None)
     assert calls(emulator) == Counter({EXECUTION: 1, STEPS: 1, STEP_CONTEXT: steps})
     # A read ahead cannot tell when it ended: that answer alone. Seen ended before
     # the next read of its steps starts, the status is all there is: kept.
@@ -307,6 +295,23 @@ async def test_steps_read_ahead_of_an_execution_that_ends_meanwhile_are_never_ke
     emulator.reset_counters()
     assert await post(http, Q2, variables) == again
     assert calls(emulator) == Counter({STEPS: 1, STEP_CONTEXT: running + 1})
+
+
+async def ended_read_ahead(
+    cached: tuple[httpx.AsyncClient, Recorder], emulator: Emulator, ago: timedelta | None
+) -> tuple[dict[str, Any], int, Any]:
+    """Q2 on the seeded ended execution, said to have ended `ago` (None: no
+    `date_updated`), its steps read ahead of its own answer: the variables, its
+    step count and the data."""
+    http, recorder = cached
+    flow_sid, sid = emulator.seeded_handles.ended_execution
+    if ago is None:
+        execution_record(emulator, flow_sid, sid).date_updated = None
+    else:
+        ended_ago(emulator, flow_sid, sid, ago)
+    variables = {"f": flow_sid, "e": sid}
+    steps = step_count(emulator, flow_sid, sid)
+    return variables, steps, await children_first(http, recorder, steps, variables)
 
 
 async def children_first(

@@ -137,8 +137,10 @@ class AiohttpWire:
         self._config = config
         self._base = config.base_url.rstrip("/")
         self._headers = {"Accept": "application/json", "User-Agent": config.user_agent}
+        # `connect` bounds name resolution too (httpx's connect timeout did);
+        # `sock_connect` alone starts at the socket.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect, sock_read=config.read
+            total=None, connect=config.connect, sock_connect=config.connect, sock_read=config.read
         )
         self._session: aiohttp.ClientSession | None = None
         self._proxy = proxy_from_environment(config.base_url)

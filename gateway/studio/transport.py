@@ -182,6 +182,7 @@ class Transport:
         scope = current_scope()
         own_deadline = loop.time() + self.config.timeouts.deadline
         authorization = _basic(auth)
+        target = f"{call.path}?{urlencode(query)}" if query else call.path
         body = urlencode(form).encode() if form else None
         self.retry_budget.deposit()
         attempt = 0
@@ -203,7 +204,7 @@ class Transport:
             not_sent = broken = False
             try:
                 async with _bounded(scope, own_deadline):
-                    answer = await self._send(call, authorization, query, body)
+                    answer = await self._send(call, authorization, target, body)
                 status = answer.status
                 result = _decode(answer, operation)
             except StudioError as exc:
@@ -276,9 +277,8 @@ class Transport:
                 raise _scope_ended(call.operation) from None
 
     async def _send(
-        self, call: _Call, authorization: str, query: dict[str, str], body: bytes | None
+        self, call: _Call, authorization: str, target: str, body: bytes | None
     ) -> Answer:
-        target = f"{call.path}?{urlencode(query)}" if query else call.path
         async with self._slots, self._account_slot(call.account):
             self.in_flight += 1
             try:

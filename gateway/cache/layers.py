@@ -173,7 +173,7 @@ class LayeredCache:
         remote = self.remote
         missed = False
         while True:
-            pubsub = remote.shared.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = remote.shared.pubsub()
             try:
                 await pubsub.subscribe(remote.channel)
                 if missed:
@@ -191,7 +191,7 @@ class LayeredCache:
                 await asyncio.sleep(remote.shared.retry_interval)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                    await pubsub.aclose()
 
     def _heard(self, data: Any) -> None:
         try:

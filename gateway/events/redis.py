@@ -110,7 +110,7 @@ class RedisBroker:
     async def _listen(self) -> None:
         pattern = self.channel("*")
         while True:
-            pubsub = self.shared.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.shared.pubsub()
             connection = None
             try:
                 await pubsub.psubscribe(pattern)
@@ -135,7 +135,7 @@ class RedisBroker:
                 if connection is not None:  # back to the pool: its connects are not ours
                     connection.deregister_connect_callback(self._on_reconnect)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                    await pubsub.aclose()
 
     async def _answered(self, pubsub: Any) -> None:
         """Ping the connection and wait for its answer (what comes before is handed on)."""

@@ -83,6 +83,11 @@ class SharedRedis:
         """Run `callback` (in the background) each time Redis answers again after failing."""
         self._on_recovery.append(callback)
 
+    def pubsub(self) -> Any:
+        """A pub/sub connection that skips subscribe confirmations (typed loosely: its
+        annotations differ between redis-py releases)."""
+        return self.client.pubsub(ignore_subscribe_messages=True)
+
     @property
     def usable(self) -> bool:
         """False while Redis is marked down and the retry interval has not passed."""

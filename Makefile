@@ -3,24 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The demo installs what the gateway and the emulator run; the tests add the dev extra.
+# Both install exactly what the lock files name (requirements/*.txt, with hashes);
+# `make upgrade` refreshes them within pyproject.toml's ranges.
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_DEV := requirements/dev.txt
+# One lock for every platform and Python the package supports (the image runs 3.12).
+COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	pyproject.toml requirements/build.in
+# The package itself, over what the lock installed: no resolution, no download.
+INSTALL_SELF := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+OLDEST := .venv-oldest
 # The Node clients the tests drive (tests/clients), pinned by their lockfile.
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: demo test check lint bench install clean graphiql-assets
+.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+$(RUNTIME): $(BIN)/python $(LOCK_RUNTIME) pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK_RUNTIME)
+	$(INSTALL_SELF)
 	touch $(RUNTIME)
 
-$(DEV): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(DEV): $(BIN)/python $(LOCK_DEV) pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
+	$(INSTALL_SELF)
 	touch $(RUNTIME) $(DEV)
 
 $(NODE_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
@@ -43,6 +54,28 @@ lint: $(DEV)
 check: lint
 	$(BIN)/mypy
 
+# After editing pyproject.toml's dependencies: lock them, keeping every other pin.
+lock: $(DEV)
+	$(COMPILE) -o $(LOCK_RUNTIME)
+	$(COMPILE) --extra dev -o $(LOCK_DEV)
+
+# Monthly, or for a security release: the newest versions the ranges allow, proved
+# by the same checks CI runs. Commit the lock files if both pass.
+upgrade: $(DEV)
+	$(COMPILE) --upgrade -o $(LOCK_RUNTIME)
+	$(COMPILE) --upgrade --extra dev -o $(LOCK_DEV)
+	$(MAKE) check test
+
+# The lowest versions pyproject.toml's ranges allow, in a virtualenv of their own:
+# proof that the ranges people install the package with are true.
+test-oldest: $(DEV) $(NODE_STAMP)
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(COMPILE) --resolution lowest-direct --extra dev -o $(OLDEST)/requirements.txt
+	$(OLDEST)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(OLDEST)/requirements.txt
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(OLDEST)/bin/python -m pytest
+
 bench: $(DEV)
 	$(BIN)/python -m bench.queries
 
@@ -54,4 +87,4 @@ graphiql-assets:
 	node assets/graphiql/vendor.mjs
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(OLDEST) .pytest_cache build *.egg-info $(CLIENTS)/node_modules

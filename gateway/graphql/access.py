@@ -54,13 +54,13 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gateway.graphql.errors import Code, GatewayError
 from gateway.security.principal import (
-    EVERYONE,
     EXECUTIONS_READ,
     EXECUTIONS_WRITE,
     FLOWS_READ,
     FLOWS_WRITE,
     PII_READ,
     SCOPES,
+    principal_of,
 )
 
 # -- the table ----------------------------------------------------------------
@@ -340,7 +340,7 @@ class CheckScopes(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        held = getattr(ec.context, "principal", EVERYONE).scopes
+        held = principal_of(ec.context).scopes  # no principal: no scope
         # A refusal already made (limits, X-Cost-Only) stands; every scope reads anything.
         if ec.result is None and ec.graphql_document is not None and not SCOPES <= held:
             access = self.cache.get(

@@ -27,7 +27,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from gateway.security.persisted import sha256
+from gateway.security.documents import sha256
 
 __all__ = ["CachedDocuments", "DocumentCache"]
 
@@ -36,6 +36,8 @@ Rules = tuple[type[ASTValidationRule], ...]
 
 @dataclass(slots=True)
 class _Entry:
+    #: The text parsed (the string the parsed document's source holds anyway).
+    text: str
     document: DocumentNode
     #: Validation errors by the rules they were found with (usually one set).
     errors: dict[Rules, tuple[GraphQLError, ...]] = field(default_factory=dict)
@@ -58,7 +60,9 @@ class DocumentCache:
         """The parsed document; None when it does not parse (the caller reports why)."""
         key = (sha256(text), tuple(sorted(parse_options.items())))
         found = self._entries.get(key)
-        if found is not None:
+        # Kept under its hash, used only for that very text: a parse is never taken
+        # for another document's, whatever the hash says.
+        if found is not None and found.text == text:
             self._entries.move_to_end(key)
             return found
         self.parses += 1
@@ -66,7 +70,7 @@ class DocumentCache:
             document = parse(text, **parse_options)
         except GraphQLError:
             return None  # not kept: Strawberry parses it again and reports the error
-        found = self._entries[key] = _Entry(document)
+        found = self._entries[key] = _Entry(text, document)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return found

@@ -275,10 +275,18 @@ class Settings(SecuritySettings, LiveSettings):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
         if not self.events_path.startswith("/"):
             raise ValueError("events_path: must start with /")
-        if self.events and not self.events_key():
+        signers = self.events_signers()  # the list parses, or start-up stops naming the item
+        if self.events and self.events_auth_token and not self.twilio_account_sid:
+            raise ValueError(
+                "events_auth_token: it signs for the gateway's own account, and "
+                "TWILIO_ACCOUNT_SID is not set: set it, or list the account in "
+                "STUDIO_GATEWAY_EVENTS_AUTH_TOKENS as AC…:token"
+            )
+        if self.events and not signers:
             raise ValueError(
                 "events_auth_token: events need the Auth Token that signs Twilio's deliveries "
-                "(set STUDIO_GATEWAY_EVENTS_AUTH_TOKEN, or TWILIO_AUTH_TOKEN)"
+                "(set STUDIO_GATEWAY_EVENTS_AUTH_TOKEN, or TWILIO_AUTH_TOKEN, with "
+                "TWILIO_ACCOUNT_SID; or STUDIO_GATEWAY_EVENTS_AUTH_TOKENS)"
             )
         self.cache_cipher()  # the keys parse, or start-up stops naming which one
         return self
@@ -293,11 +301,13 @@ class Settings(SecuritySettings, LiveSettings):
         except ValueError as error:
             raise ValueError(f"cache_encryption_keys: {error}") from None
 
-    def events_key(self) -> str:
-        """What signs Event Streams deliveries: the events token, else the account's own."""
-        return secret(self.events_auth_token) or (
-            secret(self.twilio_auth_token) if self.twilio_account_sid else ""
-        )
+    def events_signers(self) -> list[tuple[str, str]]:
+        """Each account whose Event Streams deliveries are received, with the Auth Token
+        that signs them: the gateway's own (the events token, else its Auth Token), then
+        those `events_auth_tokens` lists."""
+        own = secret(self.events_auth_token) or secret(self.twilio_auth_token)
+        mine = [(self.twilio_account_sid, own)] if self.twilio_account_sid and own else []
+        return mine + self.listed_signers()
 
     def base_url(self) -> str:
         if self.upstream_url:

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings
 
 from gateway.events.poller import PollPolicy
 from gateway.events.watch import LiveConfig
+from gateway.settings.values import items, secret
+from gateway.studio import is_sid
 
 
 class LiveSettings(BaseSettings):
@@ -23,8 +25,17 @@ class LiveSettings(BaseSettings):
     events_auth_token: SecretStr | None = Field(
         None,
         description=(
-            "The Auth Token that signs deliveries; default: TWILIO_AUTH_TOKEN (needed when "
-            "the gateway itself uses an API key)."
+            "The Auth Token that signs the deliveries of the gateway's own account "
+            "(TWILIO_ACCOUNT_SID); default: TWILIO_AUTH_TOKEN (needed when the gateway "
+            "itself uses an API key)."
+        ),
+    )
+    events_auth_tokens: SecretStr | None = Field(
+        None,
+        description=(
+            "Accounts whose deliveries are received, each with the Auth Token that signs "
+            "them: `AC…:token` pairs, comma-separated (an account twice while its token "
+            "rotates). An event is acted on only for the account whose token signed it."
         ),
     )
     events_public_url: str | None = Field(
@@ -99,6 +110,20 @@ class LiveSettings(BaseSettings):
         ge=0,
         description="Seconds between the server's graphql-transport-ws pings; 0 sends none.",
     )
+
+    def listed_signers(self) -> list[tuple[str, str]]:
+        """`events_auth_tokens` as (account SID, Auth Token) pairs; a ValueError names a
+        wrong item by its place, never by what it holds."""
+        pairs: list[tuple[str, str]] = []
+        for place, item in enumerate(items(secret(self.events_auth_tokens)), start=1):
+            account, _, token = item.partition(":")
+            if not is_sid("AC", account.strip()) or not token.strip():
+                raise ValueError(
+                    f"events_auth_tokens: item {place} is not `AC…:token` (an account SID, "
+                    "a colon, the account's Auth Token)"
+                )
+            pairs.append((account.strip(), token.strip()))
+        return pairs
 
     def events_mode(self) -> Literal["poll", "webhook"]:
         """Where live events come from: `events_source`, else the webhook when it is on,

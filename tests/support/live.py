@@ -26,6 +26,7 @@ from gateway.emulator.records import ExecutionRecord, StepRecord
 from gateway.events import STEP_ENDED, StudioEvent
 from gateway.events.watch import Live
 from gateway.runtime import Gateway
+from gateway.security.documents import DocumentStore
 from gateway.studio import ClientConfig
 from tests.support.emulator import FAST_RETRY, asgi_transport
 from tests.support.gateway import gateway_settings
@@ -86,7 +87,12 @@ class Served:
 
 @asynccontextmanager
 async def served(
-    emulator: Emulator, *, cache: Cache | None = None, shared_reads: bool = True, **settings: Any
+    emulator: Emulator,
+    *,
+    cache: Cache | None = None,
+    documents: DocumentStore | None = None,
+    shared_reads: bool = True,
+    **settings: Any,
 ) -> AsyncIterator[Served]:
     """The gateway on a real socket; its `/graphql` WebSocket URL.
 
@@ -100,6 +106,7 @@ async def served(
         gateway_settings(**{**FAST_POLLING, **settings}),
         transport=asgi_transport(emulator, config),
         cache=cache,
+        documents=documents,
     )
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -401,7 +401,8 @@ class Live:
         since = None
         if watch.execution_sid is None:  # a fresh flow poller tells nothing of the past
             lost = watch.lost_at or datetime.now(UTC)
-            since = max(watch.started, lost - FLOW_CATCH_UP)
+            # Twilio dates are whole seconds: one in the watch's first second counts.
+            since = max(watch.started, lost - FLOW_CATCH_UP).replace(microsecond=0)
 
         async def publish(event: StudioEvent) -> None:
             watch.polled(event)

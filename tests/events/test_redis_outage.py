@@ -100,14 +100,44 @@ async def test_a_subscriber_on_the_replica_without_webhooks_hears_every_step_whi
                 await live.advance()  # through Redis again
             await until(lambda: all(op.done.is_set() for op in operations), seconds=10)
         await live.stop()
-        assert recoveries(b, "fallback") == 1
-        assert recoveries(b, "repair") == 1
+        assert recoveries(b, "fallback") >= 1 and recoveries(b, "repair") >= 1
 
     expected = await rest_steps(studio, flow, sid)
     for operation in operations:
         assert operation.ended == "complete" and not operation.errors
         assert step_sids(operation) == expected
         assert operation.data[-1] == {"__typename": "Execution", "sid": sid, "status": "ENDED"}
+
+
+async def test_flow_executions_on_the_replica_without_webhooks_go_on_while_redis_is_down(
+    emulator: Emulator, redis_server: RedisServer
+) -> None:
+    document = "subscription($f: ID!) { flowExecutions(flowSid: $f) { sid status } }"
+    async with replicas(emulator, [redis_server.url] * 2, events=True) as (a, b):
+        live = LiveMode(emulator, LiveOptions(url=a.webhook, time_scale=0.001))
+        flow = next(s for s, f in live.account.flows.items() if f.latest_published())
+        async with connected(b.url) as client:
+            executions = await client.subscribe(document, {"f": flow})
+            await until(lambda: trusted(b, 1))
+            redis_server.kill()
+            await until(lambda: not hearing(b))
+            during = live.start_execution(flow)
+            while live.live:
+                await live.advance()  # to A, which cannot tell B
+            await until(lambda: len(executions.results) == 2, seconds=10)
+
+            redis_server.start()
+            await until(lambda: hearing(b) and b.live.running == 0, seconds=10)
+            after = live.start_execution(flow)
+            while live.live:
+                await live.advance()  # through Redis again
+            await until(lambda: len(executions.results) == 4, seconds=10)
+        await live.stop()
+
+    assert executions.data == [
+        {"sid": sid, "status": status} for sid in (during, after) for status in ("ACTIVE", "ENDED")
+    ]
+    assert not executions.errors
 
 
 async def test_polling_replicas_carry_their_subscribers_through_a_redis_restart(

@@ -220,7 +220,9 @@ def build_gateway(
     if cache is not None:
         cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
-    gateway.live = Live(lambda: gateway.broker, settings.live_config(), shared=shared)
+    gateway.live = Live(
+        lambda: gateway.broker, settings.live_config(), shared=shared, observer=gateway.metrics
+    )
     return gateway
 
 

@@ -8,9 +8,10 @@ own events twice.
 
 Redis being away never loses an event here: the publisher's own listeners
 already have it, and the listener task subscribes again when Redis is back.
-What was published meanwhile on other replicas is lost to this one (pub/sub
-keeps nothing), so each subscription here is then ended with MISSED_EVENTS
-(`LocalBroker.missed`): subscribed again, it reads the past first. A pub/sub
+What other replicas publish meanwhile never reaches this one (pub/sub keeps
+nothing): its listeners are told when the connection fails (`LocalBroker.lost`:
+the watches poll what they watch) and when it is subscribed again
+(`LocalBroker.missed`: they fill the gap; see `gateway.events.watch`). A pub/sub
 connection that stops answering (half-open) is found by pinging it whenever
 nothing was heard for `health_interval` seconds, and counts as Redis away.
 
@@ -98,6 +99,7 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._reconnected = False
+        self._lost = False
 
     def __repr__(self) -> str:
         return f"RedisBroker(prefix={self.shared.prefix!r}, sealed={self.cipher is not None})"
@@ -117,11 +119,20 @@ class RedisBroker:
         with contextlib.suppress(RedisUnavailable):  # this process's listeners have it
             await self.shared.run(lambda client: client.publish(channel, message))
 
+    @property
+    def hearing(self) -> bool:
+        """False from a failure of the pub/sub connection until it is subscribed again."""
+        return not self._lost
+
     def listen(
-        self, account_sid: str, listener: Listener, missed: Missed | None = None
+        self,
+        account_sid: str,
+        listener: Listener,
+        missed: Missed | None = None,
+        lost: Missed | None = None,
     ) -> Callable[[], None]:
         self.start()
-        return self.local.listen(account_sid, listener, missed)
+        return self.local.listen(account_sid, listener, missed, lost)
 
     def start(self) -> None:
         """Start this process's one listener task (done by the first `listen`)."""
@@ -157,6 +168,7 @@ class RedisBroker:
                 await self._answered(pubsub)  # Redis has subscribed it (commands run in order)
                 self._subscribed.set()
                 if self.failures:  # what other replicas published meanwhile is lost here
+                    self._lost = False
                     self.local.missed()
                 await self._read(pubsub)
             except asyncio.CancelledError:
@@ -164,6 +176,9 @@ class RedisBroker:
             except Exception:  # Redis went away: subscribe again when it is back
                 self.failures += 1
                 self._subscribed.clear()
+                if not self._lost:
+                    self._lost = True
+                    self.local.lost()
                 await asyncio.sleep(self.shared.retry_interval)
             finally:
                 if connection is not None:  # back to the pool: its connects are not ours

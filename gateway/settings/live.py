@@ -76,6 +76,14 @@ class LiveSettings(BaseSettings):
         gt=0,
         description="Seconds a replica's Redis lease on polling one execution lasts unrenewed.",
     )
+    events_retry_for: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Seconds a live subscription keeps retrying reads that fail for a passing reason "
+            "(5xx, timeouts, 429), with backoff, before it ends with the error."
+        ),
+    )
     subscription_queue: int = Field(
         256,
         ge=1,
@@ -140,6 +148,9 @@ class LiveSettings(BaseSettings):
             # A poller publishes in order; only deliveries from Twilio come unordered.
             reorder=self.events_reorder_window if self.events_mode() == "webhook" else 0.0,
             poll=PollPolicy(
-                self.events_poll_interval, self.events_poll_max_interval, self.events_poll_lease
+                self.events_poll_interval,
+                self.events_poll_max_interval,
+                self.events_poll_lease,
+                self.events_retry_for,
             ),
         )

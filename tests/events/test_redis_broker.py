@@ -10,15 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.cache import CacheCipher, RedisCache, new_key
-from gateway.emulator import Emulator
+from gateway.cache import CacheCipher, new_key
 from gateway.events import StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.shared import SharedRedis
 from tests.support import RedisServer, until
 from tests.support.events import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
-from tests.support.graphql_ws import connected
-from tests.support.live import UPDATES, served
 
 
 @pytest.fixture
@@ -154,45 +151,26 @@ async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_whe
             await redis.aclose()
 
 
-async def test_after_redis_comes_back_webhook_subscriptions_end_with_missed_events(
-    emulator: Emulator, redis_server: RedisServer
-) -> None:
-    # In webhook mode nothing polls: what other replicas published while Redis was
-    # away would never come, and executionUpdates would never complete.
-    flow, execution, *_ = emulator.seeded_handles.active_execution
-    cache = RedisCache(SharedRedis(redis_server.url, retry_interval=0.05))
-    try:
-        async with served(emulator, cache=cache, events=True) as gateway:
-            assert isinstance(gateway.gateway.broker, RedisBroker)
-            async with connected(gateway.url) as client:
-                updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
-                await until(lambda: bool(updates.results) and gateway.subscribers == 1)
-                await gateway.gateway.broker.ready()
-                redis_server.kill()
-                redis_server.start()
-                await until(updates.done.is_set)
-    finally:
-        await cache.aclose()
-    assert [e["extensions"]["code"] for e in updates.errors] == ["MISSED_EVENTS"]
-
-
 async def test_a_pub_sub_connection_that_stops_answering_is_replaced(
     redis_server: RedisServer,
 ) -> None:
     shared = [SharedRedis(redis_server.url, retry_interval=0.05) for _ in range(2)]
     a, b = RedisBroker(shared[0]), RedisBroker(shared[1], health_interval=0.1)
-    missed: list[str] = []
+    told: list[str] = []
     heard_b: list[StudioEvent] = []
-    b.listen(ACCOUNT, heard_b.append, lambda: missed.append(ACCOUNT))
+    b.listen(ACCOUNT, heard_b.append, lambda: told.append("missed"), lambda: told.append("lost"))
     try:
         await b.ready()
+        assert b.hearing
         assert redis_server.process is not None
         redis_server.process.send_signal(signal.SIGSTOP)  # the connection stays open, silent
         try:
             await until(lambda: b.failures >= 1)
+            assert told == ["lost"] and not b.hearing  # its listeners poll meanwhile
         finally:
             redis_server.process.send_signal(signal.SIGCONT)
-        await until(lambda: bool(missed))  # subscribed again: its listeners are told
+        await until(lambda: told == ["lost", "missed"])  # subscribed again: they are told
+        assert b.hearing
         await a.publish(step_event(1))
         await until(lambda: bool(heard_b))
     finally:

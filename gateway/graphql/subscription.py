@@ -4,11 +4,15 @@ The resolvers read the past through the operation's loaders (the REST Steps
 list) and the present from a feed (`LiveExecutions`, given by the events layer
 in the context), and resolve each update through the same types as queries: a
 field an update's record lacks (a step's `type` from an Event Streams event) is
-fetched through the loaders. Over a WebSocket one context serves many
-operations; `FreshLoaders` makes each operation its own loaders, and a
-subscription new ones for each update it resolves from a changed record (a
-flow's executions, an execution's end): memoized reads would be stale, and would
-pile up for as long as the subscription runs.
+fetched through the loaders. Over a WebSocket each operation has its own copy
+of the connection's context; `FreshLoaders` makes each operation its own
+loaders, and a subscription new ones for each update it resolves from the feed
+(a step, a flow's executions, an execution's end): memoized reads would be
+stale, and would pile up for as long as the subscription runs. Those are the
+update's own, shared by every subscriber of it (`update_reads`), and each
+update sent is paid from the principal's budget at the subscription's price
+per update (`update_cost`); past the budget the update still goes out, its
+nested reads answered `RATE_LIMITED`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from gateway.graphql.fields import subscription
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.scopes import ExecutionsRead
 from gateway.graphql.types import Execution, ExecutionStep
+from gateway.graphql.update_cost import price_of
+from gateway.graphql.update_reads import reads_for, update_loaders
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
 
@@ -120,8 +126,10 @@ class Subscription:
             execution = await load(loaders.execution.load((flow, sid)), f"execution {sid}")
             if execution.status is not studio.ExecutionStatus.ENDED:
                 feed.verified()
+            price = price_of(info)
             seen: set[str] = set()
             for step in _new(await _steps(loaders, flow, sid), seen):
+                reads_for(info, loaders, price)
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
                 selections = info.selected_fields[0].selections
@@ -132,19 +140,24 @@ class Subscription:
                         if update.sid in seen:
                             continue
                         seen.add(update.sid)
+                        reads = update_loaders(info, update)
+                        step = await _complete(reads, update, wants_type)
+                        reads_for(info, reads, price)
                         _sent(info, "ExecutionStep")
-                        yield _step(await _complete(loaders, update, wants_type))
+                        yield _step(step)
                         continue
                     # The end: read afresh (the Steps list holds every step there is
                     # now; a `context` read with an earlier step is no longer current).
-                    loaders = _fresh(info)
+                    loaders = update_loaders(info, update)
                     execution = await _with_address(loaders, update, wants_address)
                     for step in _new(await _steps(loaders, flow, sid), seen):
+                        reads_for(info, loaders, price)
                         _sent(info, "ExecutionStep")
                         yield _step(step)
-                    loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
+                    _prime(loaders, execution)
                     _sent(info, "Execution")
                     break
+            reads_for(info, loaders, price)
             yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
         finally:
             feed.close()
@@ -165,6 +178,7 @@ class Subscription:
         try:
             await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
             feed.verified()
+            price = price_of(info)
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
@@ -172,11 +186,12 @@ class Subscription:
                     continue
                 # Each update afresh: what an earlier one read (its steps, its
                 # context) is stale now, and loaders kept for ever would grow for ever.
-                loaders = _fresh(info)
-                update = await _with_address(loaders, update, wants_address)
-                loaders.execution.prime((flow, update.sid), update)
+                loaders = update_loaders(info, update)
+                execution = await _with_address(loaders, update, wants_address)
+                _prime(loaders, execution)
+                reads_for(info, loaders, price)
                 _sent(info, "Execution")
-                yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
+                yield Execution(flow_sid=flow, execution_sid=update.sid, record=execution)
         finally:
             feed.close()
 
@@ -249,12 +264,6 @@ def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.E
     return fresh
 
 
-def _fresh(info: Info) -> Loaders:
-    """New loaders for what the operation resolves next (see `FreshLoaders`)."""
-    info.context.loaders = info.context.new_loaders()
-    return info.context.loaders
-
-
 async def _complete(
     loaders: Loaders, step: studio.ExecutionStep, wants_type: bool
 ) -> studio.ExecutionStep:
@@ -273,8 +282,18 @@ async def _with_address(
     if execution.contact_channel_address is not None or not wants_address:
         return execution
     key = (execution.flow_sid, execution.sid)
-    fetched = await load(loaders.execution.clear(key).load(key), f"execution {execution.sid}")
+    fetched = await load(loaders.execution.load(key), f"execution {execution.sid}")
     return dataclasses.replace(execution, contact_channel_address=fetched.contact_channel_address)
+
+
+def _prime(loaders: Loaders, execution: studio.Execution) -> None:
+    """Let the update's reads of its execution take this record, when it is whole.
+
+    One without its contact address (left on another replica) is not: a subscriber
+    that selects the address must fetch it, not be handed this one.
+    """
+    if execution.contact_channel_address is not None:
+        loaders.execution.prime((execution.flow_sid, execution.sid), execution)
 
 
 def _step(record: studio.ExecutionStep) -> ExecutionStep:

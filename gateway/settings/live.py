@@ -119,6 +119,15 @@ class LiveSettings(BaseSettings):
             "connections; one more gets an `error` (RATE_LIMITED)."
         ),
     )
+    subscription_calls_per_minute: int = Field(
+        600,
+        ge=0,
+        description=(
+            "Upstream calls a minute one principal's subscription updates may be priced "
+            "at, on a replica; past it their nested fields answer RATE_LIMITED while the "
+            "updates go on. 0 for no bound."
+        ),
+    )
     websocket_ping_interval: float = Field(
         15.0,
         ge=0,

@@ -34,7 +34,9 @@
   `STUDIO_GATEWAY_SAFELIST_FILE` only what the safelist holds runs), with the
   same code and message as HTTP in an `error` message when refused.
 - **How much.** At most `STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS` operations
-  at once per connection: one more gets an `error` message saying so.
+  at once per connection: one more gets an `error` message saying so. Each
+  operation runs with its own copy of the connection's context, so what one
+  sets for itself (its loaders, per update) is never another's.
 - **What it reads.** Each message is read by `gateway.security.client_json`, the
   HTTP body's reader (bad JSON closes 4400 with the reason), and one larger than
   `STUDIO_GATEWAY_MAX_BODY_BYTES` closes 1009 unread (uvicorn's `ws_max_size`

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import orjson
@@ -20,6 +22,7 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -31,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from gateway.events.watch import Live
 from gateway.graphql import Context
+from gateway.graphql.update_reads import UpdateReads
 from gateway.loaders import Loaders
 from gateway.security import client_json
 from gateway.security.auth import Authenticator, Unauthenticated
@@ -51,11 +55,17 @@ from gateway.websocket.connections import (
 
 __all__ = ["handler", "reader"]
 
+#: The context of the operation whose task this is (see `Handler.context`).
+_OPERATION_CONTEXT: ContextVar[Context | None] = ContextVar(
+    "gateway_websocket_operation", default=None
+)
+
 
 class LiveGateway(Protocol):
     """What a connection needs of the gateway (`gateway.app.Gateway`)."""
 
     live: Live | None
+    updates: UpdateReads | None
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
 
@@ -73,6 +83,24 @@ def handler(
 
         pinger: asyncio.Task[None] | None = None
         expiry: asyncio.Task[None] | None = None
+
+        # The connection's context, and in an operation's task that operation's own
+        # copy: the loaders a subscription sets for each update it resolves
+        # (`gateway.graphql.update_reads`) are its own, never another operation's
+        # of the same connection, running at the same time.
+        @property
+        def context(self) -> Context:
+            own = _OPERATION_CONTEXT.get()
+            return own if own is not None else self._connection_context
+
+        @context.setter
+        def context(self, value: Context) -> None:
+            self._connection_context = value
+
+        async def run_operation(self, operation: Operation[Context, None]) -> None:
+            # The operation's task (strawberry starts one each): a copy for it alone.
+            _OPERATION_CONTEXT.set(dataclasses.replace(self._connection_context))
+            await super().run_operation(operation)
 
         async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
             payload = message.get("payload") or {}
@@ -117,6 +145,7 @@ def handler(
             self.context.new_loaders = lambda: owner.loaders(credentials)
             self.context.loaders = self.context.new_loaders()
             self.context.live = owner.live
+            self.context.updates = owner.updates
             return principal
 
         async def handle_subscribe(self, message: SubscribeMessage) -> None:

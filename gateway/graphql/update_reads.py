@@ -10,8 +10,10 @@ subscriber of a watch is handed), so a read one of them made is the others'
 answer. Different reads still cost a call each; so every update a principal's
 subscription resolves is paid from the principal's budget of calls a minute
 (`CallBudget`), at the subscription's price per update
-(`gateway.graphql.update_cost`). Past the budget the update is still sent, and
-its nested fields answer `RATE_LIMITED` instead of calling Twilio.
+(`gateway.graphql.update_cost`), unless the same operation with the same
+variables was already paid for on that update: its reads are all made (or
+being made) already, and cost nothing more. Past the budget the update is still
+sent, and its nested fields answer `RATE_LIMITED` instead of calling Twilio.
 
 Per process, as the WebSocket connections are: a replica bounds what its own
 subscribers make it call.
@@ -22,8 +24,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from gateway.loaders import Loaders
 from gateway.security.principal import quota_key
@@ -86,6 +89,8 @@ class UpdateReads:
         #: By the update's identity and the credentials' digest: the update (so the
         #: identity cannot be reused while kept) and the loaders its reads went through.
         self._recent: OrderedDict[tuple[int, str], tuple[object, Loaders]] = OrderedDict()
+        #: By an update's shared loaders: the selections paid for on them.
+        self._paid: WeakKeyDictionary[Loaders, set[Hashable]] = WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"UpdateReads(updates={len(self._recent)}, budget={self.budget!r})"
@@ -100,9 +105,22 @@ class UpdateReads:
             self._recent.move_to_end(key)
             return kept[1]
         self._recent[key] = (update, fresh)
+        self._paid[fresh] = set()
         while len(self._recent) > self.keep:
             self._recent.popitem(last=False)
         return fresh
+
+    def pay(self, who: str, loaders: Loaders, selection: Hashable, price: int) -> float | None:
+        """Spend `price` of `who`'s budget for reading `selection` through `loaders`:
+        None when paid (or already paid for on these shared loaders), else the
+        seconds until the budget would hold it."""
+        paid = self._paid.get(loaders)
+        if paid is not None and selection in paid:
+            return None
+        wait = self.budget.take(who, price)
+        if wait is None and paid is not None:
+            paid.add(selection)
+        return wait
 
 
 def update_loaders(info: Info, update: object) -> Loaders:
@@ -122,11 +140,18 @@ def reads_for(info: Info, loaders: Loaders, price: int) -> Loaders:
     context = info.context
     updates: UpdateReads | None = getattr(context, "updates", None)
     if updates is not None:
-        wait = updates.budget.take(_who(context), price)
+        wait = updates.pay(_who(context), loaders, _selection(info), price)
         if wait is not None:
             loaders = _refusing(loaders, wait, updates.budget.per_minute)
     context.loaders = loaders
     return loaders
+
+
+def _selection(info: Info) -> Hashable:
+    """What the operation reads of each update: its document (parsed once per distinct
+    text, `gateway.graphql.documents`) and its variables."""
+    variables = sorted(info.variable_values.items())
+    return id(info.operation), repr(variables)
 
 
 def _who(context: Any) -> str:

@@ -110,7 +110,8 @@ async def test_a_principal_over_its_budget_gets_rate_limited_nested_fields_and_e
             await busy.subscribe(NESTED, {"flow": flow, "first": n + 1})
             for n in range(subscriptions)
         ]
-        calm = await other.subscribe(NESTED, {"flow": flow, "first": 3})
+        # Not the same read as any of them (that one would be paid for already).
+        calm = await other.subscribe(NESTED, {"flow": flow, "first": subscriptions + 1})
         await until(lambda: gateway.subscribers == subscriptions + 1)
         emulator.reset_counters()
         started = time.monotonic()
@@ -137,13 +138,15 @@ async def test_a_principal_over_its_budget_gets_rate_limited_nested_fields_and_e
     assert sum(nested(r) is not None for r in calm.results) >= budget
 
 
-async def test_subscribers_asking_the_same_read_of_an_update_share_one_call(
+async def test_subscribers_asking_the_same_read_of_an_update_share_one_call_paid_once(
     emulator: Emulator,
 ) -> None:
     flow, *_ = emulator.seeded_handles.active_execution
     subscribers, deliveries = 5, 3
+    # A budget for one read per update: the same read by every subscriber costs no more.
+    settings = {**WEBHOOK, "subscription_calls_per_minute": deliveries}
     async with (
-        served(emulator, shared_reads=False, **WEBHOOK) as gateway,
+        served(emulator, shared_reads=False, **settings) as gateway,
         AsyncExitStack() as stack,
     ):
         clients: list[Client] = [
@@ -159,6 +162,7 @@ async def test_subscribers_asking_the_same_read_of_an_update_share_one_call(
         calls = dict(emulator.requests)
     assert calls[STEPS] == deliveries
     assert not any(op.errors for op in operations)
+    assert all(nested(r)["nodes"] for op in operations for r in op.results)
     assert len({json.dumps(op.data) for op in operations}) == 1
 
 

@@ -34,7 +34,7 @@ from uvicorn.server import ServerState
 
 from gateway.observability.logs import log
 from gateway.runtime import Gateway
-from gateway.server import SlowClientLimits, http_protocol
+from gateway.server import KEEP_ALIVE_TIMEOUT, SlowClientLimits, http_protocol
 from gateway.settings import Settings
 
 __all__ = ["AdminServer", "probe_routes"]
@@ -100,9 +100,10 @@ class AdminServer:
             app,
             lifespan="off",
             ws="none",
-            access_log=False,
-            log_level="warning",
-            timeout_keep_alive=5,
+            # uvicorn's loggers are the process's: the server's settings stand.
+            log_config=None,
+            log_level=None,
+            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
             # Any protocol factory serves (as `options()` hands `serve`); the
             # annotation names classes alone.
             http=http_protocol(SlowClientLimits.from_settings(settings)),  # type: ignore[arg-type]

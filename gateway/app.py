@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 
@@ -33,6 +34,7 @@ from gateway.http.compression import Compression
 from gateway.lifecycle import drain_on_sigterm, sample_in_flight, tune_gc
 from gateway.observability import Metrics
 from gateway.observability.access import AccessLog
+from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
 from gateway.runtime import (
     Gateway,
@@ -95,6 +97,13 @@ def create_app(
         try:
             if settings.admin_port is not None:
                 admin = await AdminServer.start(settings, gateway)
+            elif not settings.development:
+                # Readable by whoever reaches the port: operations, error rates, load.
+                log(
+                    logging.WARNING,
+                    "/metrics is served on the public port: set STUDIO_GATEWAY_ADMIN_PORT "
+                    "to serve it apart",
+                )
             # Each request finds it in `request.state.gateway`.
             yield {"gateway": gateway}
         finally:

@@ -65,7 +65,7 @@ class LiveGateway(Protocol):
     """What a connection needs of the gateway (`gateway.app.Gateway`)."""
 
     live: Live | None
-    updates: UpdateReads | None
+    updates: UpdateReads
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
 

@@ -20,6 +20,7 @@ from gateway.events.redis import RedisBroker
 from gateway.events.watch import Live
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
+from gateway.graphql.update_reads import CallBudget, UpdateReads
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, current_request
 from gateway.observability.logs import log
@@ -81,6 +82,9 @@ class Gateway:
     broker: Broker = field(default_factory=LocalBroker)
     #: The watches subscriptions read (over `broker`; see gateway.events.watch).
     live: Live | None = None
+    #: What subscription updates read, shared among their subscribers and paid from
+    #: each principal's budget (gateway.graphql.update_reads).
+    updates: UpdateReads = field(default_factory=lambda: UpdateReads(CallBudget(0)))
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
@@ -216,6 +220,7 @@ def build_gateway(
         tracing=tracing,
         shared=shared,
         broker=RedisBroker(shared, cipher=settings.cache_cipher()) if shared else LocalBroker(),
+        updates=UpdateReads(CallBudget(settings.subscription_calls_per_minute)),
     )
     if cache is not None:
         cache.observer = gateway.metrics

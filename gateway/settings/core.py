@@ -154,6 +154,18 @@ class Settings(SecuritySettings, LiveSettings):
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    admin_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description=(
+            "A second port for /healthz, /readyz and /metrics, apart from clients' "
+            "traffic; then /metrics is not served on `port`. Unset: all on `port`."
+        ),
+    )
+    admin_host: str | None = Field(
+        None, description="Address the admin port listens on; default: `host`."
+    )
     workers: int = Field(1, ge=1, description="Worker processes.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="`debug`, `info`, `warning` or `error`."
@@ -195,8 +207,9 @@ class Settings(SecuritySettings, LiveSettings):
         1000,
         ge=1,
         description=(
-            "Connections (or requests in progress) per process; past it a request is "
-            "answered 503 and its connection closed."
+            "HTTP connections (or requests in progress) per process; past it a request is "
+            "answered 503 and its connection closed. WebSockets have bounds of their own, "
+            "and /healthz, /readyz and /metrics are always answered."
         ),
     )
     compress_min_bytes: int = Field(
@@ -273,6 +286,8 @@ class Settings(SecuritySettings, LiveSettings):
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        if self.admin_port and self.admin_port == self.port:
+            raise ValueError("admin_port: must differ from STUDIO_GATEWAY_PORT")
         if not self.events_path.startswith("/"):
             raise ValueError("events_path: must start with /")
         signers = self.events_signers()  # the list parses, or start-up stops naming the item

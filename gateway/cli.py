@@ -27,6 +27,8 @@ EXAMPLE_SUBSCRIPTION = """subscription {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gateway.emulator.limits import CREATE_LIMITERS
+
     parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -59,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--create-limit",
         type=int,
         help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+    )
+    emulator.add_argument(
+        "--create-limiter",
+        choices=CREATE_LIMITERS,
+        default="token-bucket",
+        help="how --create-limit counts (Twilio does not say which it uses)",
     )
     emulator.add_argument(
         "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
@@ -179,6 +187,7 @@ def _emulator(args: argparse.Namespace) -> int:
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
     emulator.latency = args.latency
+    emulator.create_limiter = args.create_limiter
     emulator.create_limit = args.create_limit
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
     uvicorn.run(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.emulator.limits import CreateLimit
-from tests.support import free_port
+from tests.support import SLACK, free_port, until_blocking
 
 AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
 
@@ -151,12 +150,15 @@ def test_the_cli_flag_sets_the_limit() -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+
+        def serving() -> bool:
             try:
                 httpx.get(f"{url}/_emulator/requests", timeout=0.5)
-                break
             except httpx.HTTPError:
-                time.sleep(0.05)
+                return False
+            return True
+
+        until_blocking(serving, SLACK * 2)
         flows = httpx.get(f"{url}/v2/Flows", auth=AUTH).json()["flows"]
         published = next(f["sid"] for f in flows if f["status"] == "published")
         statuses = [

@@ -218,6 +218,15 @@ class Settings(SecuritySettings, LiveSettings):
             "client accepts); 0 turns compression off."
         ),
     )
+    compress_thread_bytes: int = Field(
+        # gateway.http.compression.THREAD_BYTES (its layer is above this one)
+        64 * 1024,
+        ge=0,
+        description=(
+            "Compress answers of at least this many bytes in a worker thread, so a big "
+            "answer does not hold up the other requests; 0 compresses every one there."
+        ),
+    )
     http_cache_max_age: int = Field(
         300,
         ge=0,

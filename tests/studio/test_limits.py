@@ -12,7 +12,8 @@ from gateway.studio import ClientConfig, Credentials, Reason, StudioClient, Stud
 from gateway.studio.limits import LocalSemaphore, SlidingWindow, Window
 from tests.support import FAST_RETRY, asgi_transport
 
-CREATE = "POST /v2/Flows/{FlowSid}/Executions"
+CREATE_ROUTE = "/v2/Flows/{FlowSid}/Executions"
+CREATE = f"POST {CREATE_ROUTE}"
 
 
 def test_a_window_grants_its_places_then_says_when_one_frees() -> None:
@@ -140,7 +141,7 @@ async def test_a_create_answered_429_is_retried_past_max_attempts_within_the_wai
 ) -> None:
     studio = client(emulator, credentials, create_wait=30.0)
     flow = emulator.seeded_handles.survey_flow_sid
-    emulator.faults.enqueue("429", count=5, method="POST", route=CREATE.split(" ")[1])
+    emulator.faults.enqueue("429", count=5, method="POST", route=CREATE_ROUTE)
     emulator.faults.retry_after = 0.01
     created = await studio.create_execution(flow, "+14155550001", "+14155550100")
     assert created.sid.startswith("FN")
@@ -153,7 +154,7 @@ async def test_a_429_that_asks_for_longer_than_the_wait_surfaces_with_retry_afte
 ) -> None:
     studio = client(emulator, credentials, create_wait=2.0)
     flow = emulator.seeded_handles.survey_flow_sid
-    emulator.faults.enqueue("429", method="POST", route=CREATE.split(" ")[1], retry_after=30)
+    emulator.faults.enqueue("429", method="POST", route=CREATE_ROUTE, retry_after=30)
     with pytest.raises(StudioError) as caught:
         await studio.create_execution(flow, "+14155550001", "+14155550100")
     assert caught.value.status == 429 and caught.value.retry_after == 30

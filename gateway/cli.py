@@ -28,8 +28,6 @@ EXAMPLE_SUBSCRIPTION = """subscription {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from gateway.emulator.limits import CREATE_LIMITERS
-
     parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -65,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     emulator.add_argument(
         "--create-limiter",
-        choices=CREATE_LIMITERS,
         default="token-bucket",
-        help="how --create-limit counts (Twilio does not say which it uses)",
+        help="how --create-limit counts: token-bucket (the default), fixed-window or "
+        "sliding-window (Twilio does not say which it uses)",
     )
     emulator.add_argument(
         "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
@@ -187,6 +185,10 @@ def _emulator(args: argparse.Namespace) -> int:
         if value is not None
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
+    from gateway.emulator.limits import CREATE_LIMITERS
+
+    if args.create_limiter not in CREATE_LIMITERS:
+        raise _Fatal(f"--create-limiter must be one of {', '.join(CREATE_LIMITERS)}")
     emulator.latency = args.latency
     emulator.create_limiter = args.create_limiter
     emulator.create_limit = args.create_limit

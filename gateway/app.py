@@ -157,7 +157,11 @@ def create_app(
         # Outside the gate: the page holds no data, and a browser loading it sends
         # no credentials; GraphiQL's own requests then pass the gate like any client's.
         app.add_middleware(GraphiQLPage, graphiql=graphiql)
-    app.add_middleware(Compression, min_bytes=settings.compress_min_bytes)
+    app.add_middleware(
+        Compression,
+        min_bytes=settings.compress_min_bytes,
+        thread_bytes=settings.compress_thread_bytes,
+    )
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(

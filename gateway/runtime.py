@@ -29,9 +29,9 @@ from gateway.security.configured import server_credentials
 from gateway.security.documents import DocumentStore, RedisDocuments
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
-from gateway.shared import RedisSemaphore, RedisTokenBucket, SharedRedis
+from gateway.shared import RedisSemaphore, RedisSlidingWindow, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
-from gateway.studio.limits import create_burst
+from gateway.studio.limits import SlidingWindow
 
 
 @dataclass
@@ -152,7 +152,7 @@ class Gateway:
             redis = {
                 "state": "up" if up else "down",
                 # Without Redis each replica serves from its own process: its cache,
-                # its create bucket, its bound on calls in flight.
+                # its create window, its bound on calls in flight.
                 "serving": "shared" if up else "process alone",
                 "failures": shared.failures,
                 "recoveries": shared.recoveries,
@@ -189,16 +189,14 @@ def build_gateway(
     shared: SharedRedis | None = None,
 ) -> Gateway:
     """The gateway over `transport` (Twilio's, from the settings, by default); with
-    `shared`, the create bucket and the account's call slots span the replicas."""
+    `shared`, the create window and the account's call slots span the replicas."""
     transport = transport or Transport(settings.client_config())
     client = StudioClient(transport, credentials or server_credentials(settings))
-    if shared is not None and transport.create_limiter is not None and settings.create_rate:
-        # One bucket per account for every replica; the process's own while Redis is away.
-        transport.create_limiter = RedisTokenBucket(
-            shared,
-            settings.create_rate,
-            create_burst(settings.create_rate),
-            fallback=transport.create_limiter,
+    own_window = transport.create_limiter
+    if shared is not None and isinstance(own_window, SlidingWindow) and settings.create_rate:
+        # One window per account for every replica; the process's own while Redis is away.
+        transport.create_limiter = RedisSlidingWindow(
+            shared, own_window.window, fallback=own_window
         )
     if (
         shared is not None

@@ -141,14 +141,25 @@ class Settings(SecuritySettings, LiveSettings):
         20.0,
         ge=0,
         description=(
-            "Executions created per second per account, across every replica sharing "
-            "Redis (Twilio's limit is 20); 0 for no limit."
+            "Executions created in any one second per account, across every replica "
+            "sharing Redis (Twilio's limit is 20); 0 for no pacing."
         ),
     )
     create_wait: float = Field(
         2.0,
         ge=0,
-        description="Seconds a create over the rate waits for its turn before RATE_LIMITED.",
+        description=(
+            "Seconds a create may wait in all, for its turn and for Twilio's 429s, "
+            "before RATE_LIMITED."
+        ),
+    )
+    create_lookup_timeout: float = Field(
+        _CLIENT.create_lookup,
+        gt=0,
+        description=(
+            "Seconds for the one look at the flow's executions after a create got no "
+            "answer saying whether it ran."
+        ),
     )
 
     # -- server -----------------------------------------------------------------
@@ -218,6 +229,15 @@ class Settings(SecuritySettings, LiveSettings):
         description=(
             "Compress answers of at least this many bytes (brotli, zstd or gzip, as the "
             "client accepts); 0 turns compression off."
+        ),
+    )
+    compress_thread_bytes: int = Field(
+        # gateway.http.compression.THREAD_BYTES (its layer is above this one)
+        64 * 1024,
+        ge=0,
+        description=(
+            "Compress answers of at least this many bytes in a worker thread, so a big "
+            "answer does not hold up the other requests; 0 compresses every one there."
         ),
     )
     http_cache_max_age: int = Field(
@@ -366,6 +386,7 @@ class Settings(SecuritySettings, LiveSettings):
             single_flight=self.single_flight,
             create_rate=self.create_rate or None,
             create_wait=self.create_wait,
+            create_lookup=self.create_lookup_timeout,
             account_max_in_flight=self.account_max_in_flight,
         )
 

@@ -11,8 +11,8 @@ ways, and a client proven against all three holds whichever Twilio uses:
 - `fixed-window`: N creates in each whole second of the clock;
 - `sliding-window`: N creates in any one second, whenever it starts.
 
-Only admitted creates count. Real time drives it, never the emulator's
-`clock` (which tests may freeze).
+Only admitted creates count. Real time drives it (`Emulator.limit_clock`, which
+tests freeze for a burst), never the emulator's `clock` of record dates.
 """
 
 from __future__ import annotations

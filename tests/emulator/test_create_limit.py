@@ -35,6 +35,7 @@ async def create_many(
 
 async def test_creates_beyond_the_limit_answer_429_with_code_20429() -> None:
     emulator = Emulator.seeded(seed=7)
+    emulator.limit_clock = lambda: 1000.0  # the five within one second, however slow
     emulator.create_limit = 3
     responses = await create_many(emulator, 5)
     statuses = sorted(r.status_code for r in responses)
@@ -67,6 +68,7 @@ async def test_each_account_has_a_limit_of_its_own() -> None:
     emulator.add_account(
         other_sid, other_token, flows=5, executions_per_flow=3, steps_per_execution=3
     )
+    emulator.limit_clock = lambda: 1000.0
     emulator.create_limit = 2
     mine = await create_many(emulator, 2)
     assert {r.status_code for r in mine} == {201}
@@ -122,6 +124,7 @@ def test_an_unknown_limiter_is_refused() -> None:
 
 async def test_the_limiter_can_be_chosen_and_counts_anew() -> None:
     emulator = Emulator.seeded(seed=7)
+    emulator.limit_clock = lambda: 1000.0
     emulator.create_limit = 3
     emulator.create_limiter = "sliding-window"
     assert emulator.create_limit == 3

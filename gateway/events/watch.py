@@ -26,7 +26,7 @@ from gateway.events.broker import Broker
 from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
 from gateway.events.reorder import Reorder
-from gateway.graphql.subscription import Gone, Lagged, Refused, Update
+from gateway.feeds import Gone, Lagged, Refused, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
 

@@ -1,4 +1,4 @@
-"""`field`, `mutation` and `subscription`: strawberry's decorators, typed for `mypy --strict`.
+"""Typing helpers for resolvers: strawberry's decorators typed for `mypy --strict`, and `later`.
 
 Called for their options (`@strawberry.field(description=...)`), strawberry's
 decorators are typed as answering `Any`, so every resolver under them would lose
@@ -11,15 +11,16 @@ the same schema. Every resolver of the schema is declared through them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.permission import BasePermission
 
-__all__ = ["field", "mutation", "subscription"]
+__all__ = ["field", "later", "mutation", "subscription"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V")
 
 
 def field(
@@ -79,3 +80,14 @@ def subscription(
         )
 
     return decorate
+
+
+def later(value: Awaitable[V]) -> V:
+    """An awaitable of a sync resolver's answer, passed off as the answer itself.
+
+    graphql-core awaits whatever awaitable a resolver returns, so a field answers
+    at once when its record is here and loads it only when it is not, while the
+    resolver's return annotation, which strawberry reads the field's GraphQL type
+    from, names the value alone. This is the one place that says so to mypy.
+    """
+    return cast(V, value)

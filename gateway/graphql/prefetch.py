@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterator
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -24,7 +24,6 @@ from gateway.graphql.scopes import principal
 from gateway.loaders import Page, PageKey
 from gateway.security.principal import EXECUTIONS_READ, PII_READ
 
-V = TypeVar("V")
 Selection = SelectedField | FragmentSpread | InlineFragment
 
 
@@ -168,14 +167,3 @@ def _quietly(future: Awaitable[Any]) -> None:
     # exception was never retrieved.
     if isinstance(future, asyncio.Future):
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def later(value: Awaitable[V]) -> V:
-    """An awaitable of a sync resolver's answer, passed off as the answer itself.
-
-    graphql-core awaits whatever awaitable a resolver returns, so a field answers
-    at once when its record is here and loads it only when it is not, while the
-    resolver's return annotation, which strawberry reads the field's GraphQL type
-    from, names the value alone. This is the one place that says so to mypy.
-    """
-    return cast(V, value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway import studio
+from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Update
 from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, load
 from gateway.graphql.fields import subscription
@@ -33,62 +34,10 @@ from gateway.graphql.types import Execution, ExecutionStep
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
 
-__all__ = [
-    "ExecutionUpdate",
-    "Feed",
-    "Gone",
-    "Lagged",
-    "LiveExecutions",
-    "RefuseSubscriptions",
-    "Refused",
-    "Subscription",
-]
+__all__ = ["ExecutionUpdate", "RefuseSubscriptions", "Subscription"]
 
 #: The largest page the Steps list serves: the whole past in the fewest calls.
 _PAGE = {"PageSize": str(studio.MAX_PAGE_SIZE)}
-
-Update = studio.ExecutionStep | studio.Execution
-
-
-class Lagged(Exception):
-    """A subscriber fell further behind than its queue holds: events were dropped."""
-
-
-class Gone(Exception):
-    """The watched execution (or flow) no longer exists upstream: deleted, or an
-    execution past its 30 days."""
-
-
-class Refused(Exception):
-    """Twilio no longer accepts the credentials the subscription's updates were read with."""
-
-
-class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`,
-    `Gone` or `Refused`."""
-
-    def __aiter__(self) -> AsyncIterator[Update]: ...
-
-    def verified(self) -> None:
-        """Twilio accepted the subscriber's credentials (its own fetch succeeded):
-        a poller may read with them."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class LiveExecutions(Protocol):
-    """What the events layer gives subscriptions (`gateway.events.watch.Live`)."""
-
-    def execution(self, client: studio.StudioClient, flow_sid: str, execution_sid: str) -> Feed:
-        """Steps (`studio.ExecutionStep`) then the ended `studio.Execution`, for the
-        account of `client` (which a poller may read with)."""
-        ...
-
-    def flow(self, client: studio.StudioClient, flow_sid: str) -> Feed:
-        """Each `studio.Execution` of the flow as it starts and ends."""
-        ...
-
 
 ExecutionUpdate = Annotated[
     ExecutionStep | Execution,

@@ -20,10 +20,9 @@ from gateway.graphql import ids
 from gateway.graphql.connections import Connection, paginate
 from gateway.graphql.context import Info
 from gateway.graphql.errors import bad_input, load
-from gateway.graphql.fields import field
+from gateway.graphql.fields import field, later
 from gateway.graphql.filters import execution_filters, executions_list_id
 from gateway.graphql.flow_fields import CONTEXT, CREATED, UPDATED, FlowFields
-from gateway.graphql.prefetch import later
 from gateway.graphql.scalars import JSON, ExecutionStatus, RevisionAlias
 from gateway.graphql.scopes import ExecutionsRead, FlowsRead, PiiRead
 from gateway.graphql.widgets import Widget, widget_named

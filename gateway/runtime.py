@@ -17,7 +17,7 @@ from typing import Any
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
 from gateway.events.redis import RedisBroker
-from gateway.events.watch import Live
+from gateway.events.watch import Live, LiveConfig
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
 from gateway.loaders import Loaders
@@ -105,15 +105,7 @@ class Gateway:
 
     @property
     def limits(self) -> Limits:
-        s = self.settings
-        return Limits(
-            max_depth=s.max_depth,
-            max_aliases=s.max_aliases,
-            max_root_fields=s.max_root_fields,
-            max_tokens=s.max_tokens,
-            max_directives=s.max_directives,
-            max_cost=s.max_cost,
-        )
+        return Limits.configured(self.settings)
 
     def observe_attempt(self, attempt: Attempt) -> None:
         """Every upstream attempt: metrics, the request's count, readiness, a log on failure."""
@@ -220,7 +212,7 @@ def build_gateway(
     if cache is not None:
         cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
-    gateway.live = Live(lambda: gateway.broker, settings.live_config(), shared=shared)
+    gateway.live = Live(lambda: gateway.broker, LiveConfig.configured(settings), shared=shared)
     return gateway
 
 

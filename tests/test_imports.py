@@ -129,6 +129,9 @@ def test_no_module_of_the_gateway_imports_itself_back() -> None:
         ("gateway.events", "gateway.graphql"),
         ("gateway.feeds", "gateway.graphql"),
         ("gateway.feeds", "gateway.events"),
+        ("gateway.settings", "gateway.graphql"),
+        ("gateway.settings", "gateway.events"),
+        ("gateway.settings", "gateway.websocket"),
     ],
 )
 def test_a_layer_never_reaches_one_above_it(layer: str, above: str) -> None:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.events.broker import Broker
 from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
@@ -30,7 +31,7 @@ from gateway.feeds import Gone, Lagged, Refused, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient
 
-__all__ = ["Live", "LiveConfig", "Subscriber", "Watch"]
+__all__ = ["Live", "LiveConfig", "LiveSettings", "Subscriber", "Watch"]
 
 
 class Subscriber:
@@ -169,6 +170,38 @@ class LiveConfig:
     #: Seconds an event waits for earlier ones (webhook mode; see `Reorder`).
     reorder: float = 0.0
     poll: PollPolicy = field(default_factory=PollPolicy)
+
+    @classmethod
+    def configured(cls, settings: LiveSettings) -> LiveConfig:
+        """The settings' choice: where events come from, polling, queues."""
+        mode = settings.events_mode()
+        return cls(
+            mode=mode,
+            queue=settings.subscription_queue,
+            # A poller publishes in order; only deliveries from Twilio come unordered.
+            reorder=settings.events_reorder_window if mode == "webhook" else 0.0,
+            poll=PollPolicy(
+                settings.events_poll_interval,
+                settings.events_poll_max_interval,
+                settings.events_poll_lease,
+            ),
+        )
+
+
+class LiveSettings(Protocol):
+    """The settings read here (`gateway.settings.Settings` has them all)."""
+
+    @property
+    def subscription_queue(self) -> int: ...
+    @property
+    def events_reorder_window(self) -> float: ...
+    @property
+    def events_poll_interval(self) -> float: ...
+    @property
+    def events_poll_max_interval(self) -> float: ...
+    @property
+    def events_poll_lease(self) -> float: ...
+    def events_mode(self) -> str: ...
 
 
 class Live:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -63,6 +63,35 @@ class Limits:
     #: Introspection's own bound, not settings: the standard query (graphql-js
     #: `getIntrospectionQuery`, any options) fits, and nothing much bigger does.
     introspection: IntrospectionLimits = IntrospectionLimits()
+
+    @classmethod
+    def configured(cls, settings: LimitSettings) -> Limits:
+        """The limits the settings set."""
+        return cls(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_root_fields=settings.max_root_fields,
+            max_tokens=settings.max_tokens,
+            max_directives=settings.max_directives,
+            max_cost=settings.max_cost,
+        )
+
+
+class LimitSettings(Protocol):
+    """The settings read here (`gateway.settings.Settings` has them all)."""
+
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def max_aliases(self) -> int: ...
+    @property
+    def max_root_fields(self) -> int: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def max_directives(self) -> int: ...
+    @property
+    def max_cost(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """Which scopes reading each field needs, and the check that applies it to a whole document.
 
-One table says what each `(type, field)` needs: a field of `Flow` or
-`FlowRevision` needs `flows:read`, a field of `Execution` or `ExecutionStep`
-`executions:read`, a few need more (`pii:read` for phone numbers, identities
-and contexts; the other family's scope for a relation into it), and the
-identity of an object (`IDENTITY`) needs nothing: a caller that just changed
-or created an object may always learn which one it was.
+Each field declares what it needs where it is defined (`policy.Scopes`, shown
+as `@requiresScopes` in the SDL), and `ScopeTable` gathers that from the schema
+at start-up: a field of `Flow` or `FlowRevision` needs `flows:read`, a field of
+`Execution` or `ExecutionStep` `executions:read`, a few need more (`pii:read`
+for phone numbers, identities and contexts; the other family's scope for a
+relation into it), and the identity of an object needs nothing: a caller that
+just changed or created an object may always learn which one it was.
 
 `CheckScopes` walks the chosen operation once per document, before anything
 executes, with every fragment (inline or named, on an object type or on
@@ -30,7 +31,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Final
 
 from graphql import (
     DocumentNode,
@@ -40,6 +40,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLNamedType,
+    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     NamedTypeNode,
@@ -53,86 +54,64 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gateway.graphql.errors import Code, GatewayError
-from gateway.security.principal import (
-    EVERYONE,
-    EXECUTIONS_READ,
-    EXECUTIONS_WRITE,
-    FLOWS_READ,
-    FLOWS_WRITE,
-    PII_READ,
-    SCOPES,
-)
+from gateway.graphql.policy import built, declared
+from gateway.security.principal import EVERYONE, SCOPES
 
 # -- the table ----------------------------------------------------------------
 
-#: The scope every field of an object type needs, unless `FIELD_SCOPES` says otherwise.
-TYPE_SCOPES: Final[dict[str, str]] = {
-    "Flow": FLOWS_READ,
-    "FlowRevision": FLOWS_READ,
-    "Execution": EXECUTIONS_READ,
-    "ExecutionStep": EXECUTIONS_READ,
-}
 
-#: An object's identity: free to read wherever the object itself may be reached,
-#: so a write-only key learns which object its mutation changed or made.
-IDENTITY: Final = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
+@dataclass(frozen=True, slots=True)
+class ScopeTable:
+    """What each field of a schema needs, from what its fields declare (`policy.Scopes`)."""
 
-_EXECUTION_PII: Final = frozenset({EXECUTIONS_READ, PII_READ})
-_FLOW_OF_EXECUTION: Final = frozenset({EXECUTIONS_READ, FLOWS_READ})
+    #: The scopes each field that declared its scopes needs.
+    fields: dict[tuple[str, str], frozenset[str]]
+    #: The scope reading an object of a type needs: the one the way to each of its
+    #: fields checked, that it does not check itself (`node(id:)` checks it).
+    types: dict[str, str]
 
-#: Fields that need other scopes than their type's: the roots, PII, and relations
-#: from one family of objects (flows, executions) into the other.
-FIELD_SCOPES: Final[dict[tuple[str, str], frozenset[str]]] = {
-    ("Query", "flows"): frozenset({FLOWS_READ}),
-    ("Query", "flow"): frozenset({FLOWS_READ}),
-    ("Query", "validateFlow"): frozenset({FLOWS_READ}),
-    ("Query", "execution"): frozenset({EXECUTIONS_READ}),
-    ("Query", "executionStep"): frozenset({EXECUTIONS_READ}),
-    # `node(id:)` checks the scope of the type its id names (TYPE_SCOPES).
-    ("Query", "node"): frozenset(),
-    ("Subscription", "executionUpdates"): frozenset({EXECUTIONS_READ}),
-    ("Subscription", "flowExecutions"): frozenset({EXECUTIONS_READ}),
-    ("Mutation", "createExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "endExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "deleteExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "createFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "updateFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "deleteFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "updateFlowTestUsers"): frozenset({FLOWS_WRITE}),
-    ("Flow", "testUsers"): frozenset({FLOWS_READ, PII_READ}),
-    ("Flow", "executions"): frozenset({FLOWS_READ, EXECUTIONS_READ}),
-    ("Execution", "contactChannelAddress"): _EXECUTION_PII,
-    ("Execution", "context"): _EXECUTION_PII,
-    ("Execution", "flow"): _FLOW_OF_EXECUTION,
-    ("Execution", "flowRevision"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "context"): _EXECUTION_PII,
-    ("ExecutionStep", "flow"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "fromWidget"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "toWidget"): _FLOW_OF_EXECUTION,
-}
+    @classmethod
+    def of(cls, schema: GraphQLSchema) -> ScopeTable:
+        """The schema's table, built once and kept with it."""
+        return built(schema, "scopes", cls._build)
 
-#: Fields whose resolver checks, before it fetches, the scope of the type it returns.
-_CHECKS_OBJECT_TYPE: Final = frozenset({("Query", "node")})
+    @classmethod
+    def _build(cls, schema: GraphQLSchema) -> ScopeTable:
+        fields: dict[tuple[str, str], frozenset[str]] = {}
+        types: dict[str, str] = {}
+        for type_name, named in schema.type_map.items():
+            if not isinstance(named, GraphQLObjectType) or type_name.startswith("__"):
+                continue
+            shared: frozenset[str] | None = None
+            for field_name, definition in named.fields.items():
+                scopes = declared(definition).scopes
+                if scopes is None:
+                    continue
+                fields[(type_name, field_name)] = scopes.required
+                reached_with = scopes.required - scopes.checked
+                if reached_with:
+                    shared = reached_with if shared is None else shared & reached_with
+            if shared is not None and len(shared) == 1:
+                types[type_name] = next(iter(shared))
+        return cls(fields, types)
 
+    def needs(self, type_name: str, field_name: str) -> frozenset[str]:
+        """The scopes reading `type_name.field_name` needs (none: free to read once reached).
 
-def needs(type_name: str, field_name: str) -> frozenset[str]:
-    """The scopes reading `type_name.field_name` needs (none: free to read once reached).
+        A field that declared nothing on a type whose data needs a scope needs that
+        scope: a field added without a declaration is never free. A type whose
+        fields need nothing (a connection, `PageInfo`, `Widget`) adds none: the
+        field that leads to it already needed what its contents do.
+        """
+        scopes = self.fields.get((type_name, field_name))
+        if scopes is not None:
+            return scopes
+        scope = self.types.get(type_name)
+        return frozenset({scope}) if scope is not None else frozenset()
 
-    A type missing from the table (a connection, `PageInfo`, `Widget`) adds none:
-    the field that leads to it already needed what its contents do.
-    """
-    scopes = FIELD_SCOPES.get((type_name, field_name))
-    if scopes is not None:
-        return scopes
-    scope = TYPE_SCOPES.get(type_name)
-    if scope is None or field_name in IDENTITY:
-        return frozenset()
-    return frozenset({scope})
-
-
-def read_scope(type_name: str) -> str:
-    """The scope that reading an object of `type_name` needs (`node(id:)` checks it)."""
-    return TYPE_SCOPES[type_name]
+    def read_scope(self, type_name: str) -> str:
+        """The scope that reading an object of `type_name` needs (`node(id:)` checks it)."""
+        return self.types[type_name]
 
 
 def checked_at_execution(field: GraphQLField) -> frozenset[str]:
@@ -200,7 +179,7 @@ def analyse(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walk = _Walk(schema, fragments)
+    walk = _Walk(schema, ScopeTable.of(schema), fragments)
     found = walk.selections(operation.selection_set, root, frozenset(), by_type=False)
     return DocumentAccess(operation.operation is OperationType.MUTATION, found)
 
@@ -216,8 +195,14 @@ class _Walk:
     (a "fragment bomb") costs its size once, not once per spread.
     """
 
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        table: ScopeTable,
+        fragments: dict[str, FragmentDefinitionNode],
+    ):
         self.schema = schema
+        self.table = table
         self.fragments = fragments
         self.memo: dict[_MemoKey, tuple[Need, ...]] = {}
         # Validation refuses fragment cycles before this runs; never loop on one anyway.
@@ -280,15 +265,16 @@ class _Walk:
             return  # `__typename`, introspection, or what validation refuses
         key = node.alias.value if node.alias is not None else name
         guards = checked_at_execution(definition)
-        if by_type and parent.name in TYPE_SCOPES:
-            guards |= {TYPE_SCOPES[parent.name]}
+        if by_type and parent.name in self.table.types:
+            guards |= {self.table.types[parent.name]}
         checked = checked | guards
-        scopes = needs(parent.name, name) | checked_at_execution(definition)
+        scopes = self.table.needs(parent.name, name) | checked_at_execution(definition)
         if scopes:
             yield Need(scopes, checked, (key,), node)
         if node.selection_set is not None:
             child = get_named_type(definition.type)
-            by_child_type = (parent.name, name) in _CHECKS_OBJECT_TYPE
+            declared_scopes = declared(definition).scopes
+            by_child_type = declared_scopes is not None and declared_scopes.by_type
             for need in self.selections(node.selection_set, child, checked, by_type=by_child_type):
                 yield replace(need, path=(key, *need.path))
 

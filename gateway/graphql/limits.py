@@ -119,7 +119,7 @@ def estimate(
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         return coerced
-    return analyse(document, operation, coerced.coerced)
+    return analyse(schema, document, operation, coerced.coerced)
 
 
 def variables_error(variables: object) -> GatewayError | None:

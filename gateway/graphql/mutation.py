@@ -14,9 +14,10 @@ from gateway.graphql import ids
 from gateway.graphql.context import Info
 from gateway.graphql.errors import bad_input, load
 from gateway.graphql.fields import mutation
+from gateway.graphql.policy import ONE_CALL, Price, needs
 from gateway.graphql.scalars import JSON, FlowStatus
-from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
 from gateway.graphql.types import Execution, Flow
+from gateway.security.principal import EXECUTIONS_WRITE, FLOWS_WRITE
 
 
 @strawberry.type
@@ -27,7 +28,8 @@ class Mutation:
             "naming the active execution in `conflictingExecutionSid`, when that contact "
             "already has one."
         ),
-        permission_classes=[ExecutionsWrite],
+        scopes=needs(EXECUTIONS_WRITE),
+        price=ONE_CALL,
     )
     async def create_execution(
         self,
@@ -45,7 +47,9 @@ class Mutation:
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @mutation(description="End an active execution.", permission_classes=[ExecutionsWrite])
+    @mutation(
+        description="End an active execution.", scopes=needs(EXECUTIONS_WRITE), price=ONE_CALL
+    )
     async def end_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
@@ -54,7 +58,8 @@ class Mutation:
 
     @mutation(
         description="Delete an execution and its steps. Returns its id.",
-        permission_classes=[ExecutionsWrite],
+        scopes=needs(EXECUTIONS_WRITE),
+        price=ONE_CALL,
     )
     async def delete_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
@@ -62,7 +67,9 @@ class Mutation:
         await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
         return strawberry.ID(ids.encode("Execution", flow_sid, sid))
 
-    @mutation(description="Create a flow from a definition.", permission_classes=[FlowsWrite])
+    @mutation(
+        description="Create a flow from a definition.", scopes=needs(FLOWS_WRITE), price=ONE_CALL
+    )
     async def create_flow(
         self,
         info: Info,
@@ -86,7 +93,8 @@ class Mutation:
 
     @mutation(
         description="Change a flow. A new definition, or a status change, adds a revision.",
-        permission_classes=[FlowsWrite],
+        scopes=needs(FLOWS_WRITE),
+        price=ONE_CALL,
     )
     async def update_flow(
         self,
@@ -113,14 +121,18 @@ class Mutation:
 
     @mutation(
         description="Delete a flow with its revisions and executions.",
-        permission_classes=[FlowsWrite],
+        scopes=needs(FLOWS_WRITE),
+        price=ONE_CALL,
     )
     async def delete_flow(self, info: Info, sid: strawberry.ID) -> strawberry.ID | None:
         await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
         return strawberry.ID(ids.encode("Flow", sid))
 
     @mutation(
-        description="Replace who may test a flow's draft revision.", permission_classes=[FlowsWrite]
+        description="Replace who may test a flow's draft revision.",
+        scopes=needs(FLOWS_WRITE),
+        # One call; the flow it answers is made from its SID and loads on first need.
+        price=Price(weight=1, stub=True),
     )
     async def update_flow_test_users(
         self, info: Info, sid: strawberry.ID, test_users: list[str]

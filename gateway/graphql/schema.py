@@ -156,8 +156,13 @@ def build_schema(
     suggestions: bool = True,
     max_batch: int | None = None,
     extensions: list[Any] | None = None,
+    query: type[Query] = Query,
 ) -> GatewaySchema:
-    """The schema. Extensions are classes or factories: one instance per operation."""
+    """The schema. Extensions are classes or factories: one instance per operation.
+
+    `query` may be a subclass of `Query` with more fields: each brings its scopes
+    and its price, and every check reads them from the schema.
+    """
     access = AccessCache()
     documents = DocumentCache()
     # CheckScopes after EnforceLimits: a refusal for size or cost stands, and an
@@ -176,7 +181,7 @@ def build_schema(
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     schema = GatewaySchema(
-        query=Query,
+        query=query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(NODE_TYPES),

@@ -28,11 +28,12 @@ from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Update
 from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, load
 from gateway.graphql.fields import subscription
+from gateway.graphql.policy import ONE_CALL, needs
 from gateway.graphql.scalars import ExecutionStatus
-from gateway.graphql.scopes import ExecutionsRead
 from gateway.graphql.types import Execution, ExecutionStep
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
+from gateway.security.principal import EXECUTIONS_READ
 
 __all__ = ["ExecutionUpdate", "RefuseSubscriptions", "Subscription"]
 
@@ -55,7 +56,8 @@ class Subscription:
             "Each step of an execution as it happens (the steps it already took first, "
             "oldest first), then the execution once it has ended; then it completes."
         ),
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def execution_updates(
         self, info: Info, flow_sid: strawberry.ID, execution_sid: strawberry.ID
@@ -100,7 +102,8 @@ class Subscription:
 
     @subscription(
         description="Each execution of a flow as it starts and as it ends (never completes).",
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def flow_executions(
         self, info: Info, flow_sid: strawberry.ID, status: ExecutionStatus | None = None

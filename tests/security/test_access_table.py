@@ -15,19 +15,22 @@ from graphql import GraphQLObjectType, parse
 
 from gateway.graphql import build_schema
 from gateway.graphql.access import (
-    FIELD_SCOPES,
-    IDENTITY,
-    TYPE_SCOPES,
     AccessCache,
     CheckScopes,
+    ScopeTable,
     analyse,
     checked_at_execution,
-    needs,
 )
 from gateway.graphql.types import Execution
 from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ, PII_READ, Principal
 
 SCHEMA = build_schema()._schema
+TABLE = ScopeTable.of(SCHEMA)
+FIELD_SCOPES = TABLE.fields
+TYPE_SCOPES = TABLE.types
+needs = TABLE.needs
+#: An object's identity: free to read once the object is reached.
+IDENTITY = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
 
 
 def object_fields() -> list[tuple[str, str, Any]]:
@@ -37,6 +40,15 @@ def object_fields() -> list[tuple[str, str, Any]]:
         if isinstance(type_, GraphQLObjectType) and not name.startswith("__")
         for field_name, field in type_.fields.items()
     ]
+
+
+def test_the_table_has_each_family_of_objects_and_its_scope() -> None:
+    assert TYPE_SCOPES == {
+        "Flow": FLOWS_READ,
+        "FlowRevision": FLOWS_READ,
+        "Execution": EXECUTIONS_READ,
+        "ExecutionStep": EXECUTIONS_READ,
+    }
 
 
 def test_the_table_names_only_types_and_fields_the_schema_has() -> None:
@@ -67,7 +79,9 @@ def test_what_a_field_needs_beyond_the_way_to_it_is_checked_at_execution() -> No
 
 def test_identity_is_free_and_data_is_not() -> None:
     for type_name, scope in TYPE_SCOPES.items():
-        for field_name in IDENTITY - {"__typename"}:
+        type_ = SCHEMA.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        for field_name in IDENTITY & set(type_.fields):
             assert needs(type_name, field_name) == frozenset()
         assert needs(type_name, "dateCreated") == {scope}
     assert needs("Flow", "testUsers") == {FLOWS_READ, PII_READ}

@@ -26,31 +26,25 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    InlineFragmentNode,
-    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     get_named_type,
     introspection_types,
-    value_from_ast_untyped,
 )
 
 from gateway.graphql import ids
 from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST, decode_cursor, most_pages
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.policy import FREE, ONE_CALL, SUMMARY, Price, Record, built, declared
+from gateway.graphql.selection import Field, Fragment, OperationView, Selection, Variables, expand
 
 #: Field nodes one analysis may visit: a fragment "bomb" must not cost us CPU.
 MAX_VISITS: Final = 20_000
@@ -197,21 +191,26 @@ def analyse(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
-    variables: dict[str, Any],
+    variables: Variables,
+    view: OperationView | None = None,
 ) -> Shape:
-    """The shape of `operation` (of `document`) with these coerced variable values."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    walker = _Walker(CostTable.of(schema), fragments, variables)
+    """The shape of `operation` (of `document`) with these coerced variable values.
+
+    `view` is the operation's expanded view when the caller has it (the document
+    cache keeps one per document); else it is built here.
+    """
+    if view is None:
+        view = OperationView.build(schema, document, operation)
+    walker = _Walker(schema, CostTable.of(schema), variables)
     shape = walker.shape
     shape.directives += len(operation.directives or ())
-    root_type = schema.get_root_type(operation.operation)
-    root = root_type.name if root_type is not None else ""
+    if view is None:
+        return shape  # no root for it: graphql-core reports it
+    root = view.root.parent.name
     query = operation.operation is OperationType.QUERY
-    data: list[FieldNode] = []
-    for root_field in walker.fields(operation.selection_set, ()):
-        if query and root_field.name.value in _INTROSPECTION_ROOTS:
+    data: list[Field] = []
+    for root_field in walker.fields(view.root, None):
+        if query and root_field.name in _INTROSPECTION_ROOTS:
             walker.introspection(root_field)
         else:
             data.append(root_field)
@@ -232,71 +231,52 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
 
 
 class _Walker:
-    def __init__(
-        self,
-        table: CostTable,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
-    ):
+    def __init__(self, schema: GraphQLSchema, table: CostTable, variables: Variables):
+        self.schema = schema
         self.table = table
-        self.fragments = fragments
         self.variables = variables
         self.shape = Shape()
 
-    # -- expanding fragments --------------------------------------------------
+    # -- the view, every spread counted ---------------------------------------------
 
-    def fields(
-        self,
-        selection_set: SelectionSetNode | None,
-        stack: tuple[str, ...],
-        on: str | None = None,
-    ) -> list[FieldNode]:
-        """The fields of a selection set with fragments expanded (every spread counts).
-
-        With `on`, a fragment on another object type is left out: it cannot apply.
-        """
-        found: list[FieldNode] = []
-        for selection in selection_set.selections if selection_set else ():
-            self.shape.directives += len(selection.directives or ())
-            if isinstance(selection, FieldNode):
-                self._count(selection)
-                found.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                if self._applies(selection.type_condition, on):
-                    found.extend(self.fields(selection.selection_set, stack, on))
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in stack:
-                    continue  # validation reports unknown fragments and cycles
-                if not self._applies(fragment.type_condition, on):
-                    continue
-                self.shape.directives += len(fragment.directives or ())
-                found.extend(self.fields(fragment.selection_set, (*stack, name), on))
+    def fields(self, selection: Selection | None, on: str | None) -> list[Field]:
+        """The fields of a selection that run on an object of type `on` (None: any),
+        fragments expanded: every spread counts."""
+        if selection is None:
+            return []
+        found: list[Field] = []
+        kind = self.schema.get_type(on) if on is not None else None
+        for item in expand(selection, kind, self.variables, schema=self.schema, met=self._met):
+            if isinstance(item, Field):
+                self._count(item)
+                found.append(item)
         return found
 
-    def _count(self, field: FieldNode) -> None:
+    def _met(self, item: Field | Fragment) -> None:
+        self.shape.directives += item.directives
+
+    def _count(self, field: Field) -> None:
         self.shape.visits += 1
         if self.shape.visits > MAX_VISITS:
             raise AnalysisTooLarge
-        if field.alias is not None:
+        if field.node.alias is not None:
             self.shape.aliases += 1
 
     # -- introspection ----------------------------------------------------------
 
-    def introspection(self, root: FieldNode) -> None:
+    def introspection(self, root: Field) -> None:
         """Measure a `__schema` or `__type` field: no upstream call, its own bound."""
         seen = self.shape.introspection
-        if root.name.value == "__schema":
+        if root.name == "__schema":
             seen.schema_fields += 1
         else:
             seen.type_fields += 1
-        parent = introspection_types[_INTROSPECTION_ROOTS[root.name.value]]
+        parent = introspection_types[_INTROSPECTION_ROOTS[root.name]]
         assert isinstance(parent, GraphQLObjectType)
         self.introspect(parent, root, int(parent.name == "__Type"), 0)
 
     def introspect(
-        self, parent: GraphQLObjectType, field: FieldNode, types: int, of_types: int
+        self, parent: GraphQLObjectType, field: Field, types: int, of_types: int
     ) -> None:
         """Walk below `field`, an introspection object of type `parent`.
 
@@ -306,9 +286,9 @@ class _Walker:
         seen = self.shape.introspection
         seen.type_nesting = max(seen.type_nesting, types)
         seen.of_type_depth = max(seen.of_type_depth, of_types)
-        for child in self.fields(field.selection_set, ()):
+        for child in self.fields(field.selection, None):
             seen.fields += 1
-            definition = parent.fields.get(child.name.value)
+            definition = parent.fields.get(child.name)
             if definition is None:
                 continue  # `__typename`, or a field validation has already refused
             child_type = get_named_type(definition.type)
@@ -316,18 +296,18 @@ class _Walker:
                 continue  # a name, a kind, a flag: a leaf
             if child_type.name != "__Type":
                 self.introspect(child_type, child, types, 0)
-            elif child.name.value == "ofType":
+            elif child.name == "ofType":
                 self.introspect(child_type, child, types, of_types + 1)
             else:
                 self.introspect(child_type, child, types + 1, 0)
 
     # -- depth and cost -------------------------------------------------------
 
-    def visit_root(self, root: str, field: FieldNode) -> None:
+    def visit_root(self, root: str, field: Field) -> None:
         self.field(root, field, 1.0, 1, {})
 
     def dearest(
-        self, types: tuple[str, ...], field: FieldNode, count: float, depth: int, owners: _Owners
+        self, types: tuple[str, ...], field: Field, count: float, depth: int, owners: _Owners
     ) -> None:
         """Charge the dearest of `types` the field may return, counting its selection once."""
         shape = self.shape
@@ -340,11 +320,9 @@ class _Walker:
             worst = (max(worst[0], now[0]), max(worst[1], now[1]), max(worst[2], now[2]))
         shape.cost, shape.aliases, shape.directives = worst
 
-    def field(
-        self, parent: str, field: FieldNode, count: float, depth: int, owners: _Owners
-    ) -> None:
+    def field(self, parent: str, field: Field, count: float, depth: int, owners: _Owners) -> None:
         """Charge one field of `count` parent objects of type `parent`."""
-        name = field.name.value
+        name = field.name
         key = (parent, name)
         self.shape.depth = max(self.shape.depth, depth)
         price = self.table.price(parent, name)
@@ -357,7 +335,7 @@ class _Walker:
         types = self.table.children.get(key, ())
         if key in self.table.abstract:
             # A field of an interface or union: `node(id:)` fetches what its id names.
-            known = _node_type(self.arguments(field).get("id"))
+            known = _node_type(field.arguments(self.variables).get("id"))
             if known in types:
                 self.object(known, "fetched", field, count, depth, owners)
             else:
@@ -371,7 +349,7 @@ class _Walker:
         self,
         type_name: str,
         origin: str,
-        field: FieldNode,
+        field: Field,
         count: float,
         depth: int,
         owners: _Owners,
@@ -379,8 +357,8 @@ class _Walker:
         """Charge `count` objects of `type_name` that arrive `origin`: fetched, listed or stub."""
         table = self.table
         self.shape.depth = max(self.shape.depth, depth)
-        children = self.fields(field.selection_set, (), on=type_name)
-        names = {child.name.value for child in children}
+        children = self.fields(field.selection, type_name)
+        names = {child.name for child in children}
         reads = bool(names & table.record.get(type_name, frozenset()))
         whole = bool(names & table.whole.get(type_name, frozenset()))
         if origin == "stub":
@@ -405,7 +383,7 @@ class _Walker:
         below[_partial(type_name)] = partial
         charged: set[Price] = set()
         for child in children:
-            price = table.price(type_name, child.name.value)
+            price = table.price(type_name, child.name)
             if price.per_owner is None or price in charged:
                 continue
             # Loaded once per owning object, from that owner's record.
@@ -421,31 +399,31 @@ class _Walker:
         self,
         item_type: str,
         price: Price,
-        field: FieldNode,
+        field: Field,
         count: float,
         depth: int,
         owners: _Owners,
     ) -> None:
-        args = self.arguments(field)
+        args = field.arguments(self.variables)
         first = args.get("first")
         assumed = price.list_size or DEFAULT_FIRST
         items = first if isinstance(first, int) and 1 <= first <= MAX_FIRST else assumed
         self.shape.cost += _pages(items, args.get("after")) * count * price.weight
-        for child in self.fields(field.selection_set, ()):
+        for child in self.fields(field.selection, None):
             self.shape.depth = max(self.shape.depth, depth + 1)
-            nodes: list[FieldNode] = []
-            if child.name.value == "nodes":
+            nodes: list[Field] = []
+            if child.name == "nodes":
                 nodes = [child]
-            elif child.name.value == "edges":
-                nodes = [e for e in self.fields(child.selection_set, ()) if e.name.value == "node"]
+            elif child.name == "edges":
+                nodes = [e for e in self.fields(child.selection, None) if e.name == "node"]
                 self.shape.depth = max(self.shape.depth, depth + 2)
-            extra = 1 if child.name.value == "edges" else 0
+            extra = 1 if child.name == "edges" else 0
             for node in nodes:
                 self.object(item_type, "listed", node, count * items, depth + 1 + extra, owners)
 
-    def depth(self, field: FieldNode, depth: int) -> None:
+    def depth(self, field: Field, depth: int) -> None:
         self.shape.depth = max(self.shape.depth, depth)
-        for child in self.fields(field.selection_set, ()):
+        for child in self.fields(field.selection, None):
             self.depth(child, depth + 1)
 
     def _owner_bound(self, type_name: str, owners: _Owners, count: float) -> float:
@@ -453,19 +431,6 @@ class _Walker:
         each object here belongs to one, and so does each object above it that it owns."""
         owned = self.table.owned.get(type_name, frozenset({type_name}))
         return min([count, *(v for k, v in owners.items() if k in owned)])
-
-    def _applies(self, condition: NamedTypeNode | None, on: str | None) -> bool:
-        """Whether a fragment on `condition` can apply to an object of type `on`."""
-        if condition is None or on is None:
-            return True
-        name = condition.name.value
-        return name == on or name not in self.table.node_types
-
-    def arguments(self, field: FieldNode) -> dict[str, Any]:
-        return {
-            arg.name.value: value_from_ast_untyped(arg.value, self.variables)
-            for arg in field.arguments or ()
-        }
 
 
 def _node_type(global_id: object) -> str | None:

@@ -6,9 +6,11 @@ or off adds one); the answer never depends on the caller or the variables. So
 `DocumentCache` keeps, in a bounded LRU keyed by the text's sha256 (the hash
 persisted queries are stored by, so a persisted query's text hits the same
 entry), the parsed `DocumentNode` and, per set of rules, its validation
-errors. What does depend on the request stays per request: variables are
-coerced by graphql-core at execution, cost and limits by `EnforceLimits`,
-scopes by `CheckScopes` (which caches its own per-document walk).
+errors, and each operation's expanded view (`selection.OperationView`), which
+the scope check, the cost estimate, the reads started ahead and subscriptions
+all read. What does depend on the request stays per request: variables are
+coerced by graphql-core at execution, cost and limits by `EnforceLimits` from
+the view with the request's variables.
 
 Strawberry's `ParserCache`/`ValidationCache` extensions are two process-wide
 LRUs (one by the text, one by the parsed node and the rules); here one entry
@@ -22,14 +24,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+import strawberry
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
+from graphql.utilities import get_operation_ast
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from gateway.graphql.selection import Field, OperationView, fields
 from gateway.security.persisted import sha256
 
-__all__ = ["CachedDocuments", "DocumentCache"]
+__all__ = ["CachedDocuments", "DocumentCache", "selected", "view_of"]
 
 Rules = tuple[type[ASTValidationRule], ...]
 
@@ -39,6 +44,8 @@ class _Entry:
     document: DocumentNode
     #: Validation errors by the rules they were found with (usually one set).
     errors: dict[Rules, tuple[GraphQLError, ...]] = field(default_factory=dict)
+    #: Each operation's expanded view, by the operation node's identity.
+    views: dict[int, OperationView | None] = field(default_factory=dict)
 
 
 class DocumentCache:
@@ -47,6 +54,9 @@ class DocumentCache:
     def __init__(self, size: int = 1000) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], _Entry] = OrderedDict()
+        # The entries and views by their nodes' identity; an entry keeps its nodes alive.
+        self._by_document: dict[int, _Entry] = {}
+        self._by_operation: dict[int, OperationView] = {}
         #: Parses and validations actually run (misses); for tests and benchmarks.
         self.parses = 0
         self.validations = 0
@@ -66,10 +76,33 @@ class DocumentCache:
             document = parse(text, **parse_options)
         except GraphQLError:
             return None  # not kept: Strawberry parses it again and reports the error
-        found = self._entries[key] = _Entry(document)
+        found = self._entries[key] = self._by_document[id(document)] = _Entry(document)
         if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+            _, evicted = self._entries.popitem(last=False)
+            del self._by_document[id(evicted.document)]
+            for view in evicted.views.values():
+                if view is not None:
+                    del self._by_operation[id(view.operation)]
         return found
+
+    def view(
+        self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+    ) -> OperationView | None:
+        """The operation's expanded view: built once per cached document (a document
+        not from this cache gets one of its own)."""
+        entry = self._by_document.get(id(document))
+        if entry is None or entry.document is not document:
+            return OperationView.build(schema, document, operation)
+        key = id(operation)
+        if key not in entry.views:
+            view = entry.views[key] = OperationView.build(schema, document, operation)
+            if view is not None:
+                self._by_operation[key] = view
+        return entry.views[key]
+
+    def operation(self, operation: OperationDefinitionNode) -> OperationView | None:
+        """The view already built of a cached document's operation."""
+        return self._by_operation.get(id(operation))
 
     def validate(self, schema: GraphQLSchema, entry: _Entry, rules: Rules) -> list[GraphQLError]:
         """The document's validation errors under `rules`: fresh copies, so a request
@@ -119,4 +152,45 @@ class CachedDocuments(SchemaExtension):
             ec.pre_execution_errors = self.cache.validate(
                 ec.schema._schema, entry, tuple(ec.validation_rules)
             )
+        if entry is not None and not ec.pre_execution_errors:
+            # Expanded before execution, so every check and resolver finds it here.
+            operation = get_operation_ast(entry.document, ec.operation_name)
+            if operation is not None:
+                self.cache.view(ec.schema._schema, entry.document, operation)
         yield
+
+
+def view_of(
+    schema: strawberry.Schema, document: DocumentNode, operation: OperationDefinitionNode
+) -> OperationView | None:
+    """The operation's view, from the schema's document cache when it has one."""
+    cache: DocumentCache | None = getattr(schema, "documents", None)
+    if cache is None:
+        return OperationView.build(schema._schema, document, operation)
+    return cache.view(schema._schema, document, operation)
+
+
+def selected(info: strawberry.Info[Any, Any]) -> list[Field]:
+    """The fields of the operation that the resolver of `info` answers (those of its
+    response key, merged as execution merges them), from the operation's view."""
+    schema = info.schema
+    cache: DocumentCache | None = getattr(schema, "documents", None)
+    view = cache.operation(info.operation) if cache is not None else None
+    if view is None:
+        # A schema without the cache (a bare test's): expand the operation here.
+        view = OperationView.of(schema._schema, info._raw_info.fragments, info.operation)
+    if view is None:
+        return []
+    keys = [key for key in info.path.as_list() if isinstance(key, str)]
+    variables = info.variable_values
+    level = [
+        f for f in fields(view.root, None, variables, schema=schema._schema) if f.key == keys[0]
+    ]
+    for key in keys[1:]:
+        level = [
+            child
+            for parent in level
+            for child in fields(parent.selection, None, variables, schema=schema._schema)
+            if child.key == key
+        ]
+    return level

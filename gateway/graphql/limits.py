@@ -33,6 +33,7 @@ from gateway.graphql.cost import (
     analyse,
     operation_of,
 )
+from gateway.graphql.documents import DocumentCache
 from gateway.graphql.errors import Code, GatewayError, bad_input
 
 
@@ -108,18 +109,21 @@ def estimate(
     document: DocumentNode,
     operation_name: str | None,
     variables: dict[str, Any] | None,
+    documents: DocumentCache | None = None,
 ) -> Shape | list[GraphQLError]:
     """The operation's shape and cost, priced with the variable values execution will use.
 
     When the variables do not coerce, graphql-core's errors instead: execution
     stops at those same errors, before any call. Raises UnknownOperation (which
-    graphql-core reports too) and AnalysisTooLarge.
+    graphql-core reports too) and AnalysisTooLarge. With `documents`, the
+    operation's view comes from the cache that parsed it.
     """
     operation = operation_of(document, operation_name)
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         return coerced
-    return analyse(schema, document, operation, coerced.coerced)
+    view = documents.view(schema, document, operation) if documents is not None else None
+    return analyse(schema, document, operation, coerced, view)
 
 
 def variables_error(variables: object) -> GatewayError | None:
@@ -215,7 +219,10 @@ class EnforceLimits(SchemaExtension):
             return refused
         schema: GraphQLSchema = ec.schema._schema  # graphql-core's, under strawberry's
         try:
-            shape = estimate(schema, ec.graphql_document, ec.operation_name, ec.variables)
+            documents: DocumentCache | None = getattr(ec.schema, "documents", None)
+            shape = estimate(
+                schema, ec.graphql_document, ec.operation_name, ec.variables, documents
+            )
         except AnalysisTooLarge:
             return _too_complex("size", "the operation expands to too many fields", None, None)
         except UnknownOperation:

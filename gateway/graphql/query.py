@@ -42,8 +42,7 @@ class Query:
 
     @field(description="One flow by its SID.", scopes=needs(FLOWS_READ), price=ONE_CALL)
     async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
-        if info.selected_fields:
-            prefetch_flow_children(info, sid, info.selected_fields[0].selections)
+        prefetch_flow_children(info, sid)
         record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
         return Flow(flow_sid=record.sid, record=record)
 
@@ -55,9 +54,7 @@ class Query:
     async def execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
-        if info.selected_fields:
-            selections = info.selected_fields[0].selections
-            await prefetch_execution_children(info, flow_sid, sid, selections)
+        await prefetch_execution_children(info, flow_sid, sid)
         record = await load(
             info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
         )
@@ -75,9 +72,7 @@ class Query:
         execution_sid: strawberry.ID,
         sid: strawberry.ID,
     ) -> ExecutionStep | None:
-        if info.selected_fields:
-            selections = info.selected_fields[0].selections
-            prefetch_step_children(info, flow_sid, execution_sid, sid, selections)
+        prefetch_step_children(info, flow_sid, execution_sid, sid)
         record = await load(
             info.context.loaders.step.load((flow_sid, execution_sid, sid)), f"step {sid}"
         )

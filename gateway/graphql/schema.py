@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
-from gateway.graphql.access import AccessCache, CheckScopes
+from gateway.graphql.access import CheckScopes
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.direct import direct_resolvers
 from gateway.graphql.documents import CachedDocuments, DocumentCache
@@ -163,7 +163,6 @@ def build_schema(
     `query` may be a subclass of `Query` with more fields: each brings its scopes
     and its price, and every check reads them from the schema.
     """
-    access = AccessCache()
     documents = DocumentCache()
     # CheckScopes after EnforceLimits: a refusal for size or cost stands, and an
     # operation over the limits is never walked.
@@ -171,7 +170,7 @@ def build_schema(
         FreshLoaders,
         Observe,
         EnforceLimits,
-        lambda: CheckScopes(access),
+        CheckScopes,
         RefuseSubscriptions,
         IncrementalDelivery,
         RequestDeadline,

@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway import studio
 from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Update
 from gateway.graphql.context import Info
+from gateway.graphql.documents import selected
 from gateway.graphql.errors import Code, GatewayError, load
 from gateway.graphql.fields import subscription
 from gateway.graphql.policy import ONE_CALL, needs
 from gateway.graphql.scalars import ExecutionStatus
+from gateway.graphql.selection import fields
 from gateway.graphql.types import Execution, ExecutionStep
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
@@ -75,9 +76,8 @@ class Subscription:
             for step in _new(await _steps(loaders, flow, sid), seen):
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
-                selections = info.selected_fields[0].selections
-                wants_type = _selects(selections, "type", "ExecutionStep")
-                wants_address = _selects(selections, "contactChannelAddress", "Execution")
+                wants_type = _selects(info, "type", "ExecutionStep")
+                wants_address = _selects(info, "contactChannelAddress", "Execution")
                 async for update in _lagging(feed, f"execution {sid}"):
                     if isinstance(update, studio.ExecutionStep):
                         if update.sid in seen:
@@ -112,8 +112,7 @@ class Subscription:
         live = _live(info)
         loaders = info.context.loaders
         feed = live.flow(loaders.client, flow)
-        selections = info.selected_fields[0].selections
-        wants_address = _selects(selections, "contactChannelAddress", "Execution")
+        wants_address = _selects(info, "contactChannelAddress", "Execution")
         try:
             await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
             feed.verified()
@@ -238,18 +237,16 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
     )
 
 
-def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
+def _selects(info: Info, name: str, on: str) -> bool:
     """Whether an update's selection reads `name` of type `on`, fragments included."""
-    for selection in selections:
-        if isinstance(selection, SelectedField) and selection.name == name:
-            return True
-        if (
-            isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, on, "Node", "ExecutionUpdate")
-            and _selects(selection.selections, name, on)
-        ):
-            return True
-    return False
+    schema = info.schema._schema
+    kind = schema.get_type(on)
+    variables = info.variable_values
+    return any(
+        child.name == name
+        for field in selected(info)
+        for child in fields(field.selection, kind, variables, schema=schema)
+    )
 
 
 class RefuseSubscriptions(SchemaExtension):

@@ -12,15 +12,18 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, parse
+from graphql.utilities import get_operation_ast
 
 from gateway.graphql import build_schema
 from gateway.graphql.access import (
-    AccessCache,
     CheckScopes,
+    DocumentAccess,
     ScopeTable,
+    access_of,
     analyse,
     checked_at_execution,
 )
+from gateway.graphql.documents import DocumentCache
 from gateway.graphql.types import Execution
 from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ, PII_READ, Principal
 
@@ -165,10 +168,20 @@ def test_a_fragment_bomb_is_walked_once_per_fragment() -> None:
 
 
 def test_a_document_is_analysed_once_and_the_cache_stays_bounded() -> None:
-    cache = AccessCache(size=2)
+    cache = DocumentCache(size=2)
+
+    def access(text: str) -> DocumentAccess | None:
+        entry = cache.entry(text, {})
+        assert entry is not None
+        operation = get_operation_ast(entry.document)
+        assert operation is not None
+        view = cache.view(SCHEMA, entry.document, operation)
+        assert view is not None
+        return access_of(SCHEMA, entry.document, view)
+
     text = "{ flows { nodes { sid } } }"
-    first = cache.get(SCHEMA, parse(text), text, None)
-    assert cache.get(SCHEMA, parse(text), text, None) is first
+    first = access(text)
+    assert access(text) is first
     for other in ("{ flow(sid: 1) { sid } }", "{ flow(sid: 2) { sid } }"):
-        cache.get(SCHEMA, parse(other), other, None)
-    assert cache.get(SCHEMA, parse(text), text, None) is not first
+        access(other)
+    assert access(text) is not first

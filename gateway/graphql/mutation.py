@@ -18,6 +18,7 @@ from gateway.graphql.policy import ONE_CALL, Price, needs
 from gateway.graphql.scalars import JSON, FlowStatus
 from gateway.graphql.types import Execution, Flow
 from gateway.security.principal import EXECUTIONS_WRITE, FLOWS_WRITE
+from gateway.writes import Writes
 
 
 @strawberry.type
@@ -42,7 +43,7 @@ class Mutation:
         if parameters is not None and not isinstance(parameters, dict):
             raise bad_input("parameters must be a JSON object")
         record = await load(
-            info.context.loaders.create_execution(flow_sid, to, from_, parameters),
+            _writes(info).create_execution(flow_sid, to, from_, parameters),
             f"flow {flow_sid}",
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
@@ -53,7 +54,7 @@ class Mutation:
     async def end_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
-        record = await load(info.context.loaders.end_execution(flow_sid, sid), f"execution {sid}")
+        record = await load(_writes(info).end_execution(flow_sid, sid), f"execution {sid}")
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
     @mutation(
@@ -64,7 +65,7 @@ class Mutation:
     async def delete_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> strawberry.ID | None:
-        await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
+        await load(_writes(info).delete_execution(flow_sid, sid), f"execution {sid}")
         return strawberry.ID(ids.encode("Execution", flow_sid, sid))
 
     @mutation(
@@ -81,7 +82,7 @@ class Mutation:
         if not isinstance(definition, dict):
             raise bad_input("definition must be a JSON object")
         record = await load(
-            info.context.loaders.create_flow(
+            _writes(info).create_flow(
                 friendly_name=friendly_name,
                 status=status.value,
                 definition=definition,
@@ -108,7 +109,7 @@ class Mutation:
         if definition is not None and not isinstance(definition, dict):
             raise bad_input("definition must be a JSON object")
         record = await load(
-            info.context.loaders.update_flow(
+            _writes(info).update_flow(
                 sid,
                 status=status.value,
                 friendly_name=friendly_name,
@@ -125,7 +126,7 @@ class Mutation:
         price=ONE_CALL,
     )
     async def delete_flow(self, info: Info, sid: strawberry.ID) -> strawberry.ID | None:
-        await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
+        await load(_writes(info).delete_flow(sid), f"flow {sid}")
         return strawberry.ID(ids.encode("Flow", sid))
 
     @mutation(
@@ -137,5 +138,10 @@ class Mutation:
     async def update_flow_test_users(
         self, info: Info, sid: strawberry.ID, test_users: list[str]
     ) -> Flow | None:
-        await load(info.context.loaders.update_test_users(sid, test_users), f"flow {sid}")
+        await load(_writes(info).update_test_users(sid, test_users), f"flow {sid}")
         return Flow(flow_sid=sid)
+
+
+def _writes(info: Info) -> Writes:
+    """The changes this operation makes, through its loaders."""
+    return Writes(info.context.loaders)

@@ -317,14 +317,21 @@ class Execution(Node):
         price=Price(weight=1, record=Record.SUMMARY),
     )
     async def flow_revision(self, info: Info) -> FlowRevision | None:
+        record = await self.revision_ran(info)
+        if record is None:
+            return None
+        return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
+
+    async def revision_ran(self, info: Info) -> studio.FlowRevision | None:
+        """The revision of its flow the execution ran on, as its record names it (None
+        when it names none)."""
         version = (await self.load_record(info)).flow_version
         if version is None:
             return None
-        record = await load(
+        return await load(
             info.context.loaders.flow_revision.load((self.flow_sid, str(version))),
             f"revision {version} of flow {self.flow_sid}",
         )
-        return FlowRevision(flow_sid=self.flow_sid, number=record.revision, record=record)
 
     @field(
         description="The execution's steps, most recent first.", scopes=EXECUTION_DATA, price=PAGES
@@ -475,14 +482,8 @@ class ExecutionStep(Node):
 
     async def _definition(self, info: Info) -> Any:
         execution = Execution(flow_sid=self.flow_sid, execution_sid=self.execution_sid)
-        version = (await execution.load_record(info)).flow_version
-        if version is None:
-            return None
-        revision = await load(
-            info.context.loaders.flow_revision.load((self.flow_sid, str(version))),
-            f"revision {version} of flow {self.flow_sid}",
-        )
-        return revision.definition
+        revision = await execution.revision_ran(info)
+        return revision.definition if revision is not None else None
 
 
 #: The types `node(id:)` answers, in the order of `ids.PATHS`, which names them.

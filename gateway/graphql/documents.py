@@ -19,12 +19,12 @@ per document holds both, per schema, under the hash persisted queries use.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from cachetools import LRUCache
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from graphql.utilities import get_operation_ast
 from graphql.validation import ASTValidationRule
@@ -48,12 +48,28 @@ class _Entry:
     views: dict[int, OperationView | None] = field(default_factory=dict)
 
 
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
+
+
+class _Entries(LRUCache[_Key, _Entry]):
+    """The LRU of entries, telling `evicted` of each it lets go."""
+
+    def __init__(self, size: int, evicted: Callable[[_Entry], None]) -> None:
+        super().__init__(maxsize=size)
+        self._evicted = evicted
+
+    def popitem(self) -> tuple[_Key, _Entry]:
+        key, entry = super().popitem()
+        self._evicted(entry)
+        return key, entry
+
+
 class DocumentCache:
     """Parsed documents and their validation, for one schema, by the text's sha256."""
 
     def __init__(self, size: int = 1000) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], _Entry] = OrderedDict()
+        self._entries = _Entries(size, self._evicted)
         # The entries and views by their nodes' identity; an entry keeps its nodes alive.
         self._by_document: dict[int, _Entry] = {}
         self._by_operation: dict[int, OperationView] = {}
@@ -69,21 +85,21 @@ class DocumentCache:
         key = (sha256(text), tuple(sorted(parse_options.items())))
         found = self._entries.get(key)
         if found is not None:
-            self._entries.move_to_end(key)
             return found
         self.parses += 1
         try:
             document = parse(text, **parse_options)
         except GraphQLError:
             return None  # not kept: Strawberry parses it again and reports the error
-        found = self._entries[key] = self._by_document[id(document)] = _Entry(document)
-        if len(self._entries) > self.size:
-            _, evicted = self._entries.popitem(last=False)
-            del self._by_document[id(evicted.document)]
-            for view in evicted.views.values():
-                if view is not None:
-                    del self._by_operation[id(view.operation)]
+        found = self._by_document[id(document)] = _Entry(document)
+        self._entries[key] = found
         return found
+
+    def _evicted(self, entry: _Entry) -> None:
+        del self._by_document[id(entry.document)]
+        for view in entry.views.values():
+            if view is not None:
+                del self._by_operation[id(view.operation)]
 
     def view(
         self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode

@@ -45,10 +45,10 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gateway.graphql.documents import view_of
 from gateway.graphql.errors import Code, GatewayError
+from gateway.graphql.internals import core_schema, field_definition
 from gateway.graphql.policy import built, declared
 from gateway.graphql.selection import Field, OperationView, Selection, applies, included
 from gateway.security.principal import EVERYONE, SCOPES
@@ -112,7 +112,7 @@ class ScopeTable:
 
 def checked_at_execution(field: GraphQLField) -> frozenset[str]:
     """The scopes a field's permission classes check before its resolver runs."""
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    definition = field_definition(field)
     classes = getattr(definition, "permission_classes", None) or ()
     return frozenset(scope for c in classes if isinstance(scope := getattr(c, "scope", None), str))
 
@@ -280,7 +280,7 @@ class CheckScopes(SchemaExtension):
         if ec.result is None and document is not None and not SCOPES <= held:
             operation = get_operation_ast(document, ec.operation_name)
             view = view_of(ec.schema, document, operation) if operation is not None else None
-            access = access_of(ec.schema._schema, document, view) if view is not None else None
+            access = access_of(core_schema(ec.schema), document, view) if view is not None else None
             errors = access.refusals(held) if access is not None else []
             if errors:
                 ec.result = GraphQLExecutionResult(data=None, errors=errors)

@@ -29,8 +29,8 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefiniti
 from graphql.utilities import get_operation_ast
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
 
+from gateway.graphql.internals import core_schema, resolve_info, validate_document
 from gateway.graphql.selection import Field, OperationView, fields
 from gateway.security.persisted import sha256
 
@@ -166,13 +166,13 @@ class CachedDocuments(SchemaExtension):
         entry = self._entry
         if entry is not None and ec.pre_execution_errors is None and ec.validation_rules:
             ec.pre_execution_errors = self.cache.validate(
-                ec.schema._schema, entry, tuple(ec.validation_rules)
+                core_schema(ec.schema), entry, tuple(ec.validation_rules)
             )
         if entry is not None and not ec.pre_execution_errors:
             # Expanded before execution, so every check and resolver finds it here.
             operation = get_operation_ast(entry.document, ec.operation_name)
             if operation is not None:
-                self.cache.view(ec.schema._schema, entry.document, operation)
+                self.cache.view(core_schema(ec.schema), entry.document, operation)
         yield
 
 
@@ -182,8 +182,8 @@ def view_of(
     """The operation's view, from the schema's document cache when it has one."""
     cache: DocumentCache | None = getattr(schema, "documents", None)
     if cache is None:
-        return OperationView.build(schema._schema, document, operation)
-    return cache.view(schema._schema, document, operation)
+        return OperationView.build(core_schema(schema), document, operation)
+    return cache.view(core_schema(schema), document, operation)
 
 
 def selected(info: strawberry.Info[Any, Any]) -> list[Field]:
@@ -194,19 +194,21 @@ def selected(info: strawberry.Info[Any, Any]) -> list[Field]:
     view = cache.operation(info.operation) if cache is not None else None
     if view is None:
         # A schema without the cache (a bare test's): expand the operation here.
-        view = OperationView.of(schema._schema, info._raw_info.fragments, info.operation)
+        view = OperationView.of(core_schema(schema), resolve_info(info).fragments, info.operation)
     if view is None:
         return []
     keys = [key for key in info.path.as_list() if isinstance(key, str)]
     variables = info.variable_values
     level = [
-        f for f in fields(view.root, None, variables, schema=schema._schema) if f.key == keys[0]
+        f
+        for f in fields(view.root, None, variables, schema=core_schema(schema))
+        if f.key == keys[0]
     ]
     for key in keys[1:]:
         level = [
             child
             for parent in level
-            for child in fields(parent.selection, None, variables, schema=schema._schema)
+            for child in fields(parent.selection, None, variables, schema=core_schema(schema))
             if child.key == key
         ]
     return level

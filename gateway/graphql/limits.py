@@ -35,6 +35,7 @@ from gateway.graphql.cost import (
 )
 from gateway.graphql.documents import DocumentCache
 from gateway.graphql.errors import Code, GatewayError, bad_input
+from gateway.graphql.internals import core_schema
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class EnforceLimits(SchemaExtension):
         refused = variables_error(ec.variables)
         if refused is not None:
             return refused
-        schema: GraphQLSchema = ec.schema._schema  # graphql-core's, under strawberry's
+        schema = core_schema(ec.schema)
         try:
             documents: DocumentCache | None = getattr(ec.schema, "documents", None)
             shape = estimate(

@@ -23,8 +23,9 @@ from typing import Any, Final, TypeVar
 
 import strawberry
 from graphql import GraphQLField, GraphQLSchema
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema_directive import Location
+
+from gateway.graphql.internals import field_definition
 
 __all__ = [
     "BY_TYPE",
@@ -227,10 +228,8 @@ _UNDECLARED: Final = FieldPolicy()
 
 def declared(definition: GraphQLField) -> FieldPolicy:
     """What a field of the schema declared (nothing, for one that did not)."""
-    strawberry_field: Any = (definition.extensions or {}).get(
-        GraphQLCoreConverter.DEFINITION_BACKREF
-    )
-    found = getattr(strawberry_field, "metadata", None) or {}
+    strawberry_field = field_definition(definition)
+    found = strawberry_field.metadata if strawberry_field is not None else {}
     policy = found.get(_KEY)
     return policy if isinstance(policy, FieldPolicy) else _UNDECLARED
 

@@ -18,6 +18,7 @@ from gateway.graphql.context import Info
 from gateway.graphql.documents import selected
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.filters import execution_filters
+from gateway.graphql.internals import core_schema
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.scopes import principal
 from gateway.graphql.selection import Field, fields
@@ -156,7 +157,7 @@ def _below(info: Info, field: Field) -> Iterator[Field]:
         field.selection,
         None,
         info.variable_values,
-        schema=info.schema._schema,
+        schema=core_schema(info.schema),
         deferred=False,
     )
 

@@ -11,6 +11,7 @@ from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
 from gateway.graphql.flow_fields import FlowValidation
+from gateway.graphql.internals import core_schema
 from gateway.graphql.policy import BY_TYPE, ONE_CALL, needs
 from gateway.graphql.prefetch import (
     prefetch_execution_children,
@@ -86,7 +87,7 @@ class Query:
     @field(description="Any object by its global id.", scopes=BY_TYPE, price=ONE_CALL)
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
-        scope = ScopeTable.of(info.schema._schema).read_scope(type_name)
+        scope = ScopeTable.of(core_schema(info.schema)).read_scope(type_name)
         if not principal(info).allows(scope):
             # Checked before the fetch: a forbidden node costs no upstream call.
             raise GatewayError(

@@ -28,6 +28,7 @@ from gateway.graphql.context import Info
 from gateway.graphql.documents import selected
 from gateway.graphql.errors import Code, GatewayError, load
 from gateway.graphql.fields import subscription
+from gateway.graphql.internals import core_schema
 from gateway.graphql.policy import ONE_CALL, needs
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.selection import fields
@@ -239,7 +240,7 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
 
 def _selects(info: Info, name: str, on: str) -> bool:
     """Whether an update's selection reads `name` of type `on`, fragments included."""
-    schema = info.schema._schema
+    schema = core_schema(info.schema)
     kind = schema.get_type(on)
     variables = info.variable_values
     return any(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 EXAMPLE_QUERY = """{
   flows(first: 3) {
@@ -59,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--create-limit",
         type=int,
         help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+    )
+    emulator.add_argument(
+        "--create-limiter",
+        default="token-bucket",
+        help="how --create-limit counts: token-bucket (the default), fixed-window or "
+        "sliding-window (Twilio does not say which it uses)",
     )
     emulator.add_argument(
         "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
@@ -178,7 +185,12 @@ def _emulator(args: argparse.Namespace) -> int:
         if value is not None
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
+    from gateway.emulator.limits import CREATE_LIMITERS
+
+    if args.create_limiter not in CREATE_LIMITERS:
+        raise _Fatal(f"--create-limiter must be one of {', '.join(CREATE_LIMITERS)}")
     emulator.latency = args.latency
+    emulator.create_limiter = args.create_limiter
     emulator.create_limit = args.create_limit
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
     uvicorn.run(
@@ -216,8 +228,16 @@ def _demo(args: argparse.Namespace) -> int:
     if not _loopback(args.host):
         raise _Fatal("the demo has no client authentication: serve it on a loopback address")
     configure_logging("info", "text")
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The demo answers Ctrl+C itself, once for both servers and the live mode:
+            # two servers each installing its handler over the other's lose it.
+            yield
+
     servers = [
-        uvicorn.Server(
+        Server(
             uvicorn.Config(
                 emulator_app(emulator),
                 host="127.0.0.1",
@@ -226,7 +246,7 @@ def _demo(args: argparse.Namespace) -> int:
                 access_log=False,
             )
         ),
-        uvicorn.Server(
+        Server(
             uvicorn.Config(
                 gateway_app(settings),
                 host=args.host,
@@ -252,7 +272,19 @@ def _demo(args: argparse.Namespace) -> int:
         )
 
     async def run() -> None:
-        work = [server.serve() for server in servers]
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def interrupted() -> None:
+            if stop.is_set():  # a second Ctrl+C: without waiting for open connections
+                for served in servers:
+                    served.force_exit = True
+            stop.set()
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, interrupted)
+        serving = [asyncio.create_task(served.serve()) for served in servers]
+        live = starting = None
         if args.live is not None:
             from gateway.emulator.live import LiveMode, LiveOptions
 
@@ -261,10 +293,21 @@ def _demo(args: argparse.Namespace) -> int:
             live = LiveMode(emulator, LiveOptions(url=hook, step_interval=1.0))
             live.adopt_active()
             survey = emulator.seeded_handles.survey_flow_sid
-            work.append(live.keep_starting(every=args.live, flow_sid=survey))
-        await asyncio.gather(*work)
+            starting = asyncio.create_task(live.keep_starting(every=args.live, flow_sid=survey))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([*serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+        # The live mode first: nothing may post to the gateway once it goes.
+        if live is not None and starting is not None:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await live.stop()
+        for served in servers:
+            served.should_exit = True
+        stopped.cancel()
+        await asyncio.gather(*serving)
 
     asyncio.run(run())
+    print("Demo stopped.", flush=True)
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from gateway import studio
 
-__all__ = ["Feed", "Gone", "Lagged", "LiveExecutions", "Refused", "Update"]
+__all__ = ["Feed", "Gone", "Lagged", "LiveExecutions", "Refused", "Unavailable", "Update"]
 
 #: One live update: a step the execution took, or the execution once it changed.
 Update = studio.ExecutionStep | studio.Execution
@@ -32,9 +32,17 @@ class Refused(Exception):
     """Twilio no longer accepts the credentials the subscription's updates were read with."""
 
 
+class Unavailable(Exception):
+    """The reads that bring the subscription's updates kept failing (`error`, the last)."""
+
+    def __init__(self, error: studio.StudioError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`,
-    `Gone` or `Refused`."""
+    """One subscriber's live updates, in the order they happened; raises `Lagged`
+    (after which it may be iterated again), `Gone`, `Refused` or `Unavailable`."""
 
     def __aiter__(self) -> AsyncIterator[Update]: ...
 
@@ -48,6 +56,11 @@ class Feed(Protocol):
 
 class LiveExecutions(Protocol):
     """What the events layer gives subscriptions (`gateway.events.watch.Live`)."""
+
+    @property
+    def retry_for(self) -> float:
+        """Seconds a subscription keeps retrying a failed read before it ends."""
+        ...
 
     def execution(self, client: studio.StudioClient, flow_sid: str, execution_sid: str) -> Feed:
         """Steps (`studio.ExecutionStep`) then the ended `studio.Execution`, for the

@@ -10,6 +10,7 @@ import pytest
 from gateway.cache import IMMUTABLE_TTL
 from gateway.events.watch import LiveConfig
 from gateway.graphql.limits import Limits
+from gateway.http.compression import THREAD_BYTES
 from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.settings.core import MAX_CALL_DEADLINE
@@ -27,6 +28,7 @@ def test_default_settings_carry_the_default_limits_and_cache_ttl() -> None:
     assert Limits(**{name: getattr(settings, name) for name in names}) == Limits()
     assert Limits.configured(settings) == Limits()
     assert settings.cache_ttl == IMMUTABLE_TTL
+    assert settings.compress_thread_bytes == THREAD_BYTES
 
 
 def test_default_settings_serve_live_updates_as_the_events_layer_would_by_default() -> None:

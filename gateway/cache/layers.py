@@ -13,8 +13,10 @@ themselves only if it never comes, as when the answer was not one to keep.
 Invalidation reaches every replica: the Redis script that deletes a tag's
 entries also publishes the tags, and each replica's listener evicts them from
 its process layer. A replica that lost Redis cannot know what it missed, so
-when Redis answers again it empties its process layer, and sends again the
-invalidations it could not send while Redis was away.
+when Redis answers again it empties its process layer, and sends the
+invalidations it could not send while Redis was away: each once, oldest first,
+by one sender at a time (Redis's return is noticed twice, by the connection and
+by the listener), and any made meanwhile wait behind them.
 """
 
 from __future__ import annotations
@@ -76,7 +78,11 @@ class LayeredCache:
         self.fill_wait = fill_wait
         self.observer = observer
         self._pending: deque[tuple[tuple[str, ...], float | None]] = deque(maxlen=MAX_PENDING)
+        #: Held by whoever sends the pending invalidations, so each goes once, in order.
+        self._sending = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        #: Invalidations heard on the channel since start (this replica's own too).
+        self.heard = 0
         if remote is not None:
             remote.shared.on_recovery(self._recovered)
 
@@ -149,7 +155,13 @@ class LayeredCache:
         an answer fetched before and stored after is refused too."""
         gone_for = self.ttl if gone else None
         self.local.invalidate(tags, gone_for=gone_for)
-        if self.remote is not None and not await self.remote.invalidate(tags, gone_for=gone_for):
+        if self.remote is None:
+            return
+        if self._pending or self._sending.locked():
+            # Older ones wait to be sent: this one goes after them.
+            self._pending.append((tuple(tags), gone_for))
+            await self._send_pending()
+        elif not await self.remote.invalidate(tags, gone_for=gone_for):
             self._pending.append((tuple(tags), gone_for))
 
     # -- every replica hears of invalidations ---------------------------------
@@ -202,17 +214,28 @@ class LayeredCache:
             )
             self.local.clear()
             return
+        self.heard += 1
         self.local.invalidate(tags, gone_for=float(gone_for) if gone_for else None)
 
     async def _recovered(self) -> None:
         """Redis is back: drop what may be stale here, send what could not be sent."""
         self.local.clear()
+        await self._send_pending()
+
+    async def _send_pending(self) -> None:
+        """Send the pending invalidations, oldest first, each once."""
         assert self.remote is not None
-        while self._pending:
-            tags, gone_for = self._pending[0]
-            if not await self.remote.invalidate(tags, gone_for=gone_for):
-                return  # away again; the next recovery sends the rest
-            self._pending.popleft()
+        async with self._sending:
+            while self._pending:
+                tags, gone_for = self._pending[0]
+                if not await self.remote.invalidate(tags, gone_for=gone_for):
+                    return  # away again; the next recovery sends the rest
+                self._pending.popleft()
+
+    @property
+    def pending(self) -> int:
+        """Invalidations waiting for Redis to be sent."""
+        return len(self._pending)
 
     def _seal(self, entry: Entry, value: bytes) -> bytes:
         if not entry.pii:

@@ -12,6 +12,10 @@ Streams would deliver it: signed with the account's Auth Token, one CloudEvent
 per request or arrays of `batch`. On demand, events are delivered twice
 (`duplicates`), out of order (`shuffle`), and requests are preceded by a
 forged copy signed with a wrong key (`forged`), which a sink must refuse.
+A delivery the sink does not take (no connection, no answer within Twilio's 5 s,
+a 429 or a 5xx) is sent again in the background as Twilio does, with
+exponential backoff and jitter for up to 4 hours (`retry_for`); `time_scale`
+shrinks those waits for tests. Any other answer (a 400, a 403) is final.
 Ending an execution over REST while it runs stops it: its end is delivered.
 `adopt_active()` lets the executions already waiting for a contact go on the
 same way, from the widget each waits at.
@@ -26,7 +30,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -38,6 +42,13 @@ from gateway.emulator.eventstreams import CloudEvent
 from gateway.emulator.handlers.executions import start_execution
 from gateway.emulator.records import ExecutionRecord, Json, StepRecord
 from gateway.emulator.runner import FlowRun, RunSettings
+
+#: Twilio's wait before the first retry of a delivery, and the longest between two
+#: (its exact schedule is not published: exponential, with jitter, for 4 hours).
+FIRST_RETRY: Final = 5.0
+MAX_RETRY: Final = 20 * 60.0
+#: A webhook sink must answer within 5 s (FACTS.md section 1.3).
+SINK_TIMEOUT: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,10 @@ class LiveOptions:
     #: Seconds between rounds of the background run.
     step_interval: float = 0.05
     seed: int = 0
+    #: Seconds (Twilio's) a failed delivery is retried for.
+    retry_for: float = 4 * 3600.0
+    #: Real seconds per second of Twilio's retry schedule (tests: 0.001 makes 4 h 14.4 s).
+    time_scale: float = 1.0
 
 
 @dataclass(slots=True, eq=False)
@@ -89,11 +104,17 @@ class LiveMode:
         self._queue: list[CloudEvent] = []
         self._contacts = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
-        #: What was sent: events (with duplicates), requests, forged requests, answers by status.
+        #: Deliveries waiting to be sent again.
+        self._retrying: set[asyncio.Task[None]] = set()
+        #: What was sent: events (with duplicates), requests (every attempt), forged
+        #: requests, each delivery's last answer by status (0: no answer), attempts
+        #: after a delivery's first, and deliveries given up after `retry_for`.
         self.events_sent = 0
         self.requests = 0
         self.forged_sent = 0
         self.answers: Counter[int] = Counter()
+        self.retries = 0
+        self.given_up = 0
         #: Every event made, once each (before duplicates), by execution SID.
         self.emitted: dict[str, list[CloudEvent]] = {}
 
@@ -211,8 +232,15 @@ class LiveMode:
             for chunk in chunks:
                 await self._send(chunk)
 
+    @property
+    def retrying(self) -> int:
+        """Deliveries the sink has not taken yet that will be sent again."""
+        return len(self._retrying)
+
     async def deliver(self, events: list[CloudEvent], *, forged: bool = False) -> int:
-        """Send `events` in one request (an object when one, else an array); the status."""
+        """Send `events` in one request (an object when one, else an array); the first
+        answer's status (0: none). One the sink did not take is sent again later, in
+        the background (see the module's docstring)."""
         as_array = len(events) > 1 or self.options.batch > 1
         body = eventstreams.body_of(events, as_array=as_array)
         key = "forged-" + self._key if forged else self._key
@@ -222,24 +250,47 @@ class LiveMode:
             "X-Twilio-Signature": signature,
             "User-Agent": "Twilio-Event-Streams/1.0 (studio-gateway emulator)",
         }
-        http = self._client()
-        status = 0
-        for attempt in range(4):  # Twilio retries 429 and 5xx (for hours; here, briefly)
-            try:
-                response = await http.post(url, content=body, headers=headers)
-                status = response.status_code
-            except httpx.TransportError:
-                status = 0
-            if status != 429 and status < 500 and status != 0:
-                break
-            await asyncio.sleep(0.05 * 2**attempt)
-        self.requests += 1
-        self.answers[status] += 1
         if forged:
             self.forged_sent += 1
         else:
             self.events_sent += len(events)
+        status = await self._attempt(url, body, headers)
+        if _retried(status):
+            task = asyncio.get_running_loop().create_task(self._retry(url, body, headers))
+            self._retrying.add(task)
+            task.add_done_callback(self._retrying.discard)
+        else:
+            self.answers[status] += 1
         return status
+
+    async def _attempt(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        self.requests += 1
+        try:
+            response = await self._client().post(url, content=body, headers=headers)
+        except httpx.TransportError:  # refused, reset, or no answer within 5 s
+            return 0
+        return response.status_code
+
+    async def _retry(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """Send again until the sink takes it or `retry_for` (Twilio's seconds, counted
+        in waits: an attempt takes milliseconds of its hours) has passed."""
+        waited = 0.0
+        wait = FIRST_RETRY
+        status = 0
+        while True:
+            # Equal jitter: the wait still grows, and retries of many deliveries spread.
+            pause = wait / 2 + self._rng.uniform(0, wait / 2)
+            waited += pause
+            if waited > self.options.retry_for:
+                self.given_up += 1
+                break
+            await asyncio.sleep(pause * self.options.time_scale)
+            self.retries += 1
+            status = await self._attempt(url, body, headers)
+            if not _retried(status):
+                break
+            wait = min(2 * wait, MAX_RETRY)
+        self.answers[status] += 1
 
     def start(self) -> None:
         """Advance every `step_interval` in the background until `stop`."""
@@ -255,11 +306,13 @@ class LiveMode:
             self.start_execution(flow_sid)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop advancing, and retrying what the sink did not take."""
+        for task in [self._task, *self._retrying]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -289,5 +342,10 @@ class LiveMode:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10.0)
+            self._http = httpx.AsyncClient(timeout=SINK_TIMEOUT)
         return self._http
+
+
+def _retried(status: int) -> bool:
+    """Whether Twilio sends a delivery with this answer again (0: none came)."""
+    return status == 0 or status == 429 or status >= 500

@@ -17,7 +17,8 @@ logger = logging.getLogger("gateway.events")
 
 #: Called with each event of the account; must not block (queue it and return).
 Listener = Callable[[StudioEvent], None]
-#: Called when events of the account may have been lost on the way here.
+#: Called when events of the account may have been lost on the way here (`missed`),
+#: or when other replicas' events stop reaching this process (`lost`).
 Missed = Callable[[], None]
 
 
@@ -30,11 +31,21 @@ class Broker(Protocol):
 
     async def publish(self, event: StudioEvent) -> None: ...
 
+    @property
+    def hearing(self) -> bool:
+        """Whether events published on other replicas reach this process now."""
+        ...
+
     def listen(
-        self, account_sid: str, listener: Listener, missed: Missed | None = None
+        self,
+        account_sid: str,
+        listener: Listener,
+        missed: Missed | None = None,
+        lost: Missed | None = None,
     ) -> Callable[[], None]:
-        """Call `listener` with every event of `account_sid` (and `missed` when some
-        may have been lost); returns what stops it."""
+        """Call `listener` with every event of `account_sid`, `lost` when other
+        replicas' events stop reaching this process, and `missed` when they reach it
+        again (some may have been lost meanwhile); returns what stops it."""
         ...
 
     async def aclose(self) -> None: ...
@@ -44,14 +55,19 @@ class LocalBroker:
     """Events within one process: publish calls each listener of the account."""
 
     def __init__(self) -> None:
-        #: Each account's listeners, and what each is told when events were lost.
-        self._listeners: dict[str, dict[Listener, Missed]] = {}
+        #: Each account's listeners, and what each is told when events are lost
+        #: (`missed`, `lost`).
+        self._listeners: dict[str, dict[Listener, tuple[Missed, Missed]]] = {}
 
     def __repr__(self) -> str:
         return f"LocalBroker(accounts={len(self._listeners)})"
 
     async def publish(self, event: StudioEvent) -> None:
         self.deliver(event)
+
+    @property
+    def hearing(self) -> bool:
+        return True  # one process: nothing is published elsewhere
 
     def deliver(self, event: StudioEvent) -> None:
         """Hand `event` to this process's listeners of its account."""
@@ -62,9 +78,16 @@ class LocalBroker:
                 logger.exception("an event listener failed (%s)", event.type)
 
     def listen(
-        self, account_sid: str, listener: Listener, missed: Missed | None = None
+        self,
+        account_sid: str,
+        listener: Listener,
+        missed: Missed | None = None,
+        lost: Missed | None = None,
     ) -> Callable[[], None]:
-        self._listeners.setdefault(account_sid, {})[listener] = missed or _nothing
+        self._listeners.setdefault(account_sid, {})[listener] = (
+            missed or _nothing,
+            lost or _nothing,
+        )
 
         def stop() -> None:
             listeners = self._listeners.get(account_sid)
@@ -77,12 +100,19 @@ class LocalBroker:
 
     def missed(self) -> None:
         """Tell every listener that events may have been lost (a carrier was away)."""
+        self._tell(0, "missed events")
+
+    def lost(self) -> None:
+        """Tell every listener that other replicas' events no longer reach it."""
+        self._tell(1, "events lost")
+
+    def _tell(self, which: int, what: str) -> None:
         for listeners in tuple(self._listeners.values()):
-            for missed in tuple(listeners.values()):
+            for callbacks in tuple(listeners.values()):
                 try:
-                    missed()
+                    callbacks[which]()
                 except Exception:
-                    logger.exception("an event listener failed (missed events)")
+                    logger.exception("an event listener failed (%s)", what)
 
     def listening(self, account_sid: str) -> int:
         """How many listeners `account_sid` has in this process."""

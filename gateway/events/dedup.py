@@ -1,10 +1,11 @@
 """Event Streams delivers at least once: each event id is acted on once.
 
-The process remembers the ids it saw (bounded, for `ttl` seconds); with
-Redis, `SET NX` with the same expiry decides across replicas, so a duplicate
-that reaches another replica is dropped there too. While Redis is away the
-process alone decides (a duplicate that lands on two replicas then may pass
-twice: subscribers de-duplicate steps by SID anyway).
+The process remembers the ids it saw (`RecentIds`: bounded, for `ttl`
+seconds); with Redis, `SET NX` with the same expiry decides across replicas,
+so a duplicate that reaches another replica is dropped there too. While Redis
+is away the process alone decides (a duplicate that lands on two replicas then
+may pass twice: each replica's broker hands an event id on once, and
+subscribers de-duplicate steps by SID anyway).
 """
 
 from __future__ import annotations
@@ -22,6 +23,37 @@ DEFAULT_TTL: Final = 4 * 3600.0
 DEFAULT_MAX_IDS: Final = 100_000
 
 
+class RecentIds:
+    """`first(key)` is True once per key within `ttl` seconds, in this process; at most
+    `max_ids` keys are remembered (past it, the oldest are forgotten early)."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = DEFAULT_TTL,
+        max_ids: int = DEFAULT_MAX_IDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_ids = max_ids
+        # An id is forgotten `ttl` after it was first seen, or sooner, oldest first,
+        # when `max_ids` newer ones came since.
+        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_ids, ttl=ttl, timer=clock)
+
+    def __repr__(self) -> str:
+        return f"RecentIds(ids={len(self._seen)}, ttl={self.ttl})"
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first(self, key: str) -> bool:
+        """True the first time `key` is seen (within `ttl`); False for a repeat."""
+        if key in self._seen:  # an expired key reads as absent
+            return False
+        self._seen[key] = True
+        return True
+
+
 class SeenEvents:
     """`first(id)` is True once per event id, in this process and (with Redis) across replicas."""
 
@@ -35,18 +67,15 @@ class SeenEvents:
     ) -> None:
         self.shared = shared
         self.ttl = ttl
-        self.max_ids = max_ids
-        # An id is forgotten `ttl` after it was first seen, or sooner, oldest first,
-        # when `max_ids` newer ones came since.
-        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_ids, ttl=ttl, timer=clock)
+        self._recent = RecentIds(ttl=ttl, max_ids=max_ids, clock=clock)
 
     def __repr__(self) -> str:
-        return f"SeenEvents(ids={len(self._seen)}, redis={self.shared is not None})"
+        return f"SeenEvents(ids={len(self._recent)}, redis={self.shared is not None})"
 
     async def first(self, account_sid: str, event_id: str) -> bool:
         """True the first time this account's event id is seen; False for a duplicate."""
         key = f"{account_sid}:{event_id}"
-        if not self._remember(key):
+        if not self._recent.first(key):
             return False
         if self.shared is None:
             return True
@@ -58,9 +87,3 @@ class SeenEvents:
         except RedisUnavailable:
             return True  # the process alone decides
         return bool(taken)
-
-    def _remember(self, key: str) -> bool:
-        if key in self._seen:
-            return False
-        self._seen[key] = True
-        return True

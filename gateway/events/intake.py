@@ -2,7 +2,11 @@
 
 A delivery is checked before anything else: its size, then its
 `X-Twilio-Signature` (a missing or wrong one gets 403 and changes nothing),
-then its JSON (an unreadable body gets 400, which Twilio does not retry). It
+then its JSON (an unreadable body gets 400, which Twilio does not retry). The
+token that verified the signature names the one account the delivery speaks
+for: an event naming any other account is dropped and counted
+(`foreign_account`), never published, whatever its token could otherwise
+reach (in pass-through mode, another account's subscribers). It
 is answered at once, well within Twilio's 5 s, and processed after the answer
 has gone: its Studio events in the order of their timestamps (delivery is
 unordered), each acted on once (`SeenEvents`), each first evicting what the
@@ -14,7 +18,7 @@ immutable), then published on the broker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -28,7 +32,7 @@ from gateway.events.broker import Broker
 from gateway.events.cloudevents import MalformedEvent, parse_delivery
 from gateway.events.dedup import SeenEvents
 from gateway.events.model import StudioEvent
-from gateway.events.signature import is_valid
+from gateway.events.signature import signed_by
 from gateway.keeping import execution_tag
 from gateway.shared import SharedRedis
 
@@ -50,7 +54,7 @@ class EventIntake:
         self,
         broker: Broker,
         *,
-        key: str,
+        signers: Sequence[tuple[str, str]],
         seen: SeenEvents | None = None,
         cache: LayeredCache | None = None,
         public_url: str | None = None,
@@ -58,7 +62,8 @@ class EventIntake:
         observer: EventObserver | None = None,
     ) -> None:
         self.broker = broker
-        self._key = key
+        #: (account SID, Auth Token): whose deliveries are received, and what signs them.
+        self._signers = tuple(signers)
         self.seen = seen or SeenEvents()
         self.cache = cache
         self.public_url = public_url.split("?", 1)[0] if public_url else None
@@ -75,9 +80,10 @@ class EventIntake:
         if body is None:
             self._observe("delivery", "too_large")
             return _error(413, f"a delivery may hold at most {self.max_body_bytes} bytes")
-        if not is_valid(
-            self._key, self.signed_url(request), body, request.headers.get(SIGNATURE_HEADER)
-        ):
+        accounts = signed_by(
+            self._signers, self.signed_url(request), body, request.headers.get(SIGNATURE_HEADER)
+        )
+        if not accounts:
             self._observe("delivery", "forbidden")
             logger.warning("an Event Streams delivery without a valid signature was refused")
             return _error(403, "missing or invalid X-Twilio-Signature")
@@ -92,12 +98,32 @@ class EventIntake:
         for _ in range(delivery.ignored.total()):
             self._observe("other", "ignored")
         self._observe("delivery", "accepted")
-        events = sorted(delivery.events, key=lambda event: event.time)
+        events = sorted(self._of_signer(delivery.events, accounts), key=lambda event: event.time)
+        refused = len(delivery.events) - len(events)
         return JSONResponse(
-            {"accepted": len(events), "skipped": len(delivery.malformed)},
+            {"accepted": len(events), "skipped": len(delivery.malformed), "refused": refused},
             status_code=202,
             background=BackgroundTask(self.process, events) if events else None,
         )
+
+    def _of_signer(self, events: list[StudioEvent], accounts: frozenset[str]) -> list[StudioEvent]:
+        """The events of the accounts whose token signed the delivery; the others are
+        counted and dropped (answered 202 all the same: Twilio's retries would carry
+        the same events again)."""
+        kept = [event for event in events if event.account_sid in accounts]
+        if len(kept) < len(events):
+            named = sorted({e.account_sid for e in events if e.account_sid not in accounts})
+            for event in events:
+                if event.account_sid not in accounts:
+                    self._observe(event.type, "foreign_account")
+            # Account SIDs only: never a token, never what the events held.
+            logger.warning(
+                "%d Event Streams event(s) naming %s in a delivery signed for %s were dropped",
+                len(events) - len(kept),
+                ", ".join(named),
+                ", ".join(sorted(accounts)),
+            )
+        return kept
 
     def signed_url(self, request: Request) -> str:
         """The URL Twilio signed: the configured public URL with the query received, or
@@ -169,7 +195,7 @@ class EventSettings(Protocol):
     events_public_url: str | None
     events_max_body_bytes: int
 
-    def events_key(self) -> str: ...
+    def events_signers(self) -> list[tuple[str, str]]: ...
 
 
 def events_route(
@@ -190,7 +216,7 @@ def events_route(
         else:
             intake = EventIntake(
                 gateway.broker,
-                key=settings.events_key(),
+                signers=settings.events_signers(),
                 seen=SeenEvents(gateway.shared),
                 cache=gateway.cache,
                 public_url=settings.events_public_url,

@@ -10,16 +10,24 @@ configured, or it does not answer) each replica polls alone.
 Each round fetches the execution, then its Steps list (in that order: once the
 execution is seen ended, the list read after it holds every step), and publishes
 a `StudioEvent` for each step not published before, oldest first, and the end.
-While nothing changes the wait doubles, up to a cap. Credentials Twilio refuses
-(401/403) are never tried again: `refused` gives other ones, or none, and then
-the poller gives its lease up and stops. An execution that is gone
-(404: deleted, or past Twilio's 30 days) is told as `EXECUTION_GONE` (a flow,
-`FLOW_GONE`), and the poller stops.
+While nothing changes the wait doubles, up to a cap; `poke` (an event was heard)
+starts the next round at once. Credentials Twilio refuses (401/403) are never
+tried again: `refused` gives other ones, or none, and then the poller gives its
+lease up and stops. An execution that is gone (404: deleted, or past Twilio's 30
+days) is told as `EXECUTION_GONE` (a flow, `FLOW_GONE`), and the poller stops.
+Other failures (5xx, timeouts) are tried again each round; reads failing for
+`PollPolicy.retry_for` seconds on end are told to `failing`, and the poller stops.
+
+A watch also polls for a while where events normally come another way (see
+`gateway.events.watch`): `alone_for` polls without the lease for some seconds,
+`finish_after` polls until then and once more, then stops; a flow's poller given
+`since` tells, in its first round, what started or ended since then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -78,6 +86,8 @@ class PollPolicy:
     max_interval: float = 8.0
     #: Seconds a lease lasts unrenewed (at least a few of the longest waits).
     lease: float = 10.0
+    #: Seconds reads may keep failing (5xx, timeouts) before the poller gives up.
+    retry_for: float = 60.0
 
     @property
     def lease_ms(self) -> int:
@@ -124,9 +134,18 @@ class Poller:
         policy: PollPolicy | None = None,
         shared: SharedRedis | None = None,
         refused: Callable[[StudioClient], StudioClient | None] = lambda client: None,
+        failing: Callable[[StudioError], None] = lambda error: None,
+        finishing: Callable[[], None] = lambda: None,
+        since: datetime | None = None,
     ) -> None:
         self.client = client
         self.refused = refused
+        #: Told the error when reads failed for `retry_for` seconds on end.
+        self.failing = failing
+        #: Called before the last round (`finish_after`).
+        self.finishing = finishing
+        #: A flow's first round tells what started or ended since then (None: nothing).
+        self.since = since
         self.flow_sid, self.execution_sid = flow_sid, execution_sid
         self.publish = publish
         self.policy = policy or PollPolicy()
@@ -146,6 +165,10 @@ class Poller:
         #: The executions on the flow's newest page and their status (None before the
         #: first round).
         self._statuses: dict[str, ExecutionStatus] | None = None
+        self._poked = asyncio.Event()
+        #: The loop's clock: polling without the lease until, and the last round at.
+        self._alone_until = 0.0
+        self._finish_at: float | None = None
 
     def __repr__(self) -> str:
         watched = self.execution_sid or self.flow_sid
@@ -156,16 +179,39 @@ class Poller:
         """Executions whose status a flow's poller keeps (at most one page)."""
         return len(self._statuses or ())
 
+    def poke(self) -> None:
+        """Something changed (an event was heard): the next round starts now."""
+        self._poked.set()
+
+    def alone_for(self, seconds: float) -> None:
+        """Poll for `seconds` whether or not this replica holds the lease, starting now."""
+        self._alone_until = asyncio.get_running_loop().time() + seconds
+        self.poke()
+
+    def finish_after(self, seconds: float | None) -> None:
+        """Poll on for `seconds`, then once more (after `finishing`), then stop; None
+        polls on (even when the last round has begun)."""
+        self._finish_at = None if seconds is None else asyncio.get_running_loop().time() + seconds
+
     async def run(self) -> None:
+        clock = asyncio.get_running_loop().time
         wait = self.policy.interval
         ended = False
+        #: When the reads began to fail (None while they succeed).
+        failing_since: float | None = None
         try:
             while True:
-                if self.lease is not None and not await self.lease.hold():
-                    await asyncio.sleep(self.policy.interval)  # another replica polls
+                alone = clock() < self._alone_until
+                if self.lease is not None and not alone and not await self.lease.hold():
+                    await self._pause(self.policy.interval)  # another replica polls
                     continue
+                last = self._finish_at is not None and clock() >= self._finish_at
+                if last:
+                    self.finishing()
+                self._poked.clear()
                 try:
                     changed, ended = await self.poll()
+                    failing_since = None
                 except StudioError as error:
                     watched = self.execution_sid or self.flow_sid
                     logger.warning("polling %s failed (%s)", watched, error.status)
@@ -176,14 +222,27 @@ class Poller:
                         self.client = replacement
                         continue
                     changed, ended = False, await self._gone(error)
-                if ended:
+                    if not ended:
+                        failing_since = clock() if failing_since is None else failing_since
+                        if clock() - failing_since >= self.policy.retry_for:
+                            self.failing(error)
+                            return
+                if ended or (last and self._finish_at is not None):
                     return
                 wait = self.policy.interval if changed else min(wait * 2, self.policy.max_interval)
-                await asyncio.sleep(wait)
+                await self._pause(wait)
         finally:
             # An ended execution's lease is left to expire: no replica polls it again.
             if self.lease is not None and not ended:
                 await asyncio.shield(self.lease.release())
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, less when poked or when the last round is due."""
+        if self._finish_at is not None:
+            seconds = min(seconds, max(0.0, self._finish_at - asyncio.get_running_loop().time()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._poked.wait()
 
     async def poll(self) -> tuple[bool, bool]:
         """One round: (whether anything new was published, whether the execution ended)."""
@@ -233,11 +292,15 @@ class Poller:
         known = self._statuses
         # Only the newest page's: what fell off it is never listed (nor told) again.
         self._statuses = {execution.sid: execution.status for execution in page.items}
-        if known is None:
+        since = self.since
+        if known is None and since is None:
             return False  # what was there when the watch began is no news
         changed = False
         for execution in reversed(page.items):  # oldest first
-            if known.get(execution.sid) is execution.status:
+            if known is None:
+                if since is None or not _changed_since(execution, since):
+                    continue
+            elif known.get(execution.sid) is execution.status:
                 continue
             changed = True
             ended = execution.status is ExecutionStatus.ENDED
@@ -269,3 +332,12 @@ class Poller:
             execution=execution,
             step=step,
         )
+
+
+def _changed_since(execution: Execution, since: datetime) -> bool:
+    """Whether `execution` started, or (ended) ended, at or after `since`."""
+    if execution.status is ExecutionStatus.ENDED:
+        when = execution.date_updated or execution.date_created
+    else:
+        when = execution.date_created
+    return when is not None and when >= since

@@ -6,6 +6,10 @@ keyed by the account's Auth Token, with no parameters appended. Its SDK
 accepts the URL with and without the scheme's default port, because "sig
 generation on back end is inconsistent"; so do we. Both comparisons are
 constant-time. See ../shared/twilio/FACTS.md, sections 1.4 and 3.
+
+Each account signs with its own Auth Token, so which token verifies a delivery
+says which account it comes from (`signed_by`): the only account whose events
+it may carry.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -31,18 +36,32 @@ def body_sha256(body: bytes) -> str:
 
 def is_valid(auth_token: str, url: str, body: bytes, signature: str | None) -> bool:
     """Whether `signature` is Twilio's for a JSON `body` delivered to `url`."""
-    if not signature or not auth_token:
-        return False
+    return bool(signed_by([("", auth_token)], url, body, signature))
+
+
+def signed_by(
+    signers: Iterable[tuple[str, str]], url: str, body: bytes, signature: str | None
+) -> frozenset[str]:
+    """The accounts of `signers` (account SID, Auth Token) whose token made `signature`
+    for a JSON `body` delivered to `url`; none when it is not Twilio's."""
+    if not signature:
+        return frozenset()
     claimed = parse_qs(urlsplit(url).query).get("bodySHA256", [])
     # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError).
     if len(claimed) != 1 or not hmac.compare_digest(
         claimed[0].encode(), body_sha256(body).encode()
     ):
-        return False
+        return frozenset()
     given = signature.encode()
-    return any(
-        hmac.compare_digest(sign(auth_token, candidate).encode(), given)
-        for candidate in _with_and_without_port(url)
+    candidates = _with_and_without_port(url)
+    return frozenset(
+        account
+        for account, auth_token in signers
+        if auth_token
+        and any(
+            hmac.compare_digest(sign(auth_token, candidate).encode(), given)
+            for candidate in candidates
+        )
     )
 
 

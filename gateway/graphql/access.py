@@ -51,7 +51,7 @@ from gateway.graphql.errors import Code, GatewayError
 from gateway.graphql.internals import core_schema, field_definition
 from gateway.graphql.policy import built, declared
 from gateway.graphql.selection import Field, OperationView, Selection, applies, included
-from gateway.security.principal import EVERYONE, SCOPES
+from gateway.security.principal import SCOPES, principal_of
 
 # -- the table ----------------------------------------------------------------
 
@@ -274,7 +274,7 @@ class CheckScopes(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        held = getattr(ec.context, "principal", EVERYONE).scopes
+        held = principal_of(ec.context).scopes  # no principal: no scope
         # A refusal already made (limits, X-Cost-Only) stands; every scope reads anything.
         document = ec.graphql_document
         if ec.result is None and document is not None and not SCOPES <= held:

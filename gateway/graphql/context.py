@@ -11,6 +11,7 @@ from strawberry.types import Info as _Info
 from gateway.feeds import LiveExecutions
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.limits import Limits
+from gateway.graphql.update_reads import UpdateReads
 from gateway.loaders import Loaders
 from gateway.security.principal import NOBODY, Principal
 
@@ -42,6 +43,9 @@ class Context:
     #: Live updates for subscriptions (`gateway.events.watch.Live`); None where
     #: nothing serves them (plain HTTP).
     live: LiveExecutions | None = None
+    #: What subscription updates read, shared and paid for (`Gateway.updates`); None
+    #: where no subscription runs.
+    updates: UpdateReads | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

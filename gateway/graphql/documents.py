@@ -32,15 +32,17 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.graphql.internals import core_schema, resolve_info, validate_document
 from gateway.graphql.selection import Field, OperationView, fields
-from gateway.security.persisted import sha256
+from gateway.security.documents import sha256
 
-__all__ = ["CachedDocuments", "DocumentCache", "selected", "view_of"]
+__all__ = ["CachedDocuments", "DocumentCache", "operation_view", "selected", "view_of"]
 
 Rules = tuple[type[ASTValidationRule], ...]
 
 
 @dataclass(slots=True)
 class _Entry:
+    #: The text parsed (the string the parsed document's source holds anyway).
+    text: str
     document: DocumentNode
     #: Validation errors by the rules they were found with (usually one set).
     errors: dict[Rules, tuple[GraphQLError, ...]] = field(default_factory=dict)
@@ -84,14 +86,18 @@ class DocumentCache:
         """The parsed document; None when it does not parse (the caller reports why)."""
         key = (sha256(text), tuple(sorted(parse_options.items())))
         found = self._entries.get(key)
-        if found is not None:
+        # Kept under its hash, used only for that very text: a parse is never taken
+        # for another document's, whatever the hash says.
+        if found is not None and found.text == text:
             return found
         self.parses += 1
         try:
             document = parse(text, **parse_options)
         except GraphQLError:
             return None  # not kept: Strawberry parses it again and reports the error
-        found = self._by_document[id(document)] = _Entry(document)
+        if found is not None:
+            self._evicted(self._entries.pop(key))
+        found = self._by_document[id(document)] = _Entry(text, document)
         self._entries[key] = found
         return found
 
@@ -186,29 +192,33 @@ def view_of(
     return cache.view(core_schema(schema), document, operation)
 
 
-def selected(info: strawberry.Info[Any, Any]) -> list[Field]:
-    """The fields of the operation that the resolver of `info` answers (those of its
-    response key, merged as execution merges them), from the operation's view."""
+def operation_view(info: strawberry.Info[Any, Any]) -> OperationView | None:
+    """The view of the operation the resolver of `info` runs in: the one the document
+    cache built before execution, else (a schema without the cache: a bare test's)
+    one expanded here."""
     schema = info.schema
     cache: DocumentCache | None = getattr(schema, "documents", None)
     view = cache.operation(info.operation) if cache is not None else None
     if view is None:
-        # A schema without the cache (a bare test's): expand the operation here.
         view = OperationView.of(core_schema(schema), resolve_info(info).fragments, info.operation)
+    return view
+
+
+def selected(info: strawberry.Info[Any, Any]) -> list[Field]:
+    """The fields of the operation that the resolver of `info` answers (those of its
+    response key, merged as execution merges them), from the operation's view."""
+    view = operation_view(info)
     if view is None:
         return []
+    schema = core_schema(info.schema)
     keys = [key for key in info.path.as_list() if isinstance(key, str)]
     variables = info.variable_values
-    level = [
-        f
-        for f in fields(view.root, None, variables, schema=core_schema(schema))
-        if f.key == keys[0]
-    ]
+    level = [f for f in fields(view.root, None, variables, schema=schema) if f.key == keys[0]]
     for key in keys[1:]:
         level = [
             child
             for parent in level
-            for child in fields(parent.selection, None, variables, schema=core_schema(schema))
+            for child in fields(parent.selection, None, variables, schema=schema)
             if child.key == key
         ]
     return level

@@ -20,16 +20,15 @@ from gateway.security.principal import (
     EXECUTIONS_WRITE,
     FLOWS_READ,
     FLOWS_WRITE,
-    NOBODY,
     PII_READ,
     Principal,
+    principal_of,
 )
 
 
 def principal(info: strawberry.Info[Any, Any]) -> Principal:
     """The caller the gate let in; a context without one holds no scope (never every scope)."""
-    found = getattr(info.context, "principal", NOBODY)
-    return found if isinstance(found, Principal) else NOBODY
+    return principal_of(info.context)
 
 
 class _Scope(BasePermission):

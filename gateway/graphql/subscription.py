@@ -4,18 +4,33 @@ The resolvers read the past through the operation's loaders (the REST Steps
 list) and the present from a feed (`LiveExecutions`, given by the events layer
 in the context), and resolve each update through the same types as queries: a
 field an update's record lacks (a step's `type` from an Event Streams event) is
-fetched through the loaders. Over a WebSocket one context serves many
-operations; `FreshLoaders` makes each operation its own loaders, and a
-subscription new ones for each update it resolves from a changed record (a
-flow's executions, an execution's end): memoized reads would be stale, and would
-pile up for as long as the subscription runs.
+fetched through the loaders. Over a WebSocket each operation has its own copy
+of the connection's context; `FreshLoaders` makes each operation its own
+loaders, and a subscription new ones for each update it resolves from the feed
+(a step, a flow's executions, an execution's end): memoized reads would be
+stale, and would pile up for as long as the subscription runs. Those are the
+update's own, shared by every subscriber of it (`update_reads`), and each
+update sent is paid from the principal's budget at the subscription's price
+per update (`update_cost`); past the budget the update still goes out, its
+nested reads answered `RATE_LIMITED`.
+
+A live subscription rides out faults instead of handing them to the client: a
+read that fails for a passing reason (5xx, a timeout, the circuit open, 429) is
+tried again with new loaders after a wait that doubles, for up to the feed's
+`retry_for` seconds, and only then ends it with that error; updates lost on the
+way (`Lagged`) are read from the Steps list, oldest first, each step once (by
+SID), and the subscription carries on. Only a flow's subscription, which has no
+past to read, ends with `MISSED_EVENTS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
-from typing import Annotated
+import functools
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Annotated, Final, TypeVar
 
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -23,16 +38,18 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from gateway import studio
-from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Update
+from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Unavailable, Update
 from gateway.graphql.context import Info
 from gateway.graphql.documents import selected
-from gateway.graphql.errors import Code, GatewayError, load
+from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.fields import subscription
 from gateway.graphql.internals import core_schema
 from gateway.graphql.policy import ONE_CALL, needs
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.selection import fields
 from gateway.graphql.types import Execution, ExecutionStep
+from gateway.graphql.update_cost import price_of
+from gateway.graphql.update_reads import reads_for, update_loaders
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
 from gateway.security.principal import EXECUTIONS_READ
@@ -41,6 +58,12 @@ __all__ = ["ExecutionUpdate", "RefuseSubscriptions", "Subscription"]
 
 #: The largest page the Steps list serves: the whole past in the fewest calls.
 _PAGE = {"PageSize": str(studio.MAX_PAGE_SIZE)}
+#: Seconds before a failed read is tried again; each wait doubles (with jitter) to the cap.
+_FIRST_RETRY: Final = 0.2
+_MAX_RETRY: Final = 5.0
+
+V = TypeVar("V")
+
 
 ExecutionUpdate = Annotated[
     ExecutionStep | Execution,
@@ -66,37 +89,67 @@ class Subscription:
     ) -> AsyncGenerator[ExecutionUpdate, None]:
         flow, sid = _sid("FW", flow_sid, "flowSid"), _sid("FN", execution_sid, "executionSid")
         live = _live(info)
-        loaders = info.context.loaders
+        what = f"execution {sid}"
+        read = _Reads(info)
+        read_execution = functools.partial(_execution, key=(flow, sid))
+        read_steps = functools.partial(_steps, flow=flow, sid=sid)
         # Listen before reading the past: a step between the two is then in both.
-        feed = live.execution(loaders.client, flow, sid)
+        feed = live.execution(read.loaders.client, flow, sid)
         try:
-            execution = await load(loaders.execution.load((flow, sid)), f"execution {sid}")
+            execution = await read(read_execution, what)
             if execution.status is not studio.ExecutionStatus.ENDED:
                 feed.verified()
+            price = price_of(info)
             seen: set[str] = set()
-            for step in _new(await _steps(loaders, flow, sid), seen):
+            for step in _new(await read(read_steps, "steps"), seen):
+                read.pay(price)
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
                 wants_type = _selects(info, "type", "ExecutionStep")
                 wants_address = _selects(info, "contactChannelAddress", "Execution")
-                async for update in _lagging(feed, f"execution {sid}"):
-                    if isinstance(update, studio.ExecutionStep):
-                        if update.sid in seen:
-                            continue
-                        seen.add(update.sid)
-                        _sent(info, "ExecutionStep")
-                        yield _step(await _complete(loaders, update, wants_type))
-                        continue
-                    # The end: read afresh (the Steps list holds every step there is
-                    # now; a `context` read with an earlier step is no longer current).
-                    loaders = _fresh(info)
-                    execution = await _with_address(loaders, update, wants_address)
-                    for step in _new(await _steps(loaders, flow, sid), seen):
-                        _sent(info, "ExecutionStep")
-                        yield _step(step)
-                    loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
-                    _sent(info, "Execution")
-                    break
+                end: studio.Execution | None = None
+                while end is None:
+                    try:
+                        async for update in _lagging(feed, what, repairable=True):
+                            if isinstance(update, studio.ExecutionStep):
+                                if update.sid in seen:
+                                    continue
+                                seen.add(update.sid)
+                                read.share(update)
+                                complete = functools.partial(
+                                    _complete, step=update, wants_type=wants_type
+                                )
+                                step = await read(complete, f"step {update.sid}")
+                                read.pay(price)
+                                _sent(info, "ExecutionStep")
+                                yield _step(step)
+                                continue
+                            end = update
+                            break
+                    except Lagged:
+                        # Updates were lost on the way: the Steps list fills the gap,
+                        # and the execution, read first, says whether it has ended.
+                        _observe(info, "repair")
+                        read.fresh()
+                        current = await read(read_execution, what)
+                        for step in _new(await read(read_steps, "steps"), seen):
+                            read.pay(price)
+                            _sent(info, "ExecutionStep")
+                            yield _step(step)
+                        if current.status is studio.ExecutionStatus.ENDED:
+                            end = current
+                # The end: read afresh (the Steps list holds every step there is
+                # now; a `context` read with an earlier step is no longer current).
+                read.share(end)
+                address = functools.partial(_with_address, execution=end, wants=wants_address)
+                execution = await read(address, what)
+                for step in _new(await read(read_steps, "steps"), seen):
+                    read.pay(price)
+                    _sent(info, "ExecutionStep")
+                    yield _step(step)
+                _prime(read.loaders, execution)
+                _sent(info, "Execution")
+            read.pay(price)
             yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
         finally:
             feed.close()
@@ -111,12 +164,13 @@ class Subscription:
     ) -> AsyncGenerator[Execution, None]:
         flow = _sid("FW", flow_sid, "flowSid")
         live = _live(info)
-        loaders = info.context.loaders
-        feed = live.flow(loaders.client, flow)
+        read = _Reads(info)
+        feed = live.flow(read.loaders.client, flow)
         wants_address = _selects(info, "contactChannelAddress", "Execution")
         try:
-            await load(loaders.flow.load(flow), f"flow {flow}")  # one that exists
+            await read(functools.partial(_flow, sid=flow), f"flow {flow}")  # one that exists
             feed.verified()
+            price = price_of(info)
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
@@ -124,11 +178,13 @@ class Subscription:
                     continue
                 # Each update afresh: what an earlier one read (its steps, its
                 # context) is stale now, and loaders kept for ever would grow for ever.
-                loaders = _fresh(info)
-                update = await _with_address(loaders, update, wants_address)
-                loaders.execution.prime((flow, update.sid), update)
+                read.share(update)
+                address = functools.partial(_with_address, execution=update, wants=wants_address)
+                execution = await read(address, f"execution {update.sid}")
+                _prime(read.loaders, execution)
+                read.pay(price)
                 _sent(info, "Execution")
-                yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
+                yield Execution(flow_sid=flow, execution_sid=update.sid, record=execution)
         finally:
             feed.close()
 
@@ -138,6 +194,80 @@ def _sent(info: Info, kind: str) -> None:
     metrics = info.context.metrics
     if metrics is not None:
         metrics.observe_update(kind)
+
+
+def _observe(info: Info, kind: str) -> None:
+    """Count a recovery (metrics): a `retry` of a failed read, a `repair` of a gap."""
+    metrics = info.context.metrics
+    if metrics is not None:
+        metrics.observe_live(kind)
+
+
+class _Reads:
+    """One subscription's reads, through loaders of its own (the context's are the
+    latest operation's), retried when they fail for a passing reason."""
+
+    def __init__(self, info: Info) -> None:
+        self.info = info
+        self.loaders = info.context.loaders
+
+    def fresh(self) -> None:
+        """New loaders of the subscription's own (a loader keeps its failures, and a
+        gap's reads must not be answered from before it)."""
+        self.loaders = self.info.context.new_loaders()
+        self.info.context.loaders = self.loaders
+
+    def share(self, update: Update) -> None:
+        """Read what comes next through `update`'s loaders, which every subscriber of
+        that update with the same credentials shares (`update_reads`)."""
+        self.loaders = update_loaders(self.info, update)
+
+    def pay(self, price: int) -> None:
+        """Pay for the update about to be sent; its selection reads through the current
+        loaders, or answers `RATE_LIMITED` past the principal's budget (the
+        subscription's own reads go on either way)."""
+        reads_for(self.info, self.loaders, price)
+
+    async def __call__(self, read: Callable[[Loaders], Awaitable[V]], what: str) -> V:
+        """`read(loaders)`; a failure that may pass is tried again with new loaders (a
+        loader keeps its failures), waiting twice as long each time (with jitter, and
+        at least what Twilio or the circuit asks), for up to the feed's `retry_for`
+        seconds. Past it, or for any other failure, the client's error for `what`."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _live(self.info).retry_for
+        wait = _FIRST_RETRY
+        while True:
+            try:
+                return await read(self.loaders)
+            except studio.StudioError as error:
+                pause = max(random.uniform(wait / 2, wait), error.retry_after or 0.0)
+                if not _passing(error):
+                    raise from_studio(error, what) from None
+                if loop.time() + pause > give_up:
+                    raise _gave_up(error, what) from None
+            _observe(self.info, "retry")
+            await asyncio.sleep(pause)
+            wait = min(2 * wait, _MAX_RETRY)
+            self.fresh()
+
+
+def _passing(error: studio.StudioError) -> bool:
+    """Whether a failure may pass if the read is tried again: the upstream in trouble,
+    or a limit that lifts; never an answer about the request itself (4xx)."""
+    if error.reason is studio.Reason.RESPONSE:
+        return error.status is None or error.status == 429 or error.status >= 500
+    return error.reason is not studio.Reason.REJECTED
+
+
+def _gave_up(error: studio.StudioError, what: str) -> GatewayError:
+    """The client's error for a failure that outlasted the retries."""
+    given = from_studio(error, what)
+    extensions = {k: v for k, v in given.extensions.items() if k != "code"}
+    return GatewayError(
+        f"{given.message}; tried again until it gave up, and the subscription ends",
+        given.code,
+        **extensions,
+    )
 
 
 def _sid(prefix: str, value: str, name: str) -> str:
@@ -158,18 +288,23 @@ def _live(info: Info) -> LiveExecutions:
     return live
 
 
-async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
-    """The feed's updates; a subscriber that fell behind, or whose execution is gone,
-    gets a clear error."""
+async def _lagging(feed: Feed, what: str, *, repairable: bool = False) -> AsyncIterator[Update]:
+    """The feed's updates; a subscriber that fell behind (unless the caller repairs
+    it: `Lagged` then goes on), whose execution is gone, or whose reads kept
+    failing, gets a clear error."""
     try:
         async for update in feed:
             yield update
     except Lagged:
+        if repairable:
+            raise
         raise GatewayError(
-            "this subscription fell behind and missed events; subscribe again "
-            "(the steps already taken come first)",
+            f"this subscription missed updates of {what} that cannot be read again; "
+            "subscribe again",
             Code.MISSED_EVENTS,
         ) from None
+    except Unavailable as failing:
+        raise _gave_up(failing.error, what) from None
     except Gone:
         raise GatewayError(
             f"{what} no longer exists (deleted, or past Twilio's 30 days); the subscription ends",
@@ -182,12 +317,20 @@ async def _lagging(feed: Feed, what: str) -> AsyncIterator[Update]:
         ) from None
 
 
+async def _execution(loaders: Loaders, key: tuple[str, str]) -> studio.Execution:
+    return await loaders.execution.load(key)
+
+
+async def _flow(loaders: Loaders, sid: str) -> studio.Flow:
+    return await loaders.flow.load(sid)
+
+
 async def _steps(loaders: Loaders, flow: str, sid: str) -> list[studio.ExecutionStep]:
     """Every step in the Steps list, oldest first (the list is most recent first)."""
     steps: list[studio.ExecutionStep] = []
     paging: dict[str, str] | None = dict(_PAGE)
     while paging is not None:
-        page = await load(loaders.steps_page.load(PageKey.of((flow, sid), paging)), "steps")
+        page = await loaders.steps_page.load(PageKey.of((flow, sid), paging))
         steps.extend(page.items)
         paging = next_paging(page) if page.items else None
     steps.reverse()
@@ -201,32 +344,35 @@ def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.E
     return fresh
 
 
-def _fresh(info: Info) -> Loaders:
-    """New loaders for what the operation resolves next (see `FreshLoaders`)."""
-    info.context.loaders = info.context.new_loaders()
-    return info.context.loaders
-
-
 async def _complete(
     loaders: Loaders, step: studio.ExecutionStep, wants_type: bool
 ) -> studio.ExecutionStep:
     """The step with what its event left out (its `type`) when the operation selects it."""
     if step.type is not None or not wants_type:
         return step
-    key = (step.flow_sid, step.execution_sid, step.sid)
-    return await load(loaders.step.load(key), f"step {step.sid}")
+    return await loaders.step.load((step.flow_sid, step.execution_sid, step.sid))
 
 
 async def _with_address(
-    loaders: Loaders, execution: studio.Execution, wants_address: bool
+    loaders: Loaders, execution: studio.Execution, wants: bool
 ) -> studio.Execution:
     """The execution with its contact address when the operation selects it and the
     event came without (across replicas without the cache cipher it stays behind)."""
-    if execution.contact_channel_address is not None or not wants_address:
+    if execution.contact_channel_address is not None or not wants:
         return execution
     key = (execution.flow_sid, execution.sid)
-    fetched = await load(loaders.execution.clear(key).load(key), f"execution {execution.sid}")
+    fetched = await loaders.execution.load(key)
     return dataclasses.replace(execution, contact_channel_address=fetched.contact_channel_address)
+
+
+def _prime(loaders: Loaders, execution: studio.Execution) -> None:
+    """Let the update's reads of its execution take this record, when it is whole.
+
+    One without its contact address (left on another replica) is not: a subscriber
+    that selects the address must fetch it, not be handed this one.
+    """
+    if execution.contact_channel_address is not None:
+        loaders.execution.prime((execution.flow_sid, execution.sid), execution)
 
 
 def _step(record: studio.ExecutionStep) -> ExecutionStep:

@@ -156,6 +156,14 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.live_recoveries = Counter(
+            "studio_gateway_live_recoveries",
+            "Faults live updates rode out, by kind: `fallback` (a watch polled while other "
+            "replicas' events could not reach it), `repair` (a gap in a subscriber's "
+            "updates filled), `retry` (a subscription's failed read tried again)",
+            ["kind"],
+            registry=r,
+        )
 
     # -- hooks ------------------------------------------------------------------
 
@@ -200,6 +208,10 @@ class Metrics:
     def observe_update(self, kind: str) -> None:
         """A live update sent to one subscriber: `ExecutionStep` or `Execution`."""
         self.subscription_updates.labels(kind).inc()
+
+    def observe_live(self, kind: str) -> None:
+        """A fault live updates rode out: `fallback`, `repair` or `retry`."""
+        self.live_recoveries.labels(kind).inc()
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.loader_batch.labels(loader).observe(size)

@@ -20,6 +20,9 @@ class Code(StrEnum):
     #: A subscriber fell behind its queue and missed events; its subscription ended.
     MISSED_EVENTS = "MISSED_EVENTS"
     CONFLICT = "CONFLICT"
+    #: A create got no answer saying whether it ran, and looking did not settle it;
+    #: `executionSid` names the execution to check when there is one.
+    CREATE_OUTCOME_UNKNOWN = "CREATE_OUTCOME_UNKNOWN"
     BAD_REQUEST = "BAD_REQUEST"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

@@ -17,10 +17,18 @@ with two bounds: each document at most `max_document_bytes` (checked by
   in-process LRU in front, so a hot document costs no Redis round trip, and
   carries on with it alone while Redis is unreachable (APQ clients then send
   the text again, as after any miss).
+
+A document is kept under the sha256 of its text, and whatever is read back is
+checked against that hash before use (`matches`): a document planted in Redis
+under another's hash (by anyone who can write there) is never run. It reads
+as not found, is logged by its hash alone (never its text), and is taken out
+of Redis, so the client's registration that follows keeps the real text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -75,6 +83,25 @@ def _size(data: bytes) -> int:
     return len(data) + ENTRY_OVERHEAD
 
 
+def sha256(text: str) -> str:
+    """The hash a document is persisted under: hex sha256 of its UTF-8 text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def matches(digest: str, document: str, *, where: str) -> bool:
+    """Whether `document` is the one `digest` names; a mismatch is logged, by the hash
+    and `where` it was kept, never the text."""
+    if hmac.compare_digest(sha256(document).encode(), digest.encode()):
+        return True
+    logger.warning(
+        "persisted queries: the document kept in %s under %s… does not match its hash; "
+        "it is treated as not found",
+        where,
+        digest[:12],
+    )
+    return False
+
+
 # KEYS: the documents hash, the last-used sorted set, the byte counter.
 # ARGV: digest, document, max bytes, TTL (ms), now, per-entry overhead.
 _PUT = """
@@ -113,6 +140,21 @@ redis.call('PEXPIRE', used, ttl)
 return total
 """
 
+# KEYS: as for _PUT. ARGV: digest, the document found there, per-entry overhead.
+# Takes out a document that does not match its hash, unless it changed meanwhile.
+_DROP = """
+local docs, used, counter = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HGET', docs, ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('HDEL', docs, ARGV[1])
+redis.call('ZREM', used, ARGV[1])
+if redis.call('EXISTS', counter) == 1 then
+  redis.call('DECRBY', counter, string.len(ARGV[2]) + tonumber(ARGV[3]))
+end
+return 1
+"""
+
 
 class RedisDocuments:
     """Documents by hash in Redis, shared by every replica, at most `max_bytes` together."""
@@ -124,14 +166,22 @@ class RedisDocuments:
         self.prefix, self.max_bytes, self.ttl = prefix, max_bytes, ttl
         self.keys = [f"{prefix}documents", f"{prefix}used", f"{prefix}bytes"]
         self._put = self._redis.register_script(_PUT)
+        self._drop = self._redis.register_script(_DROP)
 
     async def get(self, digest: str) -> str | None:
+        """The document kept under `digest`, if it is the one the hash names."""
         documents, used, _ = self.keys
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hget(documents, digest)
             pipe.zadd(used, {digest: time.time()}, xx=True)  # touch it, if it is there
             data, _ = await pipe.execute()
-        return bytes(data).decode() if data is not None else None
+        if data is None:
+            return None
+        document = bytes(data).decode(errors="replace")
+        if not matches(digest, document, where="Redis"):
+            await self._drop(keys=self.keys, args=[digest, bytes(data), ENTRY_OVERHEAD])
+            return None
+        return document
 
     async def put(self, digest: str, document: str) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
@@ -156,6 +206,8 @@ class DocumentStore:
         self.redis = redis
 
     async def get(self, digest: str) -> str | None:
+        """The document kept under `digest`; Redis's is checked against the hash
+        (`RedisDocuments.get`) before this process keeps it."""
         document = self.memory.get(digest)
         if document is None and self.redis is not None:
             try:

@@ -6,17 +6,20 @@ text, and the gateway keeps it in its own store, bounded in bytes (see
 `gateway.security.documents`); a document over `max_document_bytes` is refused
 and never kept. Safelist: only the operations of a manifest loaded at start may
 run, and nothing a client sends is ever kept.
+
+Every document taken from a store, the safelist included, is checked against
+the hash it was asked for before it runs (`matches`); one that does not match
+is treated as not found.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from gateway.security.codes import Code
-from gateway.security.documents import DocumentStore
+from gateway.security.documents import DocumentStore, matches, sha256
 
 #: The default cap on one persisted document, in UTF-8 bytes.
 MAX_DOCUMENT_BYTES = 32 * 1024
@@ -26,10 +29,6 @@ class PersistedError(Exception):
     def __init__(self, message: str, code: Code) -> None:
         super().__init__(message)
         self.message, self.code = message, code
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_safelist(path: str) -> dict[str, str]:
@@ -69,7 +68,7 @@ class PersistedQueries:
                 # The manifest is the only store: a sent text is checked below, never kept.
                 if not query:
                     query = self.safelist.get(digest)
-                    if query is None:
+                    if query is None or not matches(digest, query, where="the safelist"):
                         raise _not_allowed()
             elif not self.apq:
                 raise PersistedError(
@@ -79,7 +78,7 @@ class PersistedQueries:
                 await self._register(digest, query)
             else:
                 stored = await self.store.get(digest) if self.store else None
-                if stored is None:
+                if stored is None or not matches(digest, stored, where="the store"):
                     raise PersistedError("PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
                 query = stored
         if self.safelist is not None and (

@@ -34,3 +34,21 @@ EVERYONE: Final = Principal("anonymous", SCOPES)
 
 #: A request the gate never saw: no scope at all, so it reads and changes nothing.
 NOBODY: Final = Principal("nobody", frozenset())
+
+
+def principal_of(context: object) -> Principal:
+    """The caller a request's context holds; a context without one (or with anything
+    else in its place) holds no scope. Every scope check reads the caller through here."""
+    found = getattr(context, "principal", NOBODY)
+    return found if isinstance(found, Principal) else NOBODY
+
+
+def quota_key(principal: Principal, address: str | None) -> str:
+    """Whose share of a replica a caller spends (connections, subscriptions, calls).
+
+    A principal's own; without client authentication every caller is the same
+    principal, so each client address has a share of its own instead.
+    """
+    if principal is EVERYONE:
+        return f"address {address or 'unknown'}"
+    return f"principal {principal.name}"

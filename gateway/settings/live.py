@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
+from gateway.settings.values import items, secret
+from gateway.studio import is_sid
+
 
 class LiveSettings(BaseSettings):
     """The `events_*`, `subscription_*` and `websocket_*` settings (`Settings` has them)."""
@@ -20,8 +23,17 @@ class LiveSettings(BaseSettings):
     events_auth_token: SecretStr | None = Field(
         None,
         description=(
-            "The Auth Token that signs deliveries; default: TWILIO_AUTH_TOKEN (needed when "
-            "the gateway itself uses an API key)."
+            "The Auth Token that signs the deliveries of the gateway's own account "
+            "(TWILIO_ACCOUNT_SID); default: TWILIO_AUTH_TOKEN (needed when the gateway "
+            "itself uses an API key)."
+        ),
+    )
+    events_auth_tokens: SecretStr | None = Field(
+        None,
+        description=(
+            "Accounts whose deliveries are received, each with the Auth Token that signs "
+            "them: `AC…:token` pairs, comma-separated (an account twice while its token "
+            "rotates). An event is acted on only for the account whose token signed it."
         ),
     )
     events_public_url: str | None = Field(
@@ -62,6 +74,14 @@ class LiveSettings(BaseSettings):
         gt=0,
         description="Seconds a replica's Redis lease on polling one execution lasts unrenewed.",
     )
+    events_retry_for: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Seconds a live subscription keeps retrying reads that fail for a passing reason "
+            "(5xx, timeouts, 429), with backoff, before it ends with the error."
+        ),
+    )
     subscription_queue: int = Field(
         256,
         ge=1,
@@ -75,12 +95,29 @@ class LiveSettings(BaseSettings):
         ge=1,
         description="Authenticated WebSocket connections a replica accepts at once.",
     )
+    websocket_max_connections_per_principal: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Authenticated WebSocket connections one principal (API key, JWT subject; "
+            "without client authentication, one client address) may hold at once on a "
+            "replica; one more is closed at its connection_init (1008)."
+        ),
+    )
     websocket_max_pending: int = Field(
         100,
         ge=1,
         description=(
             "WebSocket connections a replica holds at once before their connection_init "
             "authenticates them; past it, the oldest of them is closed (4408)."
+        ),
+    )
+    websocket_max_pending_per_address: int = Field(
+        10,
+        ge=1,
+        description=(
+            "WebSocket connections one client address may hold at once before their "
+            "connection_init; one more is closed at once (1008)."
         ),
     )
     websocket_init_timeout: float = Field(
@@ -91,11 +128,42 @@ class LiveSettings(BaseSettings):
     websocket_max_subscriptions: int = Field(
         20, ge=1, description="Operations one WebSocket connection may run at once."
     )
+    websocket_max_subscriptions_per_principal: int = Field(
+        200,
+        ge=1,
+        description=(
+            "Subscriptions one principal may run at once on a replica, over all its "
+            "connections; one more gets an `error` (RATE_LIMITED)."
+        ),
+    )
+    subscription_calls_per_minute: int = Field(
+        600,
+        ge=0,
+        description=(
+            "Upstream calls a minute one principal's subscription updates may be priced "
+            "at, on a replica; past it their nested fields answer RATE_LIMITED while the "
+            "updates go on. 0 for no bound."
+        ),
+    )
     websocket_ping_interval: float = Field(
         15.0,
         ge=0,
         description="Seconds between the server's graphql-transport-ws pings; 0 sends none.",
     )
+
+    def listed_signers(self) -> list[tuple[str, str]]:
+        """`events_auth_tokens` as (account SID, Auth Token) pairs; a ValueError names a
+        wrong item by its place, never by what it holds."""
+        pairs: list[tuple[str, str]] = []
+        for place, item in enumerate(items(secret(self.events_auth_tokens)), start=1):
+            account, _, token = item.partition(":")
+            if not is_sid("AC", account.strip()) or not token.strip():
+                raise ValueError(
+                    f"events_auth_tokens: item {place} is not `AC…:token` (an account SID, "
+                    "a colon, the account's Auth Token)"
+                )
+            pairs.append((account.strip(), token.strip()))
+        return pairs
 
     def events_mode(self) -> Literal["poll", "webhook"]:
         """Where live events come from: `events_source`, else the webhook when it is on,

@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.emulator.live import LiveMode, LiveOptions
-from tests.support import serve
+from tests.support import free_port, serve, until
 
 STEP = "com.twilio.studio.flow.step.ended"
 STARTED = "com.twilio.studio.flow.execution.started"
@@ -187,3 +187,61 @@ async def test_executions_waiting_for_a_contact_go_on_from_where_they_wait(sink:
             first = execution.steps[before]
             assert first.transitioned_from == execution.steps[before - 1].transitioned_to
         assert live.emitted[sid][-1]["type"] == ENDED
+
+
+def answering(statuses: list[int], received: list[Any]) -> Starlette:
+    """A sink that answers each request with the next of `statuses` (the last for ever)."""
+
+    async def receive(request: Request) -> Response:
+        received.append(orjson.loads(await request.body()))
+        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        return Response(status_code=status)
+
+    return Starlette(routes=[Route("/events", receive, methods=["POST"])])
+
+
+async def test_a_delivery_nobody_takes_is_sent_again_until_a_sink_takes_it(
+    emulator: Emulator,
+) -> None:
+    # A replica restarting: nothing listens on its port for a while, then it does.
+    port = free_port()
+    live = LiveMode(emulator, LiveOptions(url=f"http://127.0.0.1:{port}/events", time_scale=0.001))
+    sid = live.start_execution()
+    assert await live.deliver(live.emitted[sid]) == 0  # refused: nothing listens
+    await until(lambda: live.retries >= 3)
+    received: list[Any] = []
+    with serve(answering([503, 202], received), port=port):
+        await until(lambda: not live.retrying)
+    await live.stop()
+
+    assert received == [live.emitted[sid][0]] * 2  # a 503, then taken
+    assert live.answers == {202: 1} and live.given_up == 0
+
+
+async def test_a_delivery_is_given_up_after_twilios_four_hours_of_backoff(
+    emulator: Emulator,
+) -> None:
+    received: list[Any] = []
+    with serve(answering([503], received)) as base:
+        # Twilio's 4 hours in about a third of a second.
+        options = LiveOptions(url=base + "/events", time_scale=0.3 / (4 * 3600))
+        live = LiveMode(emulator, options)
+        sid = live.start_execution()
+        assert await live.deliver(live.emitted[sid]) == 503
+        await until(lambda: live.given_up == 1)
+        await live.stop()
+    # Waits that double from 5 s to 20 min, with jitter, fit 19 to 31 tries in 4 h.
+    assert 19 <= live.retries <= 31
+    assert len(received) == live.retries + 1
+    assert live.answers == {503: 1}
+
+
+async def test_an_answer_about_the_delivery_itself_is_never_retried(emulator: Emulator) -> None:
+    received: list[Any] = []
+    with serve(answering([400], received)) as base:
+        live = LiveMode(emulator, LiveOptions(url=base + "/events", time_scale=0.001))
+        sid = live.start_execution()
+        assert await live.deliver(live.emitted[sid]) == 400
+        assert not live.retrying
+        await live.stop()
+    assert len(received) == 1 and live.retries == 0 and live.answers == {400: 1}

@@ -148,7 +148,7 @@ async def test_a_signed_but_unusable_delivery_gets_a_clear_error(
     async with running(events_app(emulator)) as (gateway, http):
         heard: list[StudioEvent] = []
         gateway.broker.listen(emulator.account_sid, heard.append)
-        token = gateway.settings.events_key()
+        _, token = gateway.settings.events_signers()[0]
         url, signature = signed_request(HOOK, body, token)
         answer = await http.post(url, content=body, headers={"X-Twilio-Signature": signature})
     assert answer.status_code == status
@@ -167,7 +167,7 @@ async def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
         live = live_mode(emulator, httpx.AsyncClient())  # only its events are used
         sid = live.start_execution()
         body = body_of(live.emitted[sid], as_array=False)
-        token = gateway.settings.events_key()
+        _, token = gateway.settings.events_signers()[0]
         signed_url, signature = signed_request(public, body, token)
         query = signed_url.split("?", 1)[1]
         answer = await http.post(
@@ -261,7 +261,7 @@ async def test_a_replay_older_than_twilios_retries_is_dropped(emulator: Emulator
         genuine = live.emitted[sid][0]
         # The same event as captured months ago, under an id nobody remembers any more.
         stale = {**genuine, "id": "EZreplayed", "time": "2026-01-01T00:00:00.000Z"}
-        token = gateway.settings.events_key()
+        _, token = gateway.settings.events_signers()[0]
         for event in (stale, genuine):
             body = body_of([event], as_array=True)
             url, signature = signed_request(HOOK, body, token)

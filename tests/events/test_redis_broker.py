@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import signal
 from collections.abc import AsyncIterator
@@ -10,15 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.cache import CacheCipher, RedisCache, new_key
-from gateway.emulator import Emulator
+from gateway.cache import CacheCipher, new_key
 from gateway.events import StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.shared import SharedRedis
-from tests.support import RedisServer, until
+from tests.support import SLACK, RedisServer, until
 from tests.support.events import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
-from tests.support.graphql_ws import connected
-from tests.support.live import UPDATES, served
 
 
 @pytest.fixture
@@ -55,8 +51,12 @@ async def test_an_event_published_on_one_replica_is_heard_once_on_each(
     assert heard_b[1].execution.contact_channel_address == CONTACT
     await b.publish(step_event(2))
     await until(lambda: len(heard_a) == 3)
-    await asyncio.sleep(0.05)  # a second copy would have come by now
-    assert [e.id for e in heard_b] == ["EZ1", "EZend", "EZ2"]
+    # Redis delivers in the order it was sent: once a later event from the other
+    # replica has come, a second copy of EZ2 (b's own) would have come before it.
+    await a.publish(step_event(3))
+    await until(lambda: heard_b[-1].id == "EZ3")
+    assert [e.id for e in heard_b] == ["EZ1", "EZend", "EZ2", "EZ3"]
+    assert [e.id for e in heard_a] == ["EZ1", "EZend", "EZ2", "EZ3"]
     assert other == []
 
 
@@ -142,11 +142,16 @@ async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_whe
         redis_server.start()
 
         async def b_hears_again() -> bool:
-            await a.publish(step_event(len(heard_a) + 1))
-            await asyncio.sleep(0.02)
-            return bool(heard_b)
+            # Until b has subscribed again, what a sends is lost to it: send again.
+            event = step_event(len(heard_a) + 1)
+            await a.publish(event)
+            try:
+                await until(lambda: event.id in {e.id for e in heard_b}, 0.5)
+            except AssertionError:
+                return False
+            return True
 
-        await until(b_hears_again)
+        await until(b_hears_again, SLACK * 2)
         assert heard_b[-1].id == heard_a[-1].id
     finally:
         for broker, redis in zip((a, b), shared, strict=True):
@@ -154,45 +159,26 @@ async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_whe
             await redis.aclose()
 
 
-async def test_after_redis_comes_back_webhook_subscriptions_end_with_missed_events(
-    emulator: Emulator, redis_server: RedisServer
-) -> None:
-    # In webhook mode nothing polls: what other replicas published while Redis was
-    # away would never come, and executionUpdates would never complete.
-    flow, execution, *_ = emulator.seeded_handles.active_execution
-    cache = RedisCache(SharedRedis(redis_server.url, retry_interval=0.05))
-    try:
-        async with served(emulator, cache=cache, events=True) as gateway:
-            assert isinstance(gateway.gateway.broker, RedisBroker)
-            async with connected(gateway.url) as client:
-                updates = await client.subscribe(UPDATES, {"flow": flow, "execution": execution})
-                await until(lambda: bool(updates.results) and gateway.subscribers == 1)
-                await gateway.gateway.broker.ready()
-                redis_server.kill()
-                redis_server.start()
-                await until(updates.done.is_set)
-    finally:
-        await cache.aclose()
-    assert [e["extensions"]["code"] for e in updates.errors] == ["MISSED_EVENTS"]
-
-
 async def test_a_pub_sub_connection_that_stops_answering_is_replaced(
     redis_server: RedisServer,
 ) -> None:
     shared = [SharedRedis(redis_server.url, retry_interval=0.05) for _ in range(2)]
     a, b = RedisBroker(shared[0]), RedisBroker(shared[1], health_interval=0.1)
-    missed: list[str] = []
+    told: list[str] = []
     heard_b: list[StudioEvent] = []
-    b.listen(ACCOUNT, heard_b.append, lambda: missed.append(ACCOUNT))
+    b.listen(ACCOUNT, heard_b.append, lambda: told.append("missed"), lambda: told.append("lost"))
     try:
         await b.ready()
+        assert b.hearing
         assert redis_server.process is not None
         redis_server.process.send_signal(signal.SIGSTOP)  # the connection stays open, silent
         try:
             await until(lambda: b.failures >= 1)
+            assert told == ["lost"] and not b.hearing  # its listeners poll meanwhile
         finally:
             redis_server.process.send_signal(signal.SIGCONT)
-        await until(lambda: bool(missed))  # subscribed again: its listeners are told
+        await until(lambda: told == ["lost", "missed"])  # subscribed again: they are told
+        assert b.hearing
         await a.publish(step_event(1))
         await until(lambda: bool(heard_b))
     finally:

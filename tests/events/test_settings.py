@@ -10,6 +10,9 @@ from gateway.settings import SettingsError, load_settings
 ACCOUNT = "AC" + "a" * 32
 
 
+OTHER = "AC" + "c" * 32
+
+
 def test_the_events_token_wins_over_the_accounts_own() -> None:
     both = load_settings(
         _env_file=None,
@@ -19,11 +22,58 @@ def test_the_events_token_wins_over_the_accounts_own() -> None:
         twilio_api_secret="secret",
         events_auth_token="events-token",
     )
-    assert both.events_key() == "events-token"
+    assert both.events_signers() == [(ACCOUNT, "events-token")]
     own = load_settings(
         _env_file=None, events=True, twilio_account_sid=ACCOUNT, twilio_auth_token="own-token"
     )
-    assert own.events_key() == "own-token"
+    assert own.events_signers() == [(ACCOUNT, "own-token")]
+
+
+def test_other_accounts_are_listed_each_with_its_token() -> None:
+    listed = load_settings(
+        _env_file=None,
+        events=True,
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token="own-token",
+        events_auth_tokens=f" {OTHER}:other-token , {OTHER}:rotated-token",
+    )
+    assert listed.events_signers() == [
+        (ACCOUNT, "own-token"),
+        (OTHER, "other-token"),
+        (OTHER, "rotated-token"),
+    ]
+    # Pass-through with no account of its own: the list alone.
+    alone = load_settings(
+        _env_file=None,
+        events=True,
+        upstream_credentials="passthrough",
+        events_auth_tokens=f"{OTHER}:other-token",
+    )
+    assert alone.events_signers() == [(OTHER, "other-token")]
+
+
+@pytest.mark.parametrize(
+    "listed",
+    ["AC123:secret-token", f"{OTHER}:", f"{OTHER}", f"{OTHER}:t,secret-token"],
+)
+def test_a_wrong_account_token_pair_is_named_by_its_place_never_its_token(listed: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, events_auth_tokens=listed)
+    message = str(caught.value)
+    assert message.startswith("STUDIO_GATEWAY_EVENTS_AUTH_TOKENS: item ")
+    assert "secret-token" not in message and OTHER not in message
+
+
+def test_an_events_token_naming_no_account_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            _env_file=None,
+            events=True,
+            upstream_credentials="passthrough",
+            events_auth_token="events-token",
+        )
+    assert str(caught.value).startswith("STUDIO_GATEWAY_EVENTS_AUTH_TOKEN: it signs for")
+    assert "events-token" not in str(caught.value)
 
 
 def test_events_without_a_signing_token_are_refused_at_start() -> None:

@@ -15,8 +15,10 @@ import redis.asyncio as redis
 from gateway.cache import MemoryCache
 from gateway.emulator import Emulator
 from gateway.security.documents import DocumentStore, RedisDocuments
+from gateway.security.persisted import PersistedError, PersistedQueries
 from gateway.settings import SettingsError, load_settings
 from tests.support import REDIS_URL, codes, free_port, secured
+from tests.support.live import served
 
 QUERY = "query Flows { flows(first: 2) { nodes { sid } } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -108,6 +110,51 @@ async def test_apq_lives_in_redis_across_replicas(emulator: Emulator, shared: Sh
     async with secured(emulator, documents=shared()) as two:
         body = (await two.post("/graphql", json={"extensions": persisted()})).json()
     assert body["data"]["flows"]["nodes"]
+
+
+async def test_a_document_planted_in_redis_under_another_hash_never_runs(
+    emulator: Emulator, redis_prefix: str
+) -> None:
+    """Whoever can write to the shared store plants a mutation under a query's hash:
+    the client asking by that hash is told it is not found, and nothing runs."""
+    flow = emulator.seeded_handles.survey_flow_sid
+    planted = (
+        f'mutation {{ createExecution(flowSid: "{flow}", to: "+15005550006", '
+        'from: "+15005550001") { sid } }'
+    )
+    raw = redis.Redis.from_url(REDIS_URL)
+    store = DocumentStore(
+        1 << 20, RedisDocuments(REDIS_URL, prefix=redis_prefix, max_bytes=1 << 20)
+    )
+    try:
+        await raw.hset(f"{redis_prefix}documents", HASH, planted)
+        async with (
+            served(emulator, documents=store, environment="production", max_cost=500) as gateway,
+            httpx.AsyncClient(base_url=gateway.http) as http,
+        ):
+            emulator.reset_counters()
+            asked = (await http.post("/graphql", json={"extensions": persisted()})).json()
+            posts = sum(n for route, n in emulator.requests.items() if route.startswith("POST"))
+            # The client sends the text, as Apollo's do after a miss: it is what is kept now.
+            await http.post("/graphql", json={"query": QUERY, "extensions": persisted()})
+            again = (await http.post("/graphql", json={"extensions": persisted()})).json()
+        kept = await raw.hget(f"{redis_prefix}documents", HASH)
+    finally:
+        await store.aclose()
+        await raw.aclose()
+    assert codes(asked) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert posts == 0
+    assert again["data"]["flows"]["nodes"]
+    assert kept == QUERY.encode()
+
+
+async def test_a_safelist_entry_that_does_not_match_its_hash_never_runs() -> None:
+    # Another registered operation, kept under this query's hash as well.
+    other = 'mutation { deleteFlow(sid: "FW00000000000000000000000000000000") }'
+    safelist = {HASH: other, hashlib.sha256(other.encode()).hexdigest(): other}
+    with pytest.raises(PersistedError) as refused:
+        await PersistedQueries(None, safelist=safelist).resolve({"extensions": persisted()})
+    assert refused.value.code == "PERSISTED_QUERY_NOT_ALLOWED"
 
 
 async def test_with_a_safelist_only_its_operations_run(emulator: Emulator, tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from strawberry.asgi import GraphQL
 
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.endpoint import GatewayGraphQL
+from gateway.graphql import build_schema
 from gateway.runtime import build_gateway
 from tests.security.test_auth import KEYS, READER, api_keys
 from tests.support import asgi_client, asgi_transport, codes, gateway_settings, serve, with_state
@@ -122,3 +124,18 @@ async def test_graphql_reached_without_the_gate_holds_no_scope(emulator: Emulato
     assert not (create.json().get("data") or {}).get("createExecution")
     assert set(codes(create.json())) == {"FORBIDDEN"}
     assert emulator.total_requests == 0
+
+
+async def test_a_context_without_a_principal_holds_no_scope_over_a_socket() -> None:
+    """The schema mounted on strawberry's own view, whose context (a dict) names no
+    principal: every check reads that as no scope, so a mutation is refused whole
+    before it runs, as for a request the gate never saw."""
+    app = GraphQL(build_schema(introspection=False, suggestions=False))
+    reading = CREATE.replace("{ sid }", "{ sid contactChannelAddress }")
+    with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            create = await http.post(
+                "/", json={"query": reading, "variables": {"f": "FW" + "0" * 32}}
+            )
+    assert create.json()["data"] is None
+    assert set(codes(create.json())) == {"FORBIDDEN"}

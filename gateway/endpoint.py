@@ -26,6 +26,7 @@ from gateway.graphql.incremental import (
     execute_incrementally,
     may_be_incremental,
 )
+from gateway.graphql.internals import core_schema
 from gateway.graphql.limits import BatchOperation, price_batch
 from gateway.http.view import GraphQLView
 from gateway.runtime import Gateway
@@ -48,7 +49,7 @@ class GatewayGraphQL(GraphQLView):
             max_batch=settings.max_batch,
         )
         super().__init__(schema, cache_max_age=settings.http_cache_max_age, **options)
-        self._graphql_schema = schema._schema  # graphql-core's, for pricing a batch
+        self._graphql_schema = core_schema(schema)  # for pricing a batch
 
     async def get_context(self, request: Any, response: Any) -> Context:
         gateway: Gateway = request.state.gateway

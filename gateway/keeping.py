@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from gateway.cache import Entry, LayeredCache, decode, encode
 from gateway.studio import Execution, ExecutionStatus
@@ -28,6 +28,7 @@ from gateway.studio import Execution, ExecutionStatus
 __all__ = [
     "READ_AHEAD_MARGIN",
     "AheadOf",
+    "Answer",
     "EntryNames",
     "ExecutionKey",
     "Keeper",
@@ -40,6 +41,21 @@ __all__ = [
 
 V = TypeVar("V")
 ExecutionKey = tuple[str, str]  # (flow_sid, execution_sid)
+
+
+@dataclass(slots=True)
+class Answer(Generic[V]):
+    """What one operation knows of one key it asked for: on the way, in, or failed."""
+
+    #: Its value once in (None while on the way, or when it failed).
+    value: V | None = None
+    done: bool = False
+
+    def settle(self, result: V | BaseException) -> None:
+        """The fetch is over: `result` is its value or what it raised."""
+        self.done = True
+        self.value = None if isinstance(result, BaseException) else result
+
 
 #: How long before a read started its execution must have ended (by the
 #: execution's `date_updated`, which Studio sets when it ends) for the read to be
@@ -219,20 +235,21 @@ class Keeper:
     # -- reads ahead of their execution's answer --------------------------------
 
     def children_keep(
-        self, execution: ExecutionKey, answer: asyncio.Future[Execution] | None
+        self, execution: ExecutionKey, answer: Answer[Execution] | None
     ) -> bool | AheadOf:
         """`keep` for a read of the execution's children, decided as it starts, from
         this operation's `answer` for the execution: a read that began while the
         execution ran may miss its last steps, even when the execution is seen ended
         by the time it returns; so may one that begins just after it ended
         (`settled`). While the answer is on the way, it is a read ahead."""
-        if answer is None or answer.done():
+        if answer is None or answer.done:
             return (
                 answer is not None
+                and answer.value is not None
                 and seen_ended(answer)
-                and settled(answer.result(), datetime.now(UTC))
+                and settled(answer.value, datetime.now(UTC))
             )
-        if execution in self._answers:  # answered, its future not yet told
+        if execution in self._answers:  # answered, its loader not yet told
             known = self._answers[execution]
             return known is not None and settled(known, datetime.now(UTC))
         return AheadOf(execution)
@@ -310,8 +327,8 @@ class Keeper:
         return value
 
 
-def seen_ended(answer: asyncio.Future[Execution] | None) -> bool:
+def seen_ended(answer: Answer[Execution] | None) -> bool:
     """Whether this answer for an execution is in and says it ended."""
-    if answer is None or not answer.done() or answer.cancelled() or answer.exception():
+    if answer is None or answer.value is None:
         return False
-    return answer.result().status is ExecutionStatus.ENDED
+    return answer.value.status is ExecutionStatus.ENDED

@@ -9,7 +9,9 @@ apart, so a missing field is never mistaken for a null one.
 
 `Loaders.reads` records whether everything the operation read can never change
 (the same rule as the shared cache's, `gateway/keeping.py`), so an answer built
-from it alone may be cached by the client.
+from it alone may be cached by the client. Reading is this module's one job:
+a mutation's changes, and what the operation forgets after them, are
+`gateway/writes.py`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 from aiodataloader import DataLoader
 
 from gateway.cache import LayeredCache, decode
-from gateway.keeping import AheadOf, EntryNames, ExecutionKey, Keeper, Reads, seen_ended
+from gateway.keeping import AheadOf, Answer, EntryNames, ExecutionKey, Keeper, Reads, seen_ended
 from gateway.pages import NO_FILTERS, ExecutionFilters, PageKey, next_paging
 from gateway.studio import (
     DEFAULT_PAGE_SIZE,
@@ -78,7 +80,9 @@ class Loader(DataLoader[K, V]):
 
     Studio has no batch endpoint, so a batch is de-duplicated single fetches
     side by side. A failed key gets its own exception; the others still resolve.
-    `futures` is the loader's memory of this request, open to inspection.
+    `answers` is what this operation knows of each key it asked for or primed
+    (on the way, in, failed), kept here through the loader's public methods:
+    what the cache decides reads it, never aiodataloader's own memory.
     """
 
     def __init__(
@@ -87,16 +91,52 @@ class Loader(DataLoader[K, V]):
         name: str = "loader",
         observer: LoaderObserver | None = None,
     ) -> None:
-        self.futures: dict[K, asyncio.Future[V]] = {}
+        self.answers: dict[K, Answer[V]] = {}
+        # Asked for, not yet in a batch: each batch takes its keys' answers at its start.
+        self._asked: dict[K, Answer[V]] = {}
 
         async def batch(keys: list[K]) -> list[V | BaseException]:
+            answers = [self._asked.pop(key, None) for key in keys]
             if observer is not None:
                 observer.observe_batch(name, len(keys))
-            return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+            results = await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+            # Settled before aiodataloader tells the waiters: none sees it on the way.
+            for answer, result in zip(answers, results, strict=True):
+                if answer is not None:
+                    answer.settle(result)
+            return results
 
         # An exception in place of a value fails that key alone, as aiodataloader
         # documents; its annotations allow values only.
-        super().__init__(batch, cache_map=self.futures)  # type: ignore[arg-type]
+        super().__init__(batch)  # type: ignore[arg-type]
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        if key not in self.answers:
+            self.answers[key] = self._asked[key] = Answer()
+        return super().load(key)
+
+    def prime(self, key: K, value: V) -> Loader[K, V]:
+        if key not in self.answers:  # as aiodataloader: a known key keeps its answer
+            self.answers[key] = Answer(value, done=True)
+        super().prime(key, value)
+        return self
+
+    def clear(self, key: K) -> Loader[K, V]:
+        self.answers.pop(key, None)
+        self._asked.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> Loader[K, V]:
+        self.answers.clear()
+        self._asked.clear()
+        super().clear_all()
+        return self
+
+    def clear_where(self, match: Callable[[K], bool]) -> None:
+        """Forget every key this operation knows that `match` picks."""
+        for key in [k for k in self.answers if match(k)]:
+            self.clear(key)
 
 
 class Loaders:
@@ -113,7 +153,8 @@ class Loaders:
         self.cache = cache
         self.observer = observer
         self.reads = Reads()
-        self._names = EntryNames(client.credentials.scope, client.credentials.account_sid)
+        #: The shared cache's names for this operation's credentials.
+        self.names = EntryNames(client.credentials.scope, client.credentials.account_sid)
 
         #: Abridged records seen in list pages, by key. Never in the loaders below.
         self.listed_flows: dict[FlowKey, Flow] = {}
@@ -179,11 +220,11 @@ class Loaders:
         Its children read after this are final and may be kept.
         """
         key = (flow_sid, sid)
-        if key in self.execution.futures:
-            return self._seen_ended(flow_sid, sid)
-        cached = await self._keeper.lookup(self._names.execution("exec", flow_sid, sid))
-        if cached is None or key in self.execution.futures:
-            return self._seen_ended(flow_sid, sid)
+        if key in self.execution.answers:
+            return seen_ended(self.execution.answers[key])
+        cached = await self._keeper.lookup(self.names.execution("exec", flow_sid, sid))
+        if cached is None or key in self.execution.answers:
+            return seen_ended(self.execution.answers.get(key))
         self.reads.saw(immutable=True)
         self.execution.prime(key, Execution.from_json(decode(cached)))
         return True
@@ -207,11 +248,11 @@ class Loaders:
             revision = await self.client.fetch_flow_revision(flow_sid, ref)
             self.flow_revision.prime((flow_sid, str(revision.revision)), revision)
             await self._keeper.store(
-                self._names.revision(flow_sid, str(revision.revision)), revision
+                self.names.revision(flow_sid, str(revision.revision)), revision
             )
             return revision
         return await self._keeper.cached(
-            self._names.revision(flow_sid, ref),
+            self.names.revision(flow_sid, ref),
             FlowRevision.from_json,
             lambda: self.client.fetch_flow_revision(flow_sid, int(ref)),
             keep=True,
@@ -221,7 +262,7 @@ class Loaders:
         flow_sid, sid = key
         try:
             execution = await self._keeper.cached(
-                self._names.execution("exec", flow_sid, sid),
+                self.names.execution("exec", flow_sid, sid),
                 Execution.from_json,
                 lambda: self.client.fetch_execution(flow_sid, sid),
                 keep=lambda execution: execution.status is ExecutionStatus.ENDED,
@@ -236,7 +277,7 @@ class Loaders:
     async def _fetch_execution_context(self, key: ExecutionKey) -> ExecutionContext:
         flow_sid, sid = key
         return await self._keeper.cached(
-            self._names.execution("ctx", flow_sid, sid),
+            self.names.execution("ctx", flow_sid, sid),
             ExecutionContext.from_json,
             lambda: self.client.fetch_execution_context(flow_sid, sid),
             keep=self._ended_before(flow_sid, sid),
@@ -245,7 +286,7 @@ class Loaders:
     async def _fetch_step(self, key: StepKey) -> ExecutionStep:
         flow_sid, execution_sid, sid = key
         return await self._keeper.cached(
-            self._names.execution("step", flow_sid, execution_sid, sid),
+            self.names.execution("step", flow_sid, execution_sid, sid),
             ExecutionStep.from_json,
             lambda: self.client.fetch_execution_step(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -254,7 +295,7 @@ class Loaders:
     async def _fetch_step_context(self, key: StepKey) -> StepContext:
         flow_sid, execution_sid, sid = key
         return await self._keeper.cached(
-            self._names.execution("stepctx", flow_sid, execution_sid, sid),
+            self.names.execution("stepctx", flow_sid, execution_sid, sid),
             StepContext.from_json,
             lambda: self.client.fetch_step_context(flow_sid, execution_sid, sid),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -290,7 +331,7 @@ class Loaders:
     async def _fetch_steps_page(self, key: PageKey) -> Page[ExecutionStep]:
         flow_sid, execution_sid = key.parent
         page = await self._keeper.cached(
-            self._names.execution("steps", flow_sid, execution_sid, _query(key.paging)),
+            self.names.execution("steps", flow_sid, execution_sid, _query(key.paging)),
             _steps_page,
             lambda: self.client.list_execution_steps(flow_sid, execution_sid, page=key.page),
             keep=self._ended_before(flow_sid, execution_sid),
@@ -301,97 +342,22 @@ class Loaders:
 
     # -- the shared cache -----------------------------------------------------
 
-    def _seen_ended(self, flow_sid: str, execution_sid: str) -> bool:
-        """True when this request has seen the execution ended, so its data is final."""
-        return seen_ended(self.execution.futures.get((flow_sid, execution_sid)))
-
     def _ended_before(self, flow_sid: str, execution_sid: str) -> bool | AheadOf:
         """`keep` for what belongs to an execution, decided as its read starts
         (`Keeper.children_keep`)."""
         key = (flow_sid, execution_sid)
-        return self._keeper.children_keep(key, self.execution.futures.get(key))
-
-    # -- writes: the request's one way to change anything upstream --------------
+        return self._keeper.children_keep(key, self.execution.answers.get(key))
 
     async def validate_flow(self, **fields: Any) -> FlowValidation:
+        """Twilio's verdict on a definition (it saves nothing)."""
         self.reads.saw(immutable=False)  # Twilio's rules may change
         return await self.client.validate_flow(**fields)
 
-    async def create_flow(self, **fields: Any) -> Flow:
-        flow = await self.client.create_flow(**fields)
-        self.flows_page.clear_all()
-        self.flow.prime(flow.sid, flow)
-        return flow
-
-    async def update_flow(self, sid: str, **fields: Any) -> Flow:
-        flow = await self.client.update_flow(sid, **fields)
-        await self.forget_flow(sid)
-        self.flow.prime(sid, flow)
-        return flow
-
-    async def delete_flow(self, sid: str) -> None:
-        await self.client.delete_flow(sid)
-        await self.forget_flow(sid)
-        if self.cache is not None:
-            # Its revisions, executions and steps are gone, on every replica.
-            await self.cache.invalidate([self._names.tag(sid)], gone=True)
-
-    async def update_test_users(self, sid: str, users: list[str]) -> TestUsers:
-        result = await self.client.update_test_users(sid, users)
-        self.test_users.clear(sid).prime(sid, result)
-        return result
-
-    async def create_execution(
-        self, flow_sid: str, to: str, from_: str, parameters: dict[str, Any] | None
-    ) -> Execution:
-        execution = await self.client.create_execution(flow_sid, to, from_, parameters)
-        _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
-        self.execution.prime((flow_sid, execution.sid), execution)
-        return execution
-
-    async def end_execution(self, flow_sid: str, sid: str) -> Execution:
-        execution = await self.client.update_execution(flow_sid, sid, ExecutionStatus.ENDED)
-        await self.forget_execution(flow_sid, sid)
-        self.execution.prime((flow_sid, sid), execution)
-        return execution
-
-    async def delete_execution(self, flow_sid: str, sid: str) -> None:
-        await self.client.delete_execution(flow_sid, sid)
-        await self.forget_execution(flow_sid, sid)
-        if self.cache is not None:
-            await self.cache.invalidate([self._names.tag(flow_sid, sid)], gone=True)
-
-    # -- after a mutation -----------------------------------------------------
-
-    async def forget_flow(self, sid: str) -> None:
-        """Drop what this request holds for a flow that changed or went away."""
-        self.flow.clear(sid)
-        self.test_users.clear(sid)
-        self.listed_flows.pop(sid, None)
-        self.flows_page.clear_all()
-        _clear_where(self.revisions_page, lambda k: k.parent == (sid,))
-        _clear_where(self.flow_revision, lambda k: k[0] == sid and not k[1].isdigit())
-        _clear_where(self.executions_page, lambda k: k.parent == (sid,))
-
-    async def forget_execution(self, flow_sid: str, sid: str) -> None:
-        """Drop what this request holds for one execution.
-
-        Only an ended execution is ever cached across requests, and ending one
-        changes nothing cached: the shared cache is cleared on deletion alone.
-        """
-        key = (flow_sid, sid)
+    def execution_changed(self, key: ExecutionKey) -> None:
+        """Drop this operation's answer for an execution that changed: its loader's,
+        and the one that decides the reads that went ahead of it."""
         self.execution.clear(key)
         self._keeper.forget(key)
-        self.execution_context.clear(key)
-        _clear_where(self.executions_page, lambda k: k.parent == (flow_sid,))
-        _clear_where(self.steps_page, lambda k: k.parent == key)
-        _clear_where(self.step, lambda k: k[:2] == key)
-        _clear_where(self.step_context, lambda k: k[:2] == key)
-
-
-def _clear_where(loader: Loader[Any, Any], match: Callable[[Any], bool]) -> None:
-    for key in [k for k in loader.futures if match(k)]:
-        loader.clear(key)
 
 
 def _steps_page(data: dict[str, Any]) -> Page[ExecutionStep]:

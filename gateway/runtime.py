@@ -17,7 +17,7 @@ from typing import Any
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
 from gateway.events.redis import RedisBroker
-from gateway.events.watch import Live
+from gateway.events.watch import Live, LiveConfig
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
 from gateway.graphql.update_reads import CallBudget, UpdateReads
@@ -109,15 +109,7 @@ class Gateway:
 
     @property
     def limits(self) -> Limits:
-        s = self.settings
-        return Limits(
-            max_depth=s.max_depth,
-            max_aliases=s.max_aliases,
-            max_root_fields=s.max_root_fields,
-            max_tokens=s.max_tokens,
-            max_directives=s.max_directives,
-            max_cost=s.max_cost,
-        )
+        return Limits.configured(self.settings)
 
     def observe_attempt(self, attempt: Attempt) -> None:
         """Every upstream attempt: metrics, the request's count, readiness, a log on failure."""
@@ -224,7 +216,10 @@ def build_gateway(
         cache.observer = gateway.metrics
     transport.observers.append(gateway.observe_attempt)
     gateway.live = Live(
-        lambda: gateway.broker, settings.live_config(), shared=shared, observer=gateway.metrics
+        lambda: gateway.broker,
+        LiveConfig.configured(settings),
+        shared=shared,
+        observer=gateway.metrics,
     )
     return gateway
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from gateway.emulator import Emulator
 from gateway.emulator.handles import SeededHandles
-from gateway.loaders import Loaders, PageKey
+from gateway.loaders import Loader, Loaders, PageKey
 from gateway.studio import StudioClient, StudioError
 
 
@@ -81,3 +82,32 @@ async def test_what_can_change_is_not_immutable(
     loaders = Loaders(studio)
     await read(loaders, emulator.seeded_handles)
     assert not loaders.reads.only_immutable
+
+
+async def test_a_loader_keeps_what_the_operation_knows_of_each_key_in_its_own_record() -> None:
+    """The cache's decisions read `Loader.answers`: asked, in, failed, primed or
+    forgotten, kept through the loader's own methods."""
+    release = asyncio.Event()
+
+    async def fetch(key: str) -> str:
+        await release.wait()
+        if key == "bad":
+            raise ValueError(key)
+        return key.upper()
+
+    loader: Loader[str, str] = Loader(fetch)
+    good, bad = loader.load("good"), loader.load("bad")
+    assert not loader.answers["good"].done and loader.answers["good"].value is None
+    release.set()
+    assert await good == "GOOD"
+    with pytest.raises(ValueError):
+        await bad
+    assert (loader.answers["good"].done, loader.answers["good"].value) == (True, "GOOD")
+    assert (loader.answers["bad"].done, loader.answers["bad"].value) == (True, None)
+    loader.prime("primed", "P").prime("good", "ignored")
+    assert loader.answers["primed"].value == "P" and loader.answers["good"].value == "GOOD"
+    loader.clear_where(lambda key: key != "primed")
+    assert set(loader.answers) == {"primed"}
+    assert await loader.load("primed") == "P"
+    loader.clear_all()
+    assert loader.answers == {}

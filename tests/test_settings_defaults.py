@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.cache import IMMUTABLE_TTL
+from gateway.events.watch import LiveConfig
 from gateway.graphql.limits import Limits
 from gateway.http.compression import THREAD_BYTES
 from gateway.keeping import READ_AHEAD_MARGIN
@@ -25,8 +26,13 @@ def test_default_settings_carry_the_default_limits_and_cache_ttl() -> None:
     settings = Settings(_env_file=None)
     names = [f.name for f in dataclasses.fields(Limits) if f.name != "introspection"]
     assert Limits(**{name: getattr(settings, name) for name in names}) == Limits()
+    assert Limits.configured(settings) == Limits()
     assert settings.cache_ttl == IMMUTABLE_TTL
     assert settings.compress_thread_bytes == THREAD_BYTES
+
+
+def test_default_settings_serve_live_updates_as_the_events_layer_would_by_default() -> None:
+    assert LiveConfig.configured(Settings(_env_file=None)) == LiveConfig()
 
 
 def test_a_call_deadline_longer_than_the_cache_margin_allows_is_refused_by_name(

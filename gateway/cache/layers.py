@@ -6,9 +6,9 @@ and only then Twilio. Entries holding personal data (`context`,
 cache key bound in; with no key configured they stay in the process alone.
 
 A miss on several replicas at once costs Twilio one call: the first takes a
-short lock in Redis (SET NX PX) and fetches; the others wait for the entry
-(polling, bounded by the lock's life) and fetch themselves only if it never
-comes, as when the answer was not one to keep.
+short lock in Redis (redis-py's `Lock`, taken without waiting) and fetches;
+the others wait for the entry (polling, bounded by the lock's life) and fetch
+themselves only if it never comes, as when the answer was not one to keep.
 
 Invalidation reaches every replica: the Redis script that deletes a tag's
 entries also publishes the tags, and each replica's listener evicts them from
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -120,16 +119,15 @@ class LayeredCache:
         if self.remote is None or not self.shared(entry):
             yield None
             return
-        token = secrets.token_hex(8)
-        taken = await self.remote.lock(entry.key, token, self.fill_wait)
-        if taken is None:  # no Redis: nobody to share with
+        lock = await self.remote.lock(entry.key, self.fill_wait)
+        if lock is None:  # no Redis: nobody to share with
             yield None
             return
-        if taken:
+        if lock:
             try:
                 yield None
             finally:
-                await self.remote.unlock(entry.key, token)
+                await self.remote.unlock(lock)
             return
         yield await self._wait_for(entry)
 

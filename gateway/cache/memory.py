@@ -9,13 +9,41 @@ after it is refused.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from cachetools import TLRUCache
 
 from gateway.studio.window import Clock
 
 #: Tombstones kept at most; the oldest go first.
 MAX_TOMBSTONES = 10_000
+
+
+class _Entry(NamedTuple):
+    expires: float
+    value: bytes
+    tags: tuple[str, ...]
+
+
+class _Entries(TLRUCache[str, _Entry, float]):
+    """Entries by key, each expiring at its own time, the least recently used going
+    first past `maxsize`; `dropped` is told of each that expires or is let go."""
+
+    def __init__(self, maxsize: int, clock: Clock, dropped: Callable[[str, _Entry], None]):
+        super().__init__(maxsize=maxsize, ttu=lambda key, entry, now: entry.expires, timer=clock)
+        self._dropped = dropped
+
+    def popitem(self) -> tuple[str, _Entry]:
+        key, entry = super().popitem()
+        self._dropped(key, entry)
+        return key, entry
+
+    def expire(self, time: float | None = None) -> list[tuple[str, _Entry]]:
+        expired = super().expire(time)
+        for key, entry in expired:
+            self._dropped(key, entry)
+        return expired
 
 
 class MemoryCache:
@@ -24,9 +52,12 @@ class MemoryCache:
     def __init__(self, max_entries: int = 50_000, *, clock: Clock = time.monotonic) -> None:
         self.max_entries = max_entries
         self._clock = clock
-        self._data: OrderedDict[str, tuple[float, bytes, tuple[str, ...]]] = OrderedDict()
+        self._data = _Entries(max_entries, clock, self._untag)
         self._tagged: dict[str, set[str]] = {}
-        self._gone: OrderedDict[str, float] = OrderedDict()
+        # A tag gone until a time: refused until then, the oldest forgotten first.
+        self._gone: TLRUCache[str, float, float] = TLRUCache(
+            maxsize=MAX_TOMBSTONES, ttu=lambda tag, until, now: until, timer=clock
+        )
 
     def __repr__(self) -> str:
         return f"MemoryCache(entries={len(self._data)}, max_entries={self.max_entries})"
@@ -36,25 +67,16 @@ class MemoryCache:
 
     async def get(self, key: str) -> bytes | None:
         entry = self._data.get(key)
-        if entry is None:
-            return None
-        expires, value, _ = entry
-        if expires < self._clock():
-            self._drop(key)
-            return None
-        self._data.move_to_end(key)
-        return value
+        return entry.value if entry is not None else None
 
     async def set(self, key: str, value: bytes, ttl: float, tags: Iterable[str] = ()) -> None:
         tags = tuple(tags)
         if any(self._is_gone(tag) for tag in tags):
             return
         self._drop(key)
-        self._data[key] = (self._clock() + ttl, value, tags)
+        self._data[key] = _Entry(self._clock() + ttl, value, tags)
         for tag in tags:
             self._tagged.setdefault(tag, set()).add(key)
-        while len(self._data) > self.max_entries:
-            self._drop(next(iter(self._data)))
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -68,10 +90,8 @@ class MemoryCache:
                 self._drop(key)
                 dropped += 1
             if gone_for:
+                self._gone.pop(tag, None)  # renewed: the newest tombstone, the last to go
                 self._gone[tag] = self._clock() + gone_for
-                self._gone.move_to_end(tag)
-                while len(self._gone) > MAX_TOMBSTONES:
-                    self._gone.popitem(last=False)
         return dropped
 
     def clear(self) -> None:
@@ -82,22 +102,18 @@ class MemoryCache:
     async def aclose(self) -> None:
         self.clear()
 
+    def _is_gone(self, tag: str) -> bool:
+        return tag in self._gone
+
     def _drop(self, key: str) -> None:
         entry = self._data.pop(key, None)
-        if entry is None:
-            return
-        for tag in entry[2]:
+        if entry is not None:
+            self._untag(key, entry)
+
+    def _untag(self, key: str, entry: _Entry) -> None:
+        for tag in entry.tags:
             keys = self._tagged.get(tag)
             if keys is not None:
                 keys.discard(key)
                 if not keys:
                     del self._tagged[tag]
-
-    def _is_gone(self, tag: str) -> bool:
-        until = self._gone.get(tag)
-        if until is None:
-            return False
-        if until < self._clock():
-            del self._gone[tag]
-            return False
-        return True

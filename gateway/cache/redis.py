@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from gateway.shared import DEFAULT_PREFIX, RedisUnavailable, SharedRedis
 
@@ -49,13 +52,6 @@ return dropped
 """
 
 
-#: KEYS lock; ARGV token. Deletes the lock only if it is still ours.
-_UNLOCK: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 class RedisCache:
     """Bytes by key in Redis, shared by every replica, with tags for invalidation."""
 
@@ -64,7 +60,6 @@ class RedisCache:
         client = self.shared.client
         self._store = client.register_script(_STORE)
         self._invalidate = client.register_script(_INVALIDATE)
-        self._unlock = client.register_script(_UNLOCK)
         self._batch: dict[str, asyncio.Future[bytes | None]] | None = None
         self._reads: set[asyncio.Task[None]] = set()
 
@@ -151,26 +146,22 @@ class RedisCache:
 
     # -- one fetch across replicas --------------------------------------------
 
-    async def lock(self, key: str, token: str, ttl: float) -> bool | None:
-        """Take the fill lock of `key` for `ttl` seconds: True, False (held), None (no Redis)."""
+    async def lock(self, key: str, ttl: float) -> Lock | Literal[False] | None:
+        """Take the fill lock of `key` for `ttl` seconds, without waiting: the lock,
+        False when another replica holds it, None when Redis is away."""
+        lock = Lock(self.shared.client, self._lock(key), timeout=ttl, thread_local=False)
         try:
-            taken = await self.shared.run(
-                lambda client: client.set(
-                    self._lock(key), token, nx=True, px=max(1, int(ttl * 1000))
-                )
-            )
+            taken = await self.shared.run(lambda client: lock.acquire(blocking=False))
         except RedisUnavailable:
             return None
-        return bool(taken)
+        return lock if taken else False
 
-    async def unlock(self, key: str, token: str) -> None:
-        lock = self._lock(key)
+    async def unlock(self, lock: Lock) -> None:
+        """Give the fill lock back, if it is still ours (else it expired: nothing to do)."""
         try:
-            await self.shared.run(
-                lambda client: self._unlock(keys=[lock], args=[token], client=client)
-            )
-        except RedisUnavailable:
-            pass  # it expires
+            await self.shared.run(lambda client: lock.release())
+        except (RedisUnavailable, LockError):
+            pass
 
     async def peek(self, key: str) -> tuple[bytes | None, bool]:
         """The entry, and whether its fill lock is still held (False when Redis is away)."""

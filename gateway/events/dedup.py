@@ -11,9 +11,10 @@ subscribers de-duplicate steps by SID anyway).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
+
+from cachetools import TTLCache
 
 from gateway.shared import RedisUnavailable, SharedRedis
 
@@ -35,8 +36,9 @@ class RecentIds:
     ) -> None:
         self.ttl = ttl
         self.max_ids = max_ids
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        # An id is forgotten `ttl` after it was first seen, or sooner, oldest first,
+        # when `max_ids` newer ones came since.
+        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_ids, ttl=ttl, timer=clock)
 
     def __repr__(self) -> str:
         return f"RecentIds(ids={len(self._seen)}, ttl={self.ttl})"
@@ -46,18 +48,9 @@ class RecentIds:
 
     def first(self, key: str) -> bool:
         """True the first time `key` is seen (within `ttl`); False for a repeat."""
-        now = self._clock()
-        seen = self._seen
-        at = seen.get(key)
-        if at is not None and now - at < self.ttl:
+        if key in self._seen:  # an expired key reads as absent
             return False
-        seen.pop(key, None)
-        while seen:
-            oldest, at = next(iter(seen.items()))
-            if now - at < self.ttl and len(seen) < self.max_ids:
-                break
-            del seen[oldest]
-        seen[key] = now
+        self._seen[key] = True
         return True
 
 

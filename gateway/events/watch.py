@@ -32,21 +32,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
+from cachetools import FIFOCache
+
 from gateway.events.broker import Broker
 from gateway.events.model import EXECUTION_ENDED, FLOW_GONE, STEP_ENDED, StudioEvent
 from gateway.events.poller import Poller, PollPolicy
 from gateway.events.reorder import Reorder
-from gateway.graphql.subscription import Gone, Lagged, Refused, Unavailable, Update
+from gateway.feeds import Gone, Lagged, Refused, Unavailable, Update
 from gateway.shared import SharedRedis
 from gateway.studio import StudioClient, StudioError
 
-__all__ = ["Live", "LiveConfig", "LiveObserver", "Subscriber", "Watch"]
+__all__ = ["Live", "LiveConfig", "LiveObserver", "LiveSettings", "Subscriber", "Watch"]
 
 #: Events a falling-back watch holds until its poller reads them; past it, the
 #: poller alone brings them.
@@ -182,7 +183,9 @@ class Watch:
     holding: bool = False
     held: dict[tuple[str, str], StudioEvent] = field(default_factory=dict)
     #: A flow's executions told, with the status told (each pair once).
-    told: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    told: FIFOCache[tuple[str, str], None] = field(
+        default_factory=lambda: FIFOCache(maxsize=MAX_TOLD)
+    )
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
@@ -228,9 +231,7 @@ class Watch:
             told = (event.execution.sid, event.execution.status.value)
             if told in self.told:
                 return
-            self.told[told] = None
-            if len(self.told) > MAX_TOLD:
-                self.told.popitem(last=False)
+            self.told[told] = None  # past MAX_TOLD, the oldest pair is forgotten
         for subscriber in tuple(self.subscribers):
             subscriber.offer(event)
 
@@ -254,6 +255,41 @@ class LiveConfig:
     def retry_for(self) -> float:
         """Seconds a subscription keeps retrying a failed read before it ends."""
         return self.poll.retry_for
+
+    @classmethod
+    def configured(cls, settings: LiveSettings) -> LiveConfig:
+        """The settings' choice: where events come from, polling, queues."""
+        mode = settings.events_mode()
+        return cls(
+            mode=mode,
+            queue=settings.subscription_queue,
+            # A poller publishes in order; only deliveries from Twilio come unordered.
+            reorder=settings.events_reorder_window if mode == "webhook" else 0.0,
+            poll=PollPolicy(
+                settings.events_poll_interval,
+                settings.events_poll_max_interval,
+                settings.events_poll_lease,
+                settings.events_retry_for,
+            ),
+        )
+
+
+class LiveSettings(Protocol):
+    """The settings read here (`gateway.settings.Settings` has them all)."""
+
+    @property
+    def subscription_queue(self) -> int: ...
+    @property
+    def events_reorder_window(self) -> float: ...
+    @property
+    def events_poll_interval(self) -> float: ...
+    @property
+    def events_poll_max_interval(self) -> float: ...
+    @property
+    def events_poll_lease(self) -> float: ...
+    @property
+    def events_retry_for(self) -> float: ...
+    def events_mode(self) -> str: ...
 
 
 class Live:

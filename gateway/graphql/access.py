@@ -1,11 +1,12 @@
 """Which scopes reading each field needs, and the check that applies it to a whole document.
 
-One table says what each `(type, field)` needs: a field of `Flow` or
-`FlowRevision` needs `flows:read`, a field of `Execution` or `ExecutionStep`
-`executions:read`, a few need more (`pii:read` for phone numbers, identities
-and contexts; the other family's scope for a relation into it), and the
-identity of an object (`IDENTITY`) needs nothing: a caller that just changed
-or created an object may always learn which one it was.
+Each field declares what it needs where it is defined (`policy.Scopes`, shown
+as `@requiresScopes` in the SDL), and `ScopeTable` gathers that from the schema
+at start-up: a field of `Flow` or `FlowRevision` needs `flows:read`, a field of
+`Execution` or `ExecutionStep` `executions:read`, a few need more (`pii:read`
+for phone numbers, identities and contexts; the other family's scope for a
+relation into it), and the identity of an object needs nothing: a caller that
+just changed or created an object may always learn which one it was.
 
 `CheckScopes` walks the chosen operation once per document, before anything
 executes, with every fragment (inline or named, on an object type or on
@@ -20,124 +21,98 @@ operation that reads a field its caller lacks a scope for:
   so the rest of a query still answers; a field that no such check guards is
   refused here, whatever path it was reached by.
 
-What a document needs depends only on its text and operation, so it is worked
-out once and cached (`AccessCache`); each request then compares it with its
-caller's scopes. A field counts whether or not `@skip`/`@include` would drop it.
+The walk reads the operation's expanded view (`selection.OperationView`), the
+one every check reads. What a document needs depends only on its text and
+operation, so it is worked out once and kept with that view in the document
+cache; each request then compares it with its caller's scopes. A field counts
+unless a literal `@skip`/`@include` drops it (the variables are not known).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Final
 
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
-    GraphQLNamedType,
+    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    NamedTypeNode,
     OperationType,
-    SelectionSetNode,
-    get_named_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from gateway.graphql.documents import view_of
 from gateway.graphql.errors import Code, GatewayError
-from gateway.security.principal import (
-    EXECUTIONS_READ,
-    EXECUTIONS_WRITE,
-    FLOWS_READ,
-    FLOWS_WRITE,
-    PII_READ,
-    SCOPES,
-    principal_of,
-)
+from gateway.graphql.internals import core_schema, field_definition
+from gateway.graphql.policy import built, declared
+from gateway.graphql.selection import Field, OperationView, Selection, applies, included
+from gateway.security.principal import SCOPES, principal_of
 
 # -- the table ----------------------------------------------------------------
 
-#: The scope every field of an object type needs, unless `FIELD_SCOPES` says otherwise.
-TYPE_SCOPES: Final[dict[str, str]] = {
-    "Flow": FLOWS_READ,
-    "FlowRevision": FLOWS_READ,
-    "Execution": EXECUTIONS_READ,
-    "ExecutionStep": EXECUTIONS_READ,
-}
 
-#: An object's identity: free to read wherever the object itself may be reached,
-#: so a write-only key learns which object its mutation changed or made.
-IDENTITY: Final = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
+@dataclass(frozen=True, slots=True)
+class ScopeTable:
+    """What each field of a schema needs, from what its fields declare (`policy.Scopes`)."""
 
-_EXECUTION_PII: Final = frozenset({EXECUTIONS_READ, PII_READ})
-_FLOW_OF_EXECUTION: Final = frozenset({EXECUTIONS_READ, FLOWS_READ})
+    #: The scopes each field that declared its scopes needs.
+    fields: dict[tuple[str, str], frozenset[str]]
+    #: The scope reading an object of a type needs: the one the way to each of its
+    #: fields checked, that it does not check itself (`node(id:)` checks it).
+    types: dict[str, str]
 
-#: Fields that need other scopes than their type's: the roots, PII, and relations
-#: from one family of objects (flows, executions) into the other.
-FIELD_SCOPES: Final[dict[tuple[str, str], frozenset[str]]] = {
-    ("Query", "flows"): frozenset({FLOWS_READ}),
-    ("Query", "flow"): frozenset({FLOWS_READ}),
-    ("Query", "validateFlow"): frozenset({FLOWS_READ}),
-    ("Query", "execution"): frozenset({EXECUTIONS_READ}),
-    ("Query", "executionStep"): frozenset({EXECUTIONS_READ}),
-    # `node(id:)` checks the scope of the type its id names (TYPE_SCOPES).
-    ("Query", "node"): frozenset(),
-    ("Subscription", "executionUpdates"): frozenset({EXECUTIONS_READ}),
-    ("Subscription", "flowExecutions"): frozenset({EXECUTIONS_READ}),
-    ("Mutation", "createExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "endExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "deleteExecution"): frozenset({EXECUTIONS_WRITE}),
-    ("Mutation", "createFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "updateFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "deleteFlow"): frozenset({FLOWS_WRITE}),
-    ("Mutation", "updateFlowTestUsers"): frozenset({FLOWS_WRITE}),
-    ("Flow", "testUsers"): frozenset({FLOWS_READ, PII_READ}),
-    ("Flow", "executions"): frozenset({FLOWS_READ, EXECUTIONS_READ}),
-    ("Execution", "contactChannelAddress"): _EXECUTION_PII,
-    ("Execution", "context"): _EXECUTION_PII,
-    ("Execution", "flow"): _FLOW_OF_EXECUTION,
-    ("Execution", "flowRevision"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "context"): _EXECUTION_PII,
-    ("ExecutionStep", "flow"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "fromWidget"): _FLOW_OF_EXECUTION,
-    ("ExecutionStep", "toWidget"): _FLOW_OF_EXECUTION,
-}
+    @classmethod
+    def of(cls, schema: GraphQLSchema) -> ScopeTable:
+        """The schema's table, built once and kept with it."""
+        return built(schema, "scopes", cls._build)
 
-#: Fields whose resolver checks, before it fetches, the scope of the type it returns.
-_CHECKS_OBJECT_TYPE: Final = frozenset({("Query", "node")})
+    @classmethod
+    def _build(cls, schema: GraphQLSchema) -> ScopeTable:
+        fields: dict[tuple[str, str], frozenset[str]] = {}
+        types: dict[str, str] = {}
+        for type_name, named in schema.type_map.items():
+            if not isinstance(named, GraphQLObjectType) or type_name.startswith("__"):
+                continue
+            shared: frozenset[str] | None = None
+            for field_name, definition in named.fields.items():
+                scopes = declared(definition).scopes
+                if scopes is None:
+                    continue
+                fields[(type_name, field_name)] = scopes.required
+                reached_with = scopes.required - scopes.checked
+                if reached_with:
+                    shared = reached_with if shared is None else shared & reached_with
+            if shared is not None and len(shared) == 1:
+                types[type_name] = next(iter(shared))
+        return cls(fields, types)
 
+    def needs(self, type_name: str, field_name: str) -> frozenset[str]:
+        """The scopes reading `type_name.field_name` needs (none: free to read once reached).
 
-def needs(type_name: str, field_name: str) -> frozenset[str]:
-    """The scopes reading `type_name.field_name` needs (none: free to read once reached).
+        A field that declared nothing on a type whose data needs a scope needs that
+        scope: a field added without a declaration is never free. A type whose
+        fields need nothing (a connection, `PageInfo`, `Widget`) adds none: the
+        field that leads to it already needed what its contents do.
+        """
+        scopes = self.fields.get((type_name, field_name))
+        if scopes is not None:
+            return scopes
+        scope = self.types.get(type_name)
+        return frozenset({scope}) if scope is not None else frozenset()
 
-    A type missing from the table (a connection, `PageInfo`, `Widget`) adds none:
-    the field that leads to it already needed what its contents do.
-    """
-    scopes = FIELD_SCOPES.get((type_name, field_name))
-    if scopes is not None:
-        return scopes
-    scope = TYPE_SCOPES.get(type_name)
-    if scope is None or field_name in IDENTITY:
-        return frozenset()
-    return frozenset({scope})
-
-
-def read_scope(type_name: str) -> str:
-    """The scope that reading an object of `type_name` needs (`node(id:)` checks it)."""
-    return TYPE_SCOPES[type_name]
+    def read_scope(self, type_name: str) -> str:
+        """The scope that reading an object of `type_name` needs (`node(id:)` checks it)."""
+        return self.types[type_name]
 
 
 def checked_at_execution(field: GraphQLField) -> frozenset[str]:
     """The scopes a field's permission classes check before its resolver runs."""
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    definition = field_definition(field)
     classes = getattr(definition, "permission_classes", None) or ()
     return frozenset(scope for c in classes if isinstance(scope := getattr(c, "scope", None), str))
 
@@ -190,162 +165,122 @@ def _forbidden(scope: str, need: Need) -> GraphQLError:
 
 
 def analyse(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    view: OperationView | None = None,
 ) -> DocumentAccess | None:
-    """What the chosen operation reads; None when the document has no such operation."""
+    """What the chosen operation reads; None when the document has no such operation.
+
+    `view` is the operation's expanded view when the caller has it; else it is
+    built here.
+    """
     operation = get_operation_ast(document, operation_name)
-    root = schema.get_root_type(operation.operation) if operation is not None else None
-    if operation is None or root is None:
+    if operation is None:
         return None  # graphql-core reports it
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    walk = _Walk(schema, fragments)
-    found = walk.selections(operation.selection_set, root, frozenset(), by_type=False)
+    if view is None:
+        view = OperationView.build(schema, document, operation)
+    if view is None:
+        return None
+    walk = _Walk(schema, ScopeTable.of(schema))
+    found = walk.selections(view.root, frozenset(), by_type=False)
     return DocumentAccess(operation.operation is OperationType.MUTATION, found)
 
 
-_MemoKey = tuple[int, str, frozenset[str], bool]
+def access_of(
+    schema: GraphQLSchema, document: DocumentNode, view: OperationView
+) -> DocumentAccess | None:
+    """What the view's operation reads, worked out once and kept with the view."""
+    if "access" not in view.memo:
+        name = view.operation.name.value if view.operation.name is not None else None
+        view.memo["access"] = analyse(schema, document, name, view)
+    found: DocumentAccess | None = view.memo["access"]
+    return found
+
+
+_MemoKey = tuple[int, frozenset[str], bool]
 
 
 class _Walk:
-    """Every field of an operation with what it needs; fragments expanded where spread.
+    """Every field of an operation with what it needs, from its expanded view.
 
     Each selection set keeps one field per distinct (scopes, checked) pair, the first
     in document order, and is walked once per context: a fragment spread many times
-    (a "fragment bomb") costs its size once, not once per spread.
+    (a "fragment bomb") costs its size once, not once per spread. With the variables
+    unknown, a field counts whether or not `@skip`/`@include` on a variable drops it.
     """
 
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+    def __init__(self, schema: GraphQLSchema, table: ScopeTable):
         self.schema = schema
-        self.fragments = fragments
+        self.table = table
         self.memo: dict[_MemoKey, tuple[Need, ...]] = {}
-        # Validation refuses fragment cycles before this runs; never loop on one anyway.
-        self.open: set[str] = set()
 
     def selections(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType,
-        checked: frozenset[str],
-        *,
-        by_type: bool,
+        self, selection: Selection, checked: frozenset[str], *, by_type: bool
     ) -> tuple[Need, ...]:
-        """The needs of a selection set on `parent`, paths relative to it.
+        """The needs of a selection, paths relative to it.
 
         `by_type`: the object here was fetched by a resolver that checked the scope
         of its type (`node(id:)`), so fields on a type the caller lacks never run.
         """
-        key = (id(selection_set), parent.name, checked, by_type)
+        key = (id(selection), checked, by_type)
         known = self.memo.get(key)
         if known is not None:
             return known
         found: dict[tuple[frozenset[str], frozenset[str]], Need] = {}
-        for need in self._expand(selection_set, parent, checked, by_type):
+        for need in self._expand(selection, checked, by_type):
             found.setdefault((need.scopes, need.checked), need)
         self.memo[key] = result = tuple(found.values())
         return result
 
     def _expand(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType,
-        checked: frozenset[str],
-        by_type: bool,
+        self, selection: Selection, checked: frozenset[str], by_type: bool
     ) -> Iterator[Need]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield from self.field(selection, parent, checked, by_type)
-            elif isinstance(selection, InlineFragmentNode):
-                on = self._narrow(selection.type_condition, parent)
-                yield from self.selections(selection.selection_set, on, checked, by_type=by_type)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in self.open:
-                    continue
-                self.open.add(name)
-                try:
-                    on = self._narrow(fragment.type_condition, parent)
-                    yield from self.selections(fragment.selection_set, on, checked, by_type=by_type)
-                finally:
-                    self.open.discard(name)
+        for item in selection.items:
+            if not included(item, None):
+                continue
+            if isinstance(item, Field):
+                yield from self.field(item, checked, by_type)
+            elif applies(self.schema, item.on, selection.parent):
+                yield from self.selections(item.selection, checked, by_type=by_type)
 
-    def field(
-        self, node: FieldNode, parent: GraphQLNamedType, checked: frozenset[str], by_type: bool
-    ) -> Iterator[Need]:
-        name = node.name.value
-        definition = getattr(parent, "fields", {}).get(name)
-        if definition is None:
+    def field(self, field: Field, checked: frozenset[str], by_type: bool) -> Iterator[Need]:
+        definition, parent, name = field.definition, field.parent, field.name
+        if definition is None or name.startswith("__"):
             return  # `__typename`, introspection, or what validation refuses
-        key = node.alias.value if node.alias is not None else name
         guards = checked_at_execution(definition)
-        if by_type and parent.name in TYPE_SCOPES:
-            guards |= {TYPE_SCOPES[parent.name]}
+        if by_type and parent.name in self.table.types:
+            guards |= {self.table.types[parent.name]}
         checked = checked | guards
-        scopes = needs(parent.name, name) | checked_at_execution(definition)
+        scopes = self.table.needs(parent.name, name) | checked_at_execution(definition)
         if scopes:
-            yield Need(scopes, checked, (key,), node)
-        if node.selection_set is not None:
-            child = get_named_type(definition.type)
-            by_child_type = (parent.name, name) in _CHECKS_OBJECT_TYPE
-            for need in self.selections(node.selection_set, child, checked, by_type=by_child_type):
-                yield replace(need, path=(key, *need.path))
-
-    def _narrow(
-        self, condition: NamedTypeNode | None, parent: GraphQLNamedType
-    ) -> GraphQLNamedType:
-        if condition is None:
-            return parent
-        return self.schema.get_type(condition.name.value) or parent
+            yield Need(scopes, checked, (field.key,), field.node)
+        if field.selection is not None:
+            declared_scopes = declared(definition).scopes
+            by_child_type = declared_scopes is not None and declared_scopes.by_type
+            for need in self.selections(field.selection, checked, by_type=by_child_type):
+                yield replace(need, path=(field.key, *need.path))
 
 
-# -- the cache and the extension ----------------------------------------------
-
-
-class AccessCache:
-    """What each document reads, worked out once: by its text and operation name."""
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str | None], DocumentAccess | None] = OrderedDict()
-
-    def get(
-        self,
-        schema: GraphQLSchema,
-        document: DocumentNode,
-        text: str | None,
-        operation_name: str | None,
-    ) -> DocumentAccess | None:
-        if text is None:
-            return analyse(schema, document, operation_name)
-        key = (text, operation_name)
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        access = self._entries[key] = analyse(schema, document, operation_name)
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return access
+# -- the extension ---------------------------------------------------------------
 
 
 class CheckScopes(SchemaExtension):
     """Refuse, before it runs, an operation that reads what its caller may not (see above).
 
-    Give one `AccessCache` to every operation of a schema: `lambda: CheckScopes(cache)`.
+    What a document reads is worked out once, with its expanded view in the
+    schema's document cache (`documents.DocumentCache`).
     """
-
-    def __init__(self, cache: AccessCache | None = None) -> None:
-        self.cache = cache if cache is not None else AccessCache()
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
         held = principal_of(ec.context).scopes  # no principal: no scope
         # A refusal already made (limits, X-Cost-Only) stands; every scope reads anything.
-        if ec.result is None and ec.graphql_document is not None and not SCOPES <= held:
-            access = self.cache.get(
-                ec.schema._schema, ec.graphql_document, ec.query, ec.operation_name
-            )
+        document = ec.graphql_document
+        if ec.result is None and document is not None and not SCOPES <= held:
+            operation = get_operation_ast(document, ec.operation_name)
+            view = view_of(ec.schema, document, operation) if operation is not None else None
+            access = access_of(core_schema(ec.schema), document, view) if view is not None else None
             errors = access.refusals(held) if access is not None else []
             if errors:
                 ec.result = GraphQLExecutionResult(data=None, errors=errors)

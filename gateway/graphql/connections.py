@@ -27,6 +27,7 @@ import strawberry
 
 from gateway.graphql.errors import GatewayError, bad_input, load
 from gateway.graphql.fields import field
+from gateway.graphql.policy import Price
 from gateway.loaders import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -49,6 +50,8 @@ MAX_FIRST: Final = MAX_PAGE_SIZE
 MAX_CURSOR_LENGTH: Final = 1024
 #: Digits of a page number in a cursor: far past any list, well short of int()'s limit.
 MAX_PAGE_DIGITS: Final = 9
+#: The price of a connection: a call per upstream page, `first` items (else the default).
+PAGES: Final = Price(weight=1, list_size=DEFAULT_FIRST)
 
 
 @strawberry.type(description="Where a page of a connection starts and ends.")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strawberry.types import Info as _Info
 
+from gateway.feeds import LiveExecutions
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.limits import Limits
+from gateway.graphql.update_reads import UpdateReads
 from gateway.loaders import Loaders
 from gateway.security.principal import NOBODY, Principal
-
-if TYPE_CHECKING:
-    from gateway.graphql.subscription import LiveExecutions
-    from gateway.graphql.update_reads import UpdateReads
 
 
 @dataclass

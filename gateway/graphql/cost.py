@@ -2,7 +2,9 @@
 
 `analyse` walks the chosen operation with every fragment expanded and returns
 its depth, aliases, root fields, directives, and an upper bound on the
-upstream calls it can make. The bound follows the loaders' rules (docs/ARCHITECTURE.md):
+upstream calls it can make. What each field costs is declared on the field
+(`policy.Price`, `@cost` and `@listSize` in the SDL); `CostTable` gathers it
+from the schema. The bound follows the loaders' rules (docs/ARCHITECTURE.md):
 one call per object fetch, one per upstream page a connection needs
 (`connections.most_pages`, the rule `paginate` follows), multiplied through
 nested lists by their `first`. Variables must be the values execution will
@@ -24,104 +26,128 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLObjectType,
-    InlineFragmentNode,
-    NamedTypeNode,
+    GraphQLSchema,
+    GraphQLUnionType,
     OperationDefinitionNode,
-    SelectionSetNode,
+    OperationType,
     get_named_type,
     introspection_types,
-    value_from_ast_untyped,
 )
 
 from gateway.graphql import ids
 from gateway.graphql.connections import DEFAULT_FIRST, MAX_FIRST, decode_cursor, most_pages
 from gateway.graphql.errors import GatewayError
+from gateway.graphql.policy import FREE, ONE_CALL, SUMMARY, Price, Record, built, declared
+from gateway.graphql.selection import Field, Fragment, OperationView, Selection, Variables, expand
 
 #: Field nodes one analysis may visit: a fragment "bomb" must not cost us CPU.
 MAX_VISITS: Final = 20_000
 
-# Fields a parent-only object (a stub: `step.execution`, `execution.flow`) answers
-# without loading its own record: what it was made from, or what has a loader of its own.
-_NO_RECORD: Final[dict[str, frozenset[str]]] = {
-    "Flow": frozenset(
-        {"__typename", "id", "sid", "testUsers", "revisions", "flowRevision", "executions"}
-    ),
-    "Execution": frozenset({"__typename", "id", "sid", "flowSid", "context", "flow", "steps"}),
-}
-# Fields the Flows and Revisions lists leave out: reading one fetches the object.
-_ABRIDGED: Final = frozenset(
-    {"definition", "widgets", "commitMessage", "valid", "errors", "warnings"}
-)
-# Relations, by parent type: (child type, how the child arrives).
-_RELATIONS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("Query", "flow"): ("Flow", "fetched"),
-    ("Query", "execution"): ("Execution", "fetched"),
-    ("Query", "executionStep"): ("ExecutionStep", "fetched"),
-    ("Query", "validateFlow"): ("FlowValidation", "fetched"),
-    ("Flow", "flowRevision"): ("FlowRevision", "fetched"),
-    ("FlowRevision", "flow"): ("Flow", "stub"),
-    ("Execution", "flow"): ("Flow", "stub"),
-    ("Execution", "flowRevision"): ("FlowRevision", "fetched"),
-    ("ExecutionStep", "execution"): ("Execution", "stub"),
-    ("ExecutionStep", "flow"): ("Flow", "stub"),
-    ("ExecutionStep", "parentStep"): ("ExecutionStep", "fetched"),
-}
-_CONNECTIONS: Final[dict[tuple[str, str], str]] = {
-    ("Query", "flows"): "Flow",
-    ("Flow", "revisions"): "FlowRevision",
-    ("Flow", "executions"): "Execution",
-    ("Execution", "steps"): "ExecutionStep",
-}
-# A field that costs one call per parent object, whatever else it selects.
-_ONE_CALL: Final[frozenset[tuple[str, str]]] = frozenset(
-    {
-        ("Query", "flow"),
-        ("Query", "execution"),
-        ("Query", "executionStep"),
-        ("Query", "node"),
-        ("Query", "validateFlow"),
-        ("Flow", "testUsers"),
-        ("Flow", "flowRevision"),
-        ("Execution", "context"),
-        ("Execution", "flowRevision"),
-        ("ExecutionStep", "context"),
-        ("ExecutionStep", "parentStep"),
-    }
-)
-_MUTATIONS: Final[dict[str, tuple[str, str]]] = {
-    "createExecution": ("Execution", "fetched"),
-    "endExecution": ("Execution", "fetched"),
-    "createFlow": ("Flow", "fetched"),
-    "updateFlow": ("Flow", "fetched"),
-    "updateFlowTestUsers": ("Flow", "stub"),
-}
-_ROOTS: Final = {"mutation": "Mutation", "subscription": "Subscription"}
-# What each update of a subscription can be: priced as the dearest, once per update
-# (the past's Steps list, or a fetch, is the one call charged for the field itself).
-_SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "executionUpdates": ("ExecutionStep", "Execution"),
-    "flowExecutions": ("Execution",),
-}
 # The root fields that read the schema, and the introspection type each returns.
 _INTROSPECTION_ROOTS: Final = {"__schema": "__Schema", "__type": "__Type"}
-_NODE_TYPES: Final = tuple(ids.PATHS)
-_TYPES: Final = frozenset(_NODE_TYPES)
-# Keys of `_Owners` beside the type names: of the owning flows (executions), how
-# many the request holds no record of yet, and how many only an abridged one.
-_MISSING: Final = {"Flow": "Flow:missing", "Execution": "Execution:missing"}
-_PARTIAL: Final = {"Flow": "Flow:partial"}
 
 #: For a type: at most how many distinct objects of it the objects at one point
-#: of the query belong to (their flow, their execution, themselves); see _MISSING.
+#: of the query belong to (their flow, their execution, themselves); and, under
+#: `_missing(type)` and `_partial(type)`, how many of those owners the request
+#: holds no record of yet, and how many only a list's summary of.
 _Owners = dict[str, float]
+
+
+def _missing(type_name: str) -> str:
+    return f"{type_name}:missing"
+
+
+def _partial(type_name: str) -> str:
+    return f"{type_name}:partial"
+
+
+@dataclass(frozen=True, slots=True)
+class CostTable:
+    """What the estimate knows of each field, gathered from the schema's declarations."""
+
+    #: Each field's price (`policy.Price`), by its type and name.
+    prices: dict[tuple[str, str], Price]
+    #: The object types a field can return: one, or an interface's or union's members.
+    children: dict[tuple[str, str], tuple[str, ...]]
+    #: The fields that return an interface or a union.
+    abstract: frozenset[tuple[str, str]]
+    #: A connection's item type.
+    items: dict[tuple[str, str], str]
+    #: For each type, the fields that read its record, and those of them that read
+    #: what the lists leave out.
+    record: dict[str, frozenset[str]]
+    whole: dict[str, frozenset[str]]
+    #: The types with a global id (`node(id:)`).
+    node_types: frozenset[str]
+    #: For a node type, the node types every object of which belongs to one object
+    #: of it (their ids' paths start with its own): an execution's steps, a flow's all.
+    owned: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, schema: GraphQLSchema) -> CostTable:
+        """The schema's table, built once and kept with it."""
+        return built(schema, "cost", cls._build)
+
+    @classmethod
+    def _build(cls, schema: GraphQLSchema) -> CostTable:
+        node_types = frozenset(name for name in ids.PATHS if name in schema.type_map)
+        roots = {
+            t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
+        }
+        prices: dict[tuple[str, str], Price] = {}
+        children: dict[tuple[str, str], tuple[str, ...]] = {}
+        abstract: set[tuple[str, str]] = set()
+        items: dict[tuple[str, str], str] = {}
+        record: dict[str, frozenset[str]] = {}
+        whole: dict[str, frozenset[str]] = {}
+        for type_name, named in schema.type_map.items():
+            if not isinstance(named, GraphQLObjectType) or type_name.startswith("__"):
+                continue
+            reads: set[str] = set()
+            reads_whole: set[str] = set()
+            for field_name, definition in named.fields.items():
+                key = (type_name, field_name)
+                price = declared(definition).price
+                if price is None:
+                    # Undeclared: charged as dear as its kind can be, never free.
+                    price = (
+                        ONE_CALL
+                        if type_name in roots
+                        else SUMMARY
+                        if type_name in node_types
+                        else FREE
+                    )
+                prices[key] = price
+                if price.record is not None:
+                    reads.add(field_name)
+                    if price.record is Record.WHOLE:
+                        reads_whole.add(field_name)
+                child = get_named_type(definition.type)
+                if isinstance(child, GraphQLObjectType):
+                    children[key] = (child.name,)
+                    if price.list_size is not None:
+                        items[key] = get_named_type(child.fields["nodes"].type).name
+                elif isinstance(child, GraphQLInterfaceType | GraphQLUnionType):
+                    children[key] = tuple(t.name for t in schema.get_possible_types(child))
+                    abstract.add(key)
+            record[type_name] = frozenset(reads)
+            whole[type_name] = frozenset(reads_whole)
+        owned = {
+            owner: frozenset(
+                t for t in node_types if ids.PATHS[t][: len(ids.PATHS[owner])] == ids.PATHS[owner]
+            )
+            for owner in node_types
+        }
+        return cls(prices, children, frozenset(abstract), items, record, whole, node_types, owned)
+
+    def price(self, type_name: str, field_name: str) -> Price:
+        return self.prices.get((type_name, field_name), FREE)
 
 
 class UnknownOperation(ValueError):
@@ -162,19 +188,29 @@ class Shape:
 
 
 def analyse(
-    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Variables,
+    view: OperationView | None = None,
 ) -> Shape:
-    """The shape of `operation` (of `document`) with these coerced variable values."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    walker = _Walker(fragments, variables)
+    """The shape of `operation` (of `document`) with these coerced variable values.
+
+    `view` is the operation's expanded view when the caller has it (the document
+    cache keeps one per document); else it is built here.
+    """
+    if view is None:
+        view = OperationView.build(schema, document, operation)
+    walker = _Walker(schema, CostTable.of(schema), variables)
     shape = walker.shape
     shape.directives += len(operation.directives or ())
-    root = _ROOTS.get(operation.operation.value, "Query")
-    data: list[FieldNode] = []
-    for root_field in walker.fields(operation.selection_set, ()):
-        if root == "Query" and root_field.name.value in _INTROSPECTION_ROOTS:
+    if view is None:
+        return shape  # no root for it: graphql-core reports it
+    root = view.root.parent.name
+    query = operation.operation is OperationType.QUERY
+    data: list[Field] = []
+    for root_field in walker.fields(view.root, None):
+        if query and root_field.name in _INTROSPECTION_ROOTS:
             walker.introspection(root_field)
         else:
             data.append(root_field)
@@ -195,65 +231,52 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
 
 
 class _Walker:
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]):
-        self.fragments = fragments
+    def __init__(self, schema: GraphQLSchema, table: CostTable, variables: Variables):
+        self.schema = schema
+        self.table = table
         self.variables = variables
         self.shape = Shape()
 
-    # -- expanding fragments --------------------------------------------------
+    # -- the view, every spread counted ---------------------------------------------
 
-    def fields(
-        self,
-        selection_set: SelectionSetNode | None,
-        stack: tuple[str, ...],
-        on: str | None = None,
-    ) -> list[FieldNode]:
-        """The fields of a selection set with fragments expanded (every spread counts).
-
-        With `on`, a fragment on another object type is left out: it cannot apply.
-        """
-        found: list[FieldNode] = []
-        for selection in selection_set.selections if selection_set else ():
-            self.shape.directives += len(selection.directives or ())
-            if isinstance(selection, FieldNode):
-                self._count(selection)
-                found.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                if _applies(selection.type_condition, on):
-                    found.extend(self.fields(selection.selection_set, stack, on))
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in stack:
-                    continue  # validation reports unknown fragments and cycles
-                if not _applies(fragment.type_condition, on):
-                    continue
-                self.shape.directives += len(fragment.directives or ())
-                found.extend(self.fields(fragment.selection_set, (*stack, name), on))
+    def fields(self, selection: Selection | None, on: str | None) -> list[Field]:
+        """The fields of a selection that run on an object of type `on` (None: any),
+        fragments expanded: every spread counts."""
+        if selection is None:
+            return []
+        found: list[Field] = []
+        kind = self.schema.get_type(on) if on is not None else None
+        for item in expand(selection, kind, self.variables, schema=self.schema, met=self._met):
+            if isinstance(item, Field):
+                self._count(item)
+                found.append(item)
         return found
 
-    def _count(self, field: FieldNode) -> None:
+    def _met(self, item: Field | Fragment) -> None:
+        self.shape.directives += item.directives
+
+    def _count(self, field: Field) -> None:
         self.shape.visits += 1
         if self.shape.visits > MAX_VISITS:
             raise AnalysisTooLarge
-        if field.alias is not None:
+        if field.node.alias is not None:
             self.shape.aliases += 1
 
     # -- introspection ----------------------------------------------------------
 
-    def introspection(self, root: FieldNode) -> None:
+    def introspection(self, root: Field) -> None:
         """Measure a `__schema` or `__type` field: no upstream call, its own bound."""
         seen = self.shape.introspection
-        if root.name.value == "__schema":
+        if root.name == "__schema":
             seen.schema_fields += 1
         else:
             seen.type_fields += 1
-        parent = introspection_types[_INTROSPECTION_ROOTS[root.name.value]]
+        parent = introspection_types[_INTROSPECTION_ROOTS[root.name]]
         assert isinstance(parent, GraphQLObjectType)
         self.introspect(parent, root, int(parent.name == "__Type"), 0)
 
     def introspect(
-        self, parent: GraphQLObjectType, field: FieldNode, types: int, of_types: int
+        self, parent: GraphQLObjectType, field: Field, types: int, of_types: int
     ) -> None:
         """Walk below `field`, an introspection object of type `parent`.
 
@@ -263,9 +286,9 @@ class _Walker:
         seen = self.shape.introspection
         seen.type_nesting = max(seen.type_nesting, types)
         seen.of_type_depth = max(seen.of_type_depth, of_types)
-        for child in self.fields(field.selection_set, ()):
+        for child in self.fields(field.selection, None):
             seen.fields += 1
-            definition = parent.fields.get(child.name.value)
+            definition = parent.fields.get(child.name)
             if definition is None:
                 continue  # `__typename`, or a field validation has already refused
             child_type = get_named_type(definition.type)
@@ -273,70 +296,52 @@ class _Walker:
                 continue  # a name, a kind, a flag: a leaf
             if child_type.name != "__Type":
                 self.introspect(child_type, child, types, 0)
-            elif child.name.value == "ofType":
+            elif child.name == "ofType":
                 self.introspect(child_type, child, types, of_types + 1)
             else:
                 self.introspect(child_type, child, types + 1, 0)
 
     # -- depth and cost -------------------------------------------------------
 
-    def visit_root(self, root: str, field: FieldNode) -> None:
-        name = field.name.value
-        if root == "Mutation":
-            self.shape.cost += 1
-            child = _MUTATIONS.get(name)
-            if child is not None:
-                self.object(child[0], child[1], field, 1.0, 1, {})
-            else:
-                self.depth(field, 1)
-            return
-        if name == "node":
-            self.node(field)
-            return
-        if root == "Subscription":
-            self.shape.cost += 1
-            self.dearest(field, _SUBSCRIPTIONS.get(name, ()))
-            return
-        self.field("Query", field, 1.0, 1, {})
+    def visit_root(self, root: str, field: Field) -> None:
+        self.field(root, field, 1.0, 1, {})
 
-    def node(self, field: FieldNode) -> None:
-        self.shape.cost += 1
-        known = _node_type(self.arguments(field).get("id"))
-        if known is not None:
-            self.object(known, "fetched", field, 1.0, 1, {})
-            return
-        # The id does not say (or is not ours, and fails before any call).
-        self.dearest(field, _NODE_TYPES)
-
-    def dearest(self, field: FieldNode, types: tuple[str, ...]) -> None:
+    def dearest(
+        self, types: tuple[str, ...], field: Field, count: float, depth: int, owners: _Owners
+    ) -> None:
         """Charge the dearest of `types` the field may return, counting its selection once."""
-        if not types:
-            self.depth(field, 1)
-            return
         shape = self.shape
         before = (shape.cost, shape.aliases, shape.directives)
         worst = before
         for type_name in types:
             shape.cost, shape.aliases, shape.directives = before
-            self.object(type_name, "fetched", field, 1.0, 1, {})
+            self.object(type_name, "fetched", field, count, depth, owners)
             now = (shape.cost, shape.aliases, shape.directives)
             worst = (max(worst[0], now[0]), max(worst[1], now[1]), max(worst[2], now[2]))
         shape.cost, shape.aliases, shape.directives = worst
 
-    def field(
-        self, parent: str, field: FieldNode, count: float, depth: int, owners: _Owners
-    ) -> None:
+    def field(self, parent: str, field: Field, count: float, depth: int, owners: _Owners) -> None:
         """Charge one field of `count` parent objects of type `parent`."""
-        name = field.name.value
+        name = field.name
+        key = (parent, name)
         self.shape.depth = max(self.shape.depth, depth)
-        if (parent, name) in _CONNECTIONS:
-            self.connection(_CONNECTIONS[(parent, name)], field, count, depth, owners)
+        price = self.table.price(parent, name)
+        item = self.table.items.get(key)
+        if item is not None:
+            self.connection(item, price, field, count, depth, owners)
             return
-        if (parent, name) in _ONE_CALL:
-            self.shape.cost += count
-        relation = _RELATIONS.get((parent, name))
-        if relation is not None:
-            self.object(relation[0], relation[1], field, count, depth, owners)
+        if price.per_owner is None:
+            self.shape.cost += count * price.weight  # else charged per owner (`object`)
+        types = self.table.children.get(key, ())
+        if key in self.table.abstract:
+            # A field of an interface or union: `node(id:)` fetches what its id names.
+            known = _node_type(field.arguments(self.variables).get("id"))
+            if known in types:
+                self.object(known, "fetched", field, count, depth, owners)
+            else:
+                self.dearest(types, field, count, depth, owners)
+        elif types:
+            self.object(types[0], "stub" if price.stub else "fetched", field, count, depth, owners)
         else:
             self.depth(field, depth)
 
@@ -344,93 +349,88 @@ class _Walker:
         self,
         type_name: str,
         origin: str,
-        field: FieldNode,
+        field: Field,
         count: float,
         depth: int,
         owners: _Owners,
     ) -> None:
         """Charge `count` objects of `type_name` that arrive `origin`: fetched, listed or stub."""
+        table = self.table
         self.shape.depth = max(self.shape.depth, depth)
-        children = self.fields(field.selection_set, (), on=type_name)
-        names = {child.name.value for child in children}
-        reads = bool(names - _NO_RECORD.get(type_name, frozenset()))
-        whole = bool(names & _ABRIDGED)
+        children = self.fields(field.selection, type_name)
+        names = {child.name for child in children}
+        reads = bool(names & table.record.get(type_name, frozenset()))
+        whole = bool(names & table.whole.get(type_name, frozenset()))
         if origin == "stub":
             # The parent of the objects above: one of the owners they share, the same
             # object (and the same loads, cached) however many of them ask for it.
-            count = min(count, _owner_bound(type_name, owners, count))
-            missing = min(count, owners.get(_MISSING.get(type_name, ""), count))
-            partial = min(count, owners.get(_PARTIAL.get(type_name, ""), count))
+            count = min(count, self._owner_bound(type_name, owners, count))
+            missing = min(count, owners.get(_missing(type_name), count))
+            partial = min(count, owners.get(_partial(type_name), count))
             if reads:
-                # A flow's summary comes from the list that named it, if one did.
+                # A summary comes from the list that named the object, if one did.
                 self.shape.cost += partial if whole else missing
                 missing = 0.0
                 if whole:
                     partial = 0.0
         else:
             # A fetched or listed object holds its record, and primes its loader.
-            if origin == "listed" and type_name in ("Flow", "FlowRevision") and whole:
+            if origin == "listed" and whole:
                 self.shape.cost += count  # the whole object, once, for what the list left out
             missing = 0.0
             partial = count if origin == "listed" and not whole else 0.0
-        below = {**owners, type_name: count}
-        if type_name in _MISSING:
-            below[_MISSING[type_name]] = missing
-        if type_name in _PARTIAL:
-            below[_PARTIAL[type_name]] = partial
-        if type_name == "ExecutionStep" and names & {"fromWidget", "toWidget"}:
-            # The revision each execution ran on, read from that execution's record.
-            executions = min(count, below.get("Execution", count))
-            unread = min(executions, below.get(_MISSING["Execution"], executions))
-            self.shape.cost += executions + unread
+        below = {**owners, type_name: count, _missing(type_name): missing}
+        below[_partial(type_name)] = partial
+        charged: set[Price] = set()
+        for child in children:
+            price = table.price(type_name, child.name)
+            if price.per_owner is None or price in charged:
+                continue
+            # Loaded once per owning object, from that owner's record.
+            charged.add(price)
+            owner = price.per_owner
+            owning = min(count, below.get(owner, count))
+            unread = min(owning, below.get(_missing(owner), owning))
+            self.shape.cost += owning * price.weight + unread
         for child in children:
             self.field(type_name, child, count, depth + 1, below)
 
     def connection(
-        self, item_type: str, field: FieldNode, count: float, depth: int, owners: _Owners
+        self,
+        item_type: str,
+        price: Price,
+        field: Field,
+        count: float,
+        depth: int,
+        owners: _Owners,
     ) -> None:
-        args = self.arguments(field)
+        args = field.arguments(self.variables)
         first = args.get("first")
-        items = first if isinstance(first, int) and 1 <= first <= MAX_FIRST else DEFAULT_FIRST
-        self.shape.cost += _pages(items, args.get("after")) * count
-        for child in self.fields(field.selection_set, ()):
+        assumed = price.list_size or DEFAULT_FIRST
+        items = first if isinstance(first, int) and 1 <= first <= MAX_FIRST else assumed
+        self.shape.cost += _pages(items, args.get("after")) * count * price.weight
+        for child in self.fields(field.selection, None):
             self.shape.depth = max(self.shape.depth, depth + 1)
-            nodes: list[FieldNode] = []
-            if child.name.value == "nodes":
+            nodes: list[Field] = []
+            if child.name == "nodes":
                 nodes = [child]
-            elif child.name.value == "edges":
-                nodes = [e for e in self.fields(child.selection_set, ()) if e.name.value == "node"]
+            elif child.name == "edges":
+                nodes = [e for e in self.fields(child.selection, None) if e.name == "node"]
                 self.shape.depth = max(self.shape.depth, depth + 2)
-            extra = 1 if child.name.value == "edges" else 0
+            extra = 1 if child.name == "edges" else 0
             for node in nodes:
                 self.object(item_type, "listed", node, count * items, depth + 1 + extra, owners)
 
-    def depth(self, field: FieldNode, depth: int) -> None:
+    def depth(self, field: Field, depth: int) -> None:
         self.shape.depth = max(self.shape.depth, depth)
-        for child in self.fields(field.selection_set, ()):
+        for child in self.fields(field.selection, None):
             self.depth(child, depth + 1)
 
-    def arguments(self, field: FieldNode) -> dict[str, Any]:
-        return {
-            arg.name.value: value_from_ast_untyped(arg.value, self.variables)
-            for arg in field.arguments or ()
-        }
-
-
-def _owner_bound(type_name: str, owners: _Owners, count: float) -> float:
-    """At most how many distinct `type_name` objects own the objects at this point."""
-    if type_name == "Flow":
-        # Every relation stays inside one flow: each owner of any type has one.
-        return min([count, *(v for k, v in owners.items() if k in _TYPES)])
-    return owners.get(type_name, count)
-
-
-def _applies(condition: NamedTypeNode | None, on: str | None) -> bool:
-    """Whether a fragment on `condition` can apply to an object of type `on`."""
-    if condition is None or on is None:
-        return True
-    name = condition.name.value
-    return name == on or name not in _NODE_TYPES
+    def _owner_bound(self, type_name: str, owners: _Owners, count: float) -> float:
+        """At most how many distinct `type_name` objects own the objects at this point:
+        each object here belongs to one, and so does each object above it that it owns."""
+        owned = self.table.owned.get(type_name, frozenset({type_name}))
+        return min([count, *(v for k, v in owners.items() if k in owned)])
 
 
 def _node_type(global_id: object) -> str | None:

@@ -16,15 +16,14 @@ runs, and `gateway.graphql.access` counts on that).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
 import strawberry
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
+
+from gateway.graphql.internals import core_schema, field_definition, info_for, resolver_parts
 
 __all__ = ["direct_resolvers"]
 
@@ -34,7 +33,7 @@ Resolve = Callable[..., Any]
 def direct_resolvers(schema: strawberry.Schema) -> int:
     """Give each plain field of `schema` a direct resolver; how many fields got one."""
     replaced = 0
-    for named in schema._schema.type_map.values():
+    for named in core_schema(schema).type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
             continue
         for field in named.fields.values():
@@ -46,36 +45,32 @@ def direct_resolvers(schema: strawberry.Schema) -> int:
 
 
 def _direct(schema: strawberry.Schema, field: GraphQLField) -> Resolve | None:
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or field.args or definition.extensions:
+    definition = field_definition(field)
+    if definition is None or field.args or definition.extensions:
         return None
     if definition.permission_classes:
         return None
-    resolver = definition.base_resolver
-    if resolver is None:
+    parts = resolver_parts(definition)
+    if definition.base_resolver is None:
         read = attrgetter(definition.python_name)
 
         def attribute(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
             return read(source)
 
         return attribute
-    method = resolver.wrapped_func
-    if not callable(method):
+    if parts is None:
         return None  # a staticmethod or classmethod: leave it to Strawberry
-    parameters = list(inspect.signature(method).parameters)
-    self_name = resolver.self_parameter.name if resolver.self_parameter else None
-    info_name = resolver.info_parameter.name if resolver.info_parameter else None
-    if parameters == [self_name]:
+    method = parts.function
+    if parts.parameters == (parts.self_name,):
 
         def call(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
             return method(source)
 
         return call
-    if parameters == [self_name, info_name]:
-        config = schema.config
+    if parts.parameters == (parts.self_name, parts.info_name):
 
         def call_with_info(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            return method(source, config.info_class(_raw_info=info, _field=definition))
+            return method(source, info_for(schema, info, definition))
 
         return call_with_info
     return None  # a root, a parent or anything else Strawberry injects: leave it to Strawberry

@@ -13,8 +13,9 @@ import strawberry
 
 from gateway import studio
 from gateway.graphql.context import Info
-from gateway.graphql.fields import field
+from gateway.graphql.fields import RecordFields, identity
 from gateway.graphql.scalars import JSON, FlowStatus
+from gateway.graphql.scopes import FLOW_DATA
 from gateway.graphql.widgets import Widget, widgets_of
 
 V = TypeVar("V")
@@ -43,6 +44,8 @@ class FlowValidation:
 #: What `FlowFields` reads its spec fields from.
 FlowRecord = studio.Flow | studio.FlowRevision
 
+flow_field = RecordFields[FlowRecord](FLOW_DATA)
+
 
 @strawberry.type(description="What a flow and each of its revisions share.")
 class FlowFields:
@@ -55,54 +58,44 @@ class FlowFields:
         """`read` of the record; `whole` when a list's abridged record will not do."""
         raise NotImplementedError
 
-    @field(description="The unique string that we created to identify the Flow resource.")
+    @identity(description="The unique string that we created to identify the Flow resource.")
     def sid(self) -> str:
         return self.flow_sid
 
-    @field(description="The SID of the Account that created the Flow resource.")
-    def account_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.account_sid)
-
-    @field(description="The SID of the User that created or last updated the Flow.")
-    def author_sid(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.author_sid)
-
-    @field(description="The string that you assigned to describe the Flow.")
-    def friendly_name(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.friendly_name)
-
-    @field(description="JSON representation of flow definition.")
-    def definition(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.definition), whole=True)
-
-    @field(description="Whether it is a draft or published.")
-    def status(self, info: Info) -> FlowStatus | None:
-        return self._get(info, lambda r: FlowStatus(r.status.value))
-
-    @field(description="Description of change made in the revision.")
-    def commit_message(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.commit_message, whole=True)
-
-    @field(description="Boolean if the flow definition is valid.")
-    def valid(self, info: Info) -> bool | None:
-        return self._get(info, lambda r: r.valid, whole=True)
-
-    @field(description="List of error in the flow definition.")
-    def errors(self, info: Info) -> JSON | None:
-        return self._get(info, lambda r: JSON(r.errors), whole=True)
-
-    @field(description=CREATED)
-    def date_created(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_created)
-
-    @field(description=UPDATED)
-    def date_updated(self, info: Info) -> datetime | None:
-        return self._get(info, lambda r: r.date_updated)
-
-    @field(description="The absolute URL of the resource.")
-    def url(self, info: Info) -> str | None:
-        return self._get(info, lambda r: r.url)
-
-    @field(description="The widgets of the definition.")
-    def widgets(self, info: Info) -> list[Widget] | None:
-        return self._get(info, lambda r: widgets_of(r.definition), whole=True)
+    account_sid: str | None = flow_field(
+        lambda r: r.account_sid,
+        description="The SID of the Account that created the Flow resource.",
+    )
+    author_sid: str | None = flow_field(
+        lambda r: r.author_sid,
+        description="The SID of the User that created or last updated the Flow.",
+    )
+    friendly_name: str | None = flow_field(
+        lambda r: r.friendly_name,
+        description="The string that you assigned to describe the Flow.",
+    )
+    definition: JSON | None = flow_field(
+        lambda r: JSON(r.definition),
+        description="JSON representation of flow definition.",
+        whole=True,
+    )
+    status: FlowStatus | None = flow_field(
+        lambda r: FlowStatus(r.status.value), description="Whether it is a draft or published."
+    )
+    commit_message: str | None = flow_field(
+        lambda r: r.commit_message,
+        description="Description of change made in the revision.",
+        whole=True,
+    )
+    valid: bool | None = flow_field(
+        lambda r: r.valid, description="Boolean if the flow definition is valid.", whole=True
+    )
+    errors: JSON | None = flow_field(
+        lambda r: JSON(r.errors), description="List of error in the flow definition.", whole=True
+    )
+    date_created: datetime | None = flow_field(lambda r: r.date_created, description=CREATED)
+    date_updated: datetime | None = flow_field(lambda r: r.date_updated, description=UPDATED)
+    url: str | None = flow_field(lambda r: r.url, description="The absolute URL of the resource.")
+    widgets: list[Widget] | None = flow_field(
+        lambda r: widgets_of(r.definition), description="The widgets of the definition.", whole=True
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -33,7 +33,9 @@ from gateway.graphql.cost import (
     analyse,
     operation_of,
 )
+from gateway.graphql.documents import DocumentCache
 from gateway.graphql.errors import Code, GatewayError, bad_input
+from gateway.graphql.internals import core_schema
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,35 @@ class Limits:
     #: `getIntrospectionQuery`, any options) fits, and nothing much bigger does.
     introspection: IntrospectionLimits = IntrospectionLimits()
 
+    @classmethod
+    def configured(cls, settings: LimitSettings) -> Limits:
+        """The limits the settings set."""
+        return cls(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_root_fields=settings.max_root_fields,
+            max_tokens=settings.max_tokens,
+            max_directives=settings.max_directives,
+            max_cost=settings.max_cost,
+        )
+
+
+class LimitSettings(Protocol):
+    """The settings read here (`gateway.settings.Settings` has them all)."""
+
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def max_aliases(self) -> int: ...
+    @property
+    def max_root_fields(self) -> int: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def max_directives(self) -> int: ...
+    @property
+    def max_cost(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class BatchOperation:
@@ -79,18 +110,21 @@ def estimate(
     document: DocumentNode,
     operation_name: str | None,
     variables: dict[str, Any] | None,
+    documents: DocumentCache | None = None,
 ) -> Shape | list[GraphQLError]:
     """The operation's shape and cost, priced with the variable values execution will use.
 
     When the variables do not coerce, graphql-core's errors instead: execution
     stops at those same errors, before any call. Raises UnknownOperation (which
-    graphql-core reports too) and AnalysisTooLarge.
+    graphql-core reports too) and AnalysisTooLarge. With `documents`, the
+    operation's view comes from the cache that parsed it.
     """
     operation = operation_of(document, operation_name)
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         return coerced
-    return analyse(document, operation, coerced.coerced)
+    view = documents.view(schema, document, operation) if documents is not None else None
+    return analyse(schema, document, operation, coerced, view)
 
 
 def variables_error(variables: object) -> GatewayError | None:
@@ -184,9 +218,12 @@ class EnforceLimits(SchemaExtension):
         refused = variables_error(ec.variables)
         if refused is not None:
             return refused
-        schema: GraphQLSchema = ec.schema._schema  # graphql-core's, under strawberry's
+        schema = core_schema(ec.schema)
         try:
-            shape = estimate(schema, ec.graphql_document, ec.operation_name, ec.variables)
+            documents: DocumentCache | None = getattr(ec.schema, "documents", None)
+            shape = estimate(
+                schema, ec.graphql_document, ec.operation_name, ec.variables, documents
+            )
         except AnalysisTooLarge:
             return _too_complex("size", "the operation expands to too many fields", None, None)
         except UnknownOperation:

@@ -14,9 +14,11 @@ from gateway.graphql import ids
 from gateway.graphql.context import Info
 from gateway.graphql.errors import bad_input, load
 from gateway.graphql.fields import mutation
+from gateway.graphql.policy import ONE_CALL, Price, needs
 from gateway.graphql.scalars import JSON, FlowStatus
-from gateway.graphql.scopes import ExecutionsWrite, FlowsWrite
 from gateway.graphql.types import Execution, Flow
+from gateway.security.principal import EXECUTIONS_WRITE, FLOWS_WRITE
+from gateway.writes import Writes
 
 
 @strawberry.type
@@ -30,7 +32,8 @@ class Mutation:
             "`created: false` when none was, or fails with CREATE_OUTCOME_UNKNOWN naming "
             "the execution to check in `executionSid`. It is never sent twice."
         ),
-        permission_classes=[ExecutionsWrite],
+        scopes=needs(EXECUTIONS_WRITE),
+        price=ONE_CALL,
     )
     async def create_execution(
         self,
@@ -43,29 +46,34 @@ class Mutation:
         if parameters is not None and not isinstance(parameters, dict):
             raise bad_input("parameters must be a JSON object")
         record = await load(
-            info.context.loaders.create_execution(flow_sid, to, from_, parameters),
+            _writes(info).create_execution(flow_sid, to, from_, parameters),
             f"flow {flow_sid}",
         )
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
-    @mutation(description="End an active execution.", permission_classes=[ExecutionsWrite])
+    @mutation(
+        description="End an active execution.", scopes=needs(EXECUTIONS_WRITE), price=ONE_CALL
+    )
     async def end_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
-        record = await load(info.context.loaders.end_execution(flow_sid, sid), f"execution {sid}")
+        record = await load(_writes(info).end_execution(flow_sid, sid), f"execution {sid}")
         return Execution(flow_sid=record.flow_sid, execution_sid=record.sid, record=record)
 
     @mutation(
         description="Delete an execution and its steps. Returns its id.",
-        permission_classes=[ExecutionsWrite],
+        scopes=needs(EXECUTIONS_WRITE),
+        price=ONE_CALL,
     )
     async def delete_execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> strawberry.ID | None:
-        await load(info.context.loaders.delete_execution(flow_sid, sid), f"execution {sid}")
+        await load(_writes(info).delete_execution(flow_sid, sid), f"execution {sid}")
         return strawberry.ID(ids.encode("Execution", flow_sid, sid))
 
-    @mutation(description="Create a flow from a definition.", permission_classes=[FlowsWrite])
+    @mutation(
+        description="Create a flow from a definition.", scopes=needs(FLOWS_WRITE), price=ONE_CALL
+    )
     async def create_flow(
         self,
         info: Info,
@@ -77,7 +85,7 @@ class Mutation:
         if not isinstance(definition, dict):
             raise bad_input("definition must be a JSON object")
         record = await load(
-            info.context.loaders.create_flow(
+            _writes(info).create_flow(
                 friendly_name=friendly_name,
                 status=status.value,
                 definition=definition,
@@ -89,7 +97,8 @@ class Mutation:
 
     @mutation(
         description="Change a flow. A new definition, or a status change, adds a revision.",
-        permission_classes=[FlowsWrite],
+        scopes=needs(FLOWS_WRITE),
+        price=ONE_CALL,
     )
     async def update_flow(
         self,
@@ -103,7 +112,7 @@ class Mutation:
         if definition is not None and not isinstance(definition, dict):
             raise bad_input("definition must be a JSON object")
         record = await load(
-            info.context.loaders.update_flow(
+            _writes(info).update_flow(
                 sid,
                 status=status.value,
                 friendly_name=friendly_name,
@@ -116,17 +125,26 @@ class Mutation:
 
     @mutation(
         description="Delete a flow with its revisions and executions.",
-        permission_classes=[FlowsWrite],
+        scopes=needs(FLOWS_WRITE),
+        price=ONE_CALL,
     )
     async def delete_flow(self, info: Info, sid: strawberry.ID) -> strawberry.ID | None:
-        await load(info.context.loaders.delete_flow(sid), f"flow {sid}")
+        await load(_writes(info).delete_flow(sid), f"flow {sid}")
         return strawberry.ID(ids.encode("Flow", sid))
 
     @mutation(
-        description="Replace who may test a flow's draft revision.", permission_classes=[FlowsWrite]
+        description="Replace who may test a flow's draft revision.",
+        scopes=needs(FLOWS_WRITE),
+        # One call; the flow it answers is made from its SID and loads on first need.
+        price=Price(weight=1, stub=True),
     )
     async def update_flow_test_users(
         self, info: Info, sid: strawberry.ID, test_users: list[str]
     ) -> Flow | None:
-        await load(info.context.loaders.update_test_users(sid, test_users), f"flow {sid}")
+        await load(_writes(info).update_test_users(sid, test_users), f"flow {sid}")
         return Flow(flow_sid=sid)
+
+
+def _writes(info: Info) -> Writes:
+    """The changes this operation makes, through its loaders."""
+    return Writes(info.context.loaders)

@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterator
 from functools import partial
-from typing import Any, TypeVar, cast
-
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from typing import Any
 
 from gateway.graphql.connections import first_page
 from gateway.graphql.context import Info
+from gateway.graphql.documents import selected
 from gateway.graphql.errors import GatewayError
 from gateway.graphql.filters import execution_filters
+from gateway.graphql.internals import core_schema
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.scopes import principal
+from gateway.graphql.selection import Field, fields
 from gateway.loaders import Page, PageKey
 from gateway.security.principal import EXECUTIONS_READ, PII_READ
 
-V = TypeVar("V")
-Selection = SelectedField | FragmentSpread | InlineFragment
 
-
-def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> None:
+def prefetch_flow_children(info: Info, flow_sid: str) -> None:
     """Start the first pages a flow's selected lists will read, beside the flow's own fetch.
 
     Nothing a list needs comes from the flow's record, so `flow(sid) { executions }`
@@ -43,32 +41,31 @@ def prefetch_flow_children(info: Info, flow_sid: str, selections: list[Any]) -> 
         return
     loaders = info.context.loaders
     caller = principal(info)
-    for selected in selections:
-        if not isinstance(selected, SelectedField) or selected.arguments.get("after") is not None:
+    variables = info.variable_values
+    for child in _children(info):
+        args = child.arguments(variables)
+        if args.get("after") is not None:
             continue
-        args = selected.arguments
         try:
-            if selected.name == "executions" and caller.allows(EXECUTIONS_READ):
+            if child.name == "executions" and caller.allows(EXECUTIONS_READ):
                 if args.get("dateCreatedFrom") is not None or args.get("dateCreatedTo") is not None:
                     continue
                 status = args.get("status")
                 filters = execution_filters(
-                    ExecutionStatus[status] if isinstance(status, str) else None, None, None
+                    status if isinstance(status, ExecutionStatus) else None, None, None
                 )
-                paging = first_page(_int(args.get("first")))
+                paging = first_page(args.get("first"))
                 _quietly(loaders.executions_page.load(PageKey.of((flow_sid,), paging, filters)))
-            elif selected.name == "revisions":
-                paging = first_page(_int(args.get("first")))
+            elif child.name == "revisions":
+                paging = first_page(args.get("first"))
                 _quietly(loaders.revisions_page.load(PageKey.of((flow_sid,), paging)))
-            elif selected.name == "testUsers" and caller.allows(PII_READ):
+            elif child.name == "testUsers" and caller.allows(PII_READ):
                 _quietly(loaders.test_users.load(flow_sid))
-        except (GatewayError, KeyError, TypeError, ValueError):
+        except (GatewayError, TypeError, ValueError):
             continue  # the field itself will say what is wrong with its arguments
 
 
-async def prefetch_execution_children(
-    info: Info, flow_sid: str, sid: str, selections: list[Selection]
-) -> None:
+async def prefetch_execution_children(info: Info, flow_sid: str, sid: str) -> None:
     """Start an execution's selected `context` and first `steps` page beside its own fetch,
     and its steps' contexts as that page arrives: `execution { steps { nodes { context } } }`
     takes two dependent rounds, not three.
@@ -86,27 +83,32 @@ async def prefetch_execution_children(
         return
     reads_pii = principal(info).allows(PII_READ)
     parent = (flow_sid, sid)
-    for selected in _fields(selections):
-        if selected.name == "context" and reads_pii:
+    for child in _children(info):
+        if child.name == "context" and reads_pii:
             _quietly(loaders.execution_context.load(parent))
-        elif selected.name == "steps" and selected.arguments.get("after") is None:
+        elif child.name == "steps":
+            args = child.arguments(info.variable_values)
+            if args.get("after") is not None:
+                continue
             try:
-                paging = first_page(_int(selected.arguments.get("first")))
+                paging = first_page(args.get("first"))
             except (GatewayError, TypeError, ValueError):
                 continue  # the field itself will say what is wrong with its arguments
             page = loaders.steps_page.load(PageKey.of(parent, paging))
             _quietly(page)
-            if reads_pii and _step_context_selected(selected) and isinstance(page, asyncio.Future):
+            if (
+                reads_pii
+                and _step_context_selected(info, child)
+                and isinstance(page, asyncio.Future)
+            ):
                 page.add_done_callback(partial(_start_step_contexts, info, parent))
 
 
-def prefetch_step_children(
-    info: Info, flow_sid: str, execution_sid: str, sid: str, selections: list[Selection]
-) -> None:
+def prefetch_step_children(info: Info, flow_sid: str, execution_sid: str, sid: str) -> None:
     """Start a step's selected `context` beside the step's own fetch."""
     if not _may_read_ahead(info) or not principal(info).allows(PII_READ):
         return
-    if any(selected.name == "context" for selected in _fields(selections)):
+    if any(child.name == "context" for child in _children(info)):
         _quietly(info.context.loaders.step_context.load((flow_sid, execution_sid, sid)))
 
 
@@ -132,35 +134,32 @@ def _start_step_contexts(
         _quietly(loaders.step_context.load((*parent, step.sid)))
 
 
-def _step_context_selected(steps: SelectedField) -> bool:
+def _step_context_selected(info: Info, steps: Field) -> bool:
     """Whether `steps { nodes { context } }` (or `edges { node { context } }`) is asked for."""
-    for part in _fields(steps.selections):
-        if part.name == "nodes" and any(f.name == "context" for f in _fields(part.selections)):
+    for part in _below(info, steps):
+        if part.name == "nodes" and any(f.name == "context" for f in _below(info, part)):
             return True
         if part.name == "edges":
-            for node in _fields(part.selections):
-                if node.name == "node" and any(
-                    f.name == "context" for f in _fields(node.selections)
-                ):
+            for node in _below(info, part):
+                if node.name == "node" and any(f.name == "context" for f in _below(info, node)):
                     return True
     return False
 
 
-def _fields(selections: list[Selection]) -> Iterator[SelectedField]:
-    """The fields of a selection, fragments opened; what a directive may skip is left out."""
-    for selection in selections:
-        if selection.directives:
-            continue
-        if isinstance(selection, SelectedField):
-            yield selection
-        else:
-            yield from _fields(selection.selections)
+def _children(info: Info) -> list[Field]:
+    """What the operation selects below the field `info` resolves, as it will run now:
+    fragments opened, `@skip`/`@include` applied, what `@defer` puts off left out."""
+    return [child for field in selected(info) for child in _below(info, field)]
 
 
-def _int(value: Any) -> int | None:
-    # strawberry hands a literal argument over as its source text ("3"), a
-    # variable as its value (3).
-    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+def _below(info: Info, field: Field) -> Iterator[Field]:
+    return fields(
+        field.selection,
+        None,
+        info.variable_values,
+        schema=core_schema(info.schema),
+        deferred=False,
+    )
 
 
 def _quietly(future: Awaitable[Any]) -> None:
@@ -168,14 +167,3 @@ def _quietly(future: Awaitable[Any]) -> None:
     # exception was never retrieved.
     if isinstance(future, asyncio.Future):
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def later(value: Awaitable[V]) -> V:
-    """An awaitable of a sync resolver's answer, passed off as the answer itself.
-
-    graphql-core awaits whatever awaitable a resolver returns, so a field answers
-    at once when its record is here and loads it only when it is not, while the
-    resolver's return annotation, which strawberry reads the field's GraphQL type
-    from, names the value alone. This is the one place that says so to mypy.
-    """
-    return cast(V, value)

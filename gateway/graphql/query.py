@@ -5,32 +5,29 @@ from __future__ import annotations
 import strawberry
 
 from gateway.graphql import ids
-from gateway.graphql.access import read_scope
-from gateway.graphql.connections import Connection, paginate
+from gateway.graphql.access import ScopeTable
+from gateway.graphql.connections import PAGES, Connection, paginate
 from gateway.graphql.context import Info
 from gateway.graphql.errors import Code, GatewayError, from_studio, load
 from gateway.graphql.fields import field
 from gateway.graphql.flow_fields import FlowValidation
+from gateway.graphql.internals import core_schema
+from gateway.graphql.policy import BY_TYPE, ONE_CALL, needs
 from gateway.graphql.prefetch import (
     prefetch_execution_children,
     prefetch_flow_children,
     prefetch_step_children,
 )
 from gateway.graphql.scalars import JSON, FlowStatus
-from gateway.graphql.scopes import ExecutionsRead, FlowsRead, principal
-from gateway.graphql.types import (
-    Execution,
-    ExecutionStep,
-    Flow,
-    FlowRevision,
-    Node,
-)
+from gateway.graphql.scopes import principal
+from gateway.graphql.types import NODES, Execution, ExecutionStep, Flow, Node
+from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ
 from gateway.studio import StudioError
 
 
 @strawberry.type
 class Query:
-    @field(description="The account's flows.", permission_classes=[FlowsRead])
+    @field(description="The account's flows.", scopes=needs(FLOWS_READ), price=PAGES)
     async def flows(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Flow] | None:
@@ -44,23 +41,21 @@ class Query:
             after=after,
         )
 
-    @field(description="One flow by its SID.", permission_classes=[FlowsRead])
+    @field(description="One flow by its SID.", scopes=needs(FLOWS_READ), price=ONE_CALL)
     async def flow(self, info: Info, sid: strawberry.ID) -> Flow | None:
-        if info.selected_fields:
-            prefetch_flow_children(info, sid, info.selected_fields[0].selections)
+        prefetch_flow_children(info, sid)
         record = await load(info.context.loaders.flow.load(sid), f"flow {sid}")
         return Flow(flow_sid=record.sid, record=record)
 
     @field(
         description="One execution by its flow's SID and its own.",
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def execution(
         self, info: Info, flow_sid: strawberry.ID, sid: strawberry.ID
     ) -> Execution | None:
-        if info.selected_fields:
-            selections = info.selected_fields[0].selections
-            await prefetch_execution_children(info, flow_sid, sid, selections)
+        await prefetch_execution_children(info, flow_sid, sid)
         record = await load(
             info.context.loaders.execution.load((flow_sid, sid)), f"execution {sid}"
         )
@@ -68,7 +63,8 @@ class Query:
 
     @field(
         description="One execution step by its flow's, execution's and own SIDs.",
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def execution_step(
         self,
@@ -77,9 +73,7 @@ class Query:
         execution_sid: strawberry.ID,
         sid: strawberry.ID,
     ) -> ExecutionStep | None:
-        if info.selected_fields:
-            selections = info.selected_fields[0].selections
-            prefetch_step_children(info, flow_sid, execution_sid, sid, selections)
+        prefetch_step_children(info, flow_sid, execution_sid, sid)
         record = await load(
             info.context.loaders.step.load((flow_sid, execution_sid, sid)), f"step {sid}"
         )
@@ -90,41 +84,24 @@ class Query:
             record=record,
         )
 
-    @field(description="Any object by its global id.")
+    @field(description="Any object by its global id.", scopes=BY_TYPE, price=ONE_CALL)
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, path = ids.decode(id)
-        scope = read_scope(type_name)
+        scope = ScopeTable.of(core_schema(info.schema)).read_scope(type_name)
         if not principal(info).allows(scope):
             # Checked before the fetch: a forbidden node costs no upstream call.
             raise GatewayError(
                 f"this object needs the {scope} scope", Code.FORBIDDEN, requiredScope=scope
             )
-        loaders = info.context.loaders
-        if type_name == "Flow":
-            flow = await load(loaders.flow.load(path[0]), f"flow {path[0]}")
-            return Flow(flow_sid=flow.sid, record=flow)
-        if type_name == "FlowRevision":
-            revision = await load(
-                loaders.flow_revision.load((path[0], path[1])),
-                f"revision {path[1]} of flow {path[0]}",
-            )
-            return FlowRevision(flow_sid=path[0], number=revision.revision, record=revision)
-        if type_name == "Execution":
-            execution = await load(
-                loaders.execution.load((path[0], path[1])), f"execution {path[1]}"
-            )
-            return Execution(flow_sid=path[0], execution_sid=execution.sid, record=execution)
-        step = await load(loaders.step.load((path[0], path[1], path[2])), f"step {path[2]}")
-        return ExecutionStep(
-            flow_sid=path[0], execution_sid=path[1], step_sid=step.sid, record=step
-        )
+        return await NODES[type_name].fetch(info, path)
 
     @field(
         description=(
             "Ask Twilio whether a flow definition is valid, without saving anything. "
             "An invalid definition answers valid: false with Twilio's list of errors."
         ),
-        permission_classes=[FlowsRead],
+        scopes=needs(FLOWS_READ),
+        price=ONE_CALL,
     )
     async def validate_flow(
         self,

@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
-from gateway.graphql.access import AccessCache, CheckScopes
+from gateway.graphql.access import CheckScopes
 from gateway.graphql.deadline import RequestDeadline
 from gateway.graphql.direct import direct_resolvers
 from gateway.graphql.documents import CachedDocuments, DocumentCache
@@ -157,9 +157,13 @@ def build_schema(
     suggestions: bool = True,
     max_batch: int | None = None,
     extensions: list[Any] | None = None,
+    query: type[Query] = Query,
 ) -> GatewaySchema:
-    """The schema. Extensions are classes or factories: one instance per operation."""
-    access = AccessCache()
+    """The schema. Extensions are classes or factories: one instance per operation.
+
+    `query` may be a subclass of `Query` with more fields: each brings its scopes
+    and its price, and every check reads them from the schema.
+    """
     documents = DocumentCache()
     # CheckScopes after EnforceLimits: a refusal for size or cost stands, and an
     # operation over the limits is never walked.
@@ -168,7 +172,7 @@ def build_schema(
         Observe,
         EnforceLimits,
         PriceUpdates,
-        lambda: CheckScopes(access),
+        CheckScopes,
         RefuseSubscriptions,
         IncrementalDelivery,
         RequestDeadline,
@@ -178,7 +182,7 @@ def build_schema(
     if not introspection:
         chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     schema = GatewaySchema(
-        query=Query,
+        query=query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(NODE_TYPES),

@@ -30,37 +30,31 @@ import dataclasses
 import functools
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Annotated, Any, Final, Protocol, TypeVar
+from typing import Annotated, Final, TypeVar
 
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway import studio
+from gateway.feeds import Feed, Gone, Lagged, LiveExecutions, Refused, Unavailable, Update
 from gateway.graphql.context import Info
+from gateway.graphql.documents import selected
 from gateway.graphql.errors import Code, GatewayError, from_studio
 from gateway.graphql.fields import subscription
+from gateway.graphql.internals import core_schema
+from gateway.graphql.policy import ONE_CALL, needs
 from gateway.graphql.scalars import ExecutionStatus
-from gateway.graphql.scopes import ExecutionsRead
+from gateway.graphql.selection import fields
 from gateway.graphql.types import Execution, ExecutionStep
 from gateway.graphql.update_cost import price_of
 from gateway.graphql.update_reads import reads_for, update_loaders
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
+from gateway.security.principal import EXECUTIONS_READ
 
-__all__ = [
-    "ExecutionUpdate",
-    "Feed",
-    "Gone",
-    "Lagged",
-    "LiveExecutions",
-    "RefuseSubscriptions",
-    "Refused",
-    "Subscription",
-    "Unavailable",
-]
+__all__ = ["ExecutionUpdate", "RefuseSubscriptions", "Subscription"]
 
 #: The largest page the Steps list serves: the whole past in the fewest calls.
 _PAGE = {"PageSize": str(studio.MAX_PAGE_SIZE)}
@@ -68,61 +62,7 @@ _PAGE = {"PageSize": str(studio.MAX_PAGE_SIZE)}
 _FIRST_RETRY: Final = 0.2
 _MAX_RETRY: Final = 5.0
 
-Update = studio.ExecutionStep | studio.Execution
 V = TypeVar("V")
-
-
-class Lagged(Exception):
-    """A subscriber fell further behind than its queue holds: events were dropped."""
-
-
-class Gone(Exception):
-    """The watched execution (or flow) no longer exists upstream: deleted, or an
-    execution past its 30 days."""
-
-
-class Refused(Exception):
-    """Twilio no longer accepts the credentials the subscription's updates were read with."""
-
-
-class Unavailable(Exception):
-    """The reads that bring the subscription's updates kept failing (`error`, the last)."""
-
-    def __init__(self, error: studio.StudioError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class Feed(Protocol):
-    """One subscriber's live updates, in the order they happened; raises `Lagged`
-    (after which it may be iterated again), `Gone`, `Refused` or `Unavailable`."""
-
-    def __aiter__(self) -> AsyncIterator[Update]: ...
-
-    def verified(self) -> None:
-        """Twilio accepted the subscriber's credentials (its own fetch succeeded):
-        a poller may read with them."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class LiveExecutions(Protocol):
-    """What the events layer gives subscriptions (`gateway.events.watch.Live`)."""
-
-    @property
-    def retry_for(self) -> float:
-        """Seconds a subscription keeps retrying a failed read before it ends."""
-        ...
-
-    def execution(self, client: studio.StudioClient, flow_sid: str, execution_sid: str) -> Feed:
-        """Steps (`studio.ExecutionStep`) then the ended `studio.Execution`, for the
-        account of `client` (which a poller may read with)."""
-        ...
-
-    def flow(self, client: studio.StudioClient, flow_sid: str) -> Feed:
-        """Each `studio.Execution` of the flow as it starts and ends."""
-        ...
 
 
 ExecutionUpdate = Annotated[
@@ -141,7 +81,8 @@ class Subscription:
             "Each step of an execution as it happens (the steps it already took first, "
             "oldest first), then the execution once it has ended; then it completes."
         ),
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def execution_updates(
         self, info: Info, flow_sid: strawberry.ID, execution_sid: strawberry.ID
@@ -164,9 +105,8 @@ class Subscription:
                 read.pay(price)
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
-                selections = info.selected_fields[0].selections
-                wants_type = _selects(selections, "type", "ExecutionStep")
-                wants_address = _selects(selections, "contactChannelAddress", "Execution")
+                wants_type = _selects(info, "type", "ExecutionStep")
+                wants_address = _selects(info, "contactChannelAddress", "Execution")
                 end: studio.Execution | None = None
                 while end is None:
                     try:
@@ -216,7 +156,8 @@ class Subscription:
 
     @subscription(
         description="Each execution of a flow as it starts and as it ends (never completes).",
-        permission_classes=[ExecutionsRead],
+        scopes=needs(EXECUTIONS_READ),
+        price=ONE_CALL,
     )
     async def flow_executions(
         self, info: Info, flow_sid: strawberry.ID, status: ExecutionStatus | None = None
@@ -225,8 +166,7 @@ class Subscription:
         live = _live(info)
         read = _Reads(info)
         feed = live.flow(read.loaders.client, flow)
-        selections = info.selected_fields[0].selections
-        wants_address = _selects(selections, "contactChannelAddress", "Execution")
+        wants_address = _selects(info, "contactChannelAddress", "Execution")
         try:
             await read(functools.partial(_flow, sid=flow), f"flow {flow}")  # one that exists
             feed.verified()
@@ -444,18 +384,16 @@ def _step(record: studio.ExecutionStep) -> ExecutionStep:
     )
 
 
-def _selects(selections: Iterable[Any], name: str, on: str) -> bool:
+def _selects(info: Info, name: str, on: str) -> bool:
     """Whether an update's selection reads `name` of type `on`, fragments included."""
-    for selection in selections:
-        if isinstance(selection, SelectedField) and selection.name == name:
-            return True
-        if (
-            isinstance(selection, InlineFragment | FragmentSpread)
-            and selection.type_condition in (None, on, "Node", "ExecutionUpdate")
-            and _selects(selection.selections, name, on)
-        ):
-            return True
-    return False
+    schema = core_schema(info.schema)
+    kind = schema.get_type(on)
+    variables = info.variable_values
+    return any(
+        child.name == name
+        for field in selected(info)
+        for child in fields(field.selection, kind, variables, schema=schema)
+    )
 
 
 class RefuseSubscriptions(SchemaExtension):

@@ -5,9 +5,9 @@ reads and its selection once. But the selection is resolved again for every
 update (each step, each execution), for as long as the subscription runs:
 twenty subscriptions selecting a list under each update turn one delivery of
 ten events into two hundred calls. The price of one update is what the
-selection alone costs: the analysis of the operation, less the analysis of the
-same operation with its root field's selection left out (the root's own
-reads). Read from `cost.analyse` as it is, so the two always agree.
+selection alone costs: the analysis of the operation, read from `cost.analyse`
+as it is so the two always agree, less what its root fields declare they cost
+of their own (`policy.Price`, the `@cost` of `Subscription`'s fields).
 
 `PriceUpdates` reports it beside the estimate (`extensions.updateCost`), with
 the principal's budget a minute, and refuses before it starts a subscription
@@ -17,94 +17,71 @@ whose one update costs more than that whole budget: it could never be read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from gateway.graphql.cost import AnalysisTooLarge, UnknownOperation, analyse, operation_of
+from gateway.graphql.cost import (
+    AnalysisTooLarge,
+    CostTable,
+    UnknownOperation,
+    analyse,
+    operation_of,
+)
+from gateway.graphql.documents import operation_view, view_of
 from gateway.graphql.errors import Code, GatewayError
-
-if TYPE_CHECKING:
-    from gateway.graphql.context import Info
+from gateway.graphql.internals import core_schema, resolve_info
+from gateway.graphql.selection import OperationView, Variables, fields
 
 __all__ = ["PriceUpdates", "price_of", "price_per_update"]
 
 
-def price_of(info: Info) -> int:
+def price_of(info: strawberry.Info[Any, Any]) -> int:
     """The price per update of the subscription `info` resolves."""
-    # graphql-core's own info holds the fragments; strawberry's wraps it.
-    fragments = info._raw_info.fragments.values()
-    document = DocumentNode(definitions=(info.operation, *fragments))
-    return price_per_update(document, info.operation, info.variable_values)
-
-
-def price_per_update(
-    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
-) -> int:
-    """Upstream calls one update of the subscription `operation` can make (coerced
-    `variables`); 0 for an operation that is not a subscription."""
-    if operation.operation is not OperationType.SUBSCRIPTION:
+    view = operation_view(info)
+    if view is None:
         return 0
-    whole = analyse(document, operation, variables).cost
-    bare = analyse(document, _roots_alone(document, operation), variables).cost
-    return max(0, int(whole - bare))
-
-
-def _roots_alone(
-    document: DocumentNode, operation: OperationDefinitionNode
-) -> OperationDefinitionNode:
-    """`operation` with its root fields (fragments expanded) selecting nothing."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    roots = [
-        FieldNode(
-            alias=field.alias,
-            name=field.name,
-            arguments=field.arguments,
-            directives=field.directives,
-            selection_set=None,
-        )
-        for field in _root_fields(operation.selection_set, fragments, ())
-    ]
-    return OperationDefinitionNode(
-        operation=operation.operation,
-        name=operation.name,
-        variable_definitions=operation.variable_definitions,
-        directives=operation.directives,
-        selection_set=SelectionSetNode(selections=tuple(roots)),
+    fragments = resolve_info(info).fragments.values()
+    document = DocumentNode(definitions=(info.operation, *fragments))
+    return price_per_update(
+        core_schema(info.schema), document, info.operation, info.variable_values, view
     )
 
 
-def _root_fields(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    stack: tuple[str, ...],
-) -> Iterator[FieldNode]:
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, stack)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in stack:  # validation reports the rest
-                yield from _root_fields(fragment.selection_set, fragments, (*stack, name))
+def price_per_update(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Variables,
+    view: OperationView | None = None,
+) -> int:
+    """Upstream calls one update of the subscription `operation` can make (coerced
+    `variables`; `view`, its expanded view, when the caller has it); 0 for an
+    operation that is not a subscription."""
+    if operation.operation is not OperationType.SUBSCRIPTION:
+        return 0
+    if view is None:
+        view = OperationView.build(schema, document, operation)
+        if view is None:
+            return 0
+    whole = analyse(schema, document, operation, variables, view).cost
+    table = CostTable.of(schema)
+    root = view.root.parent.name
+    own = sum(
+        table.price(root, field.name).weight
+        for field in fields(view.root, None, variables, schema=schema)
+    )
+    return max(0, int(whole - own))
 
 
 class PriceUpdates(SchemaExtension):
@@ -138,7 +115,7 @@ class PriceUpdates(SchemaExtension):
             return  # graphql-core says so
         if operation.operation is not OperationType.SUBSCRIPTION:
             return
-        schema: GraphQLSchema = self.execution_context.schema._schema
+        schema = core_schema(self.execution_context.schema)
         coerced = get_variable_values(
             schema,
             operation.variable_definitions or (),
@@ -146,8 +123,9 @@ class PriceUpdates(SchemaExtension):
         )
         if isinstance(coerced, list):
             return  # execution reports the variables' errors
+        view = view_of(self.execution_context.schema, document, operation)
         try:
-            self.per_update = price_per_update(document, operation, coerced.coerced)
+            self.per_update = price_per_update(schema, document, operation, coerced, view)
         except (AnalysisTooLarge, GraphQLError):
             return  # EnforceLimits refused it already
         updates = getattr(self.execution_context.context, "updates", None)

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
+
+import strawberry
+from cachetools import LRUCache
 
 from gateway.loaders import Loaders
 from gateway.security.principal import principal_of, quota_key
 from gateway.studio import Reason, StudioClient, StudioError
 
-if TYPE_CHECKING:
-    from gateway.graphql.context import Info
+#: A resolver's info; its context is `gateway.graphql.context.Context` (which holds an
+#: `UpdateReads`, so it is read here through `_Context`).
+Info = strawberry.Info[Any, Any]
 
 __all__ = ["CallBudget", "UpdateReads", "reads_for", "update_loaders"]
 
@@ -87,8 +90,9 @@ class UpdateReads:
         self.budget = budget
         self.keep = keep
         #: By the update's identity and the credentials' digest: the update (so the
-        #: identity cannot be reused while kept) and the loaders its reads went through.
-        self._recent: OrderedDict[tuple[int, str], tuple[object, Loaders]] = OrderedDict()
+        #: identity cannot be reused while kept) and the loaders its reads went through;
+        #: the `keep` most recently read.
+        self._recent: LRUCache[tuple[int, str], tuple[object, Loaders]] = LRUCache(maxsize=keep)
         #: By an update's shared loaders: the selections paid for on them.
         self._paid: WeakKeyDictionary[Loaders, set[Hashable]] = WeakKeyDictionary()
 
@@ -100,14 +104,11 @@ class UpdateReads:
         every other one."""
         fresh = new_loaders()
         key = (id(update), fresh.client.credentials.digest)
-        kept = self._recent.get(key)
+        kept = self._recent.get(key)  # reading it makes it the most recently used
         if kept is not None and kept[0] is update:
-            self._recent.move_to_end(key)
             return kept[1]
         self._recent[key] = (update, fresh)
         self._paid[fresh] = set()
-        while len(self._recent) > self.keep:
-            self._recent.popitem(last=False)
         return fresh
 
     def pay(self, who: str, loaders: Loaders, selection: Hashable, price: int) -> float | None:
@@ -123,10 +124,17 @@ class UpdateReads:
         return wait
 
 
+class _Context(Protocol):
+    """What is read here of the request context (`gateway.graphql.context.Context`)."""
+
+    new_loaders: Callable[[], Loaders]
+    loaders: Loaders
+
+
 def update_loaders(info: Info, update: object) -> Loaders:
     """The loaders `update` is read through: those every subscriber of it with the same
     credentials shares; new ones where no WebSocket door made this context (bare tests)."""
-    context = info.context
+    context: _Context = info.context
     updates: UpdateReads | None = getattr(context, "updates", None)
     if updates is None:
         return context.new_loaders()
@@ -137,7 +145,7 @@ def reads_for(info: Info, loaders: Loaders, price: int) -> Loaders:
     """Pay `price` for the update about to be sent and make `loaders` the context's (its
     selection reads through them); past the principal's budget, loaders that answer
     every read `RATE_LIMITED` instead."""
-    context = info.context
+    context: _Context = info.context
     updates: UpdateReads | None = getattr(context, "updates", None)
     if updates is not None:
         wait = updates.pay(_who(context), loaders, _selection(info), price)

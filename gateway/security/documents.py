@@ -31,9 +31,9 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
 from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
@@ -52,33 +52,31 @@ class DocumentLRU:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._entries: LRUCache[str, bytes] = LRUCache(maxsize=max_bytes, getsizeof=_size)
+
+    @property
+    def nbytes(self) -> int:
+        """What the documents held take together, overhead included."""
+        return int(self._entries.currsize)
 
     def get(self, digest: str) -> str | None:
         data = self._entries.get(digest)
-        if data is None:
-            return None
-        self._entries.move_to_end(digest)
-        return data.decode()
+        return data.decode() if data is not None else None
 
     def put(self, digest: str, document: str) -> None:
         if digest in self._entries:
-            self._entries.move_to_end(digest)
+            self._entries[digest]  # reading it makes it the most recently used
             return
-        data = document.encode()
-        self._entries[digest] = data
-        self.nbytes += _size(data)
-        while self.nbytes > self.max_bytes and self._entries:
-            _, evicted = self._entries.popitem(last=False)
-            self.nbytes -= _size(evicted)
+        try:
+            self._entries[digest] = document.encode()
+        except ValueError:
+            pass  # larger than the whole store: never kept
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
-        self.nbytes = 0
 
 
 def _size(data: bytes) -> int:

@@ -7,8 +7,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from gateway.events.poller import PollPolicy
-from gateway.events.watch import LiveConfig
 from gateway.settings.values import items, secret
 from gateway.studio import is_sid
 
@@ -173,18 +171,3 @@ class LiveSettings(BaseSettings):
         if self.events_source is not None:
             return self.events_source
         return "webhook" if self.events else "poll"
-
-    def live_config(self) -> LiveConfig:
-        """How subscriptions are served: where events come from, polling, queues."""
-        return LiveConfig(
-            mode=self.events_mode(),
-            queue=self.subscription_queue,
-            # A poller publishes in order; only deliveries from Twilio come unordered.
-            reorder=self.events_reorder_window if self.events_mode() == "webhook" else 0.0,
-            poll=PollPolicy(
-                self.events_poll_interval,
-                self.events_poll_max_interval,
-                self.events_poll_lease,
-                self.events_retry_for,
-            ),
-        )

@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from gateway.graphql.limits import Limits
 from gateway.settings.values import items
 
 #: Request headers browsers may send cross-origin: ours, and those real clients
@@ -18,9 +17,6 @@ CORS_ALLOW_HEADERS = (
     "apollographql-client-name, apollographql-client-version, apollo-require-preflight, "
     "x-apollo-operation-name, traceparent, tracestate, baggage, sentry-trace"
 )
-
-#: The value object the limits build: its defaults are the settings' defaults.
-_LIMITS = Limits()
 
 
 class SecuritySettings(BaseSettings):
@@ -87,23 +83,15 @@ class SecuritySettings(BaseSettings):
     cors_max_age: int = Field(
         600, ge=0, description="Seconds browsers may keep a preflight's answer."
     )
-    max_depth: int = Field(
-        _LIMITS.max_depth, ge=1, description="Deepest selection nesting allowed."
-    )
-    max_aliases: int = Field(
-        _LIMITS.max_aliases, ge=0, description="Aliases per operation, fragments expanded."
-    )
-    max_root_fields: int = Field(
-        _LIMITS.max_root_fields, ge=1, description="Root fields per operation."
-    )
-    max_tokens: int = Field(_LIMITS.max_tokens, ge=10, description="Lexical tokens per document.")
-    max_directives: int = Field(
-        _LIMITS.max_directives, ge=0, description="Directives per operation."
-    )
+    max_depth: int = Field(10, ge=1, description="Deepest selection nesting allowed.")
+    max_aliases: int = Field(30, ge=0, description="Aliases per operation, fragments expanded.")
+    max_root_fields: int = Field(20, ge=1, description="Root fields per operation.")
+    max_tokens: int = Field(2000, ge=10, description="Lexical tokens per document.")
+    max_directives: int = Field(20, ge=0, description="Directives per operation.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body, bytes.")
     max_batch: int = Field(10, ge=1, description="Operations per batched request.")
     max_cost: int = Field(
-        _LIMITS.max_cost,
+        500,
         ge=1,
         description="Upstream calls an operation, or a whole batch, may be estimated to make.",
     )

@@ -10,8 +10,9 @@ accepted, so a guessed token still costs exactly one refused call. A refusal
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from typing import Final
+
+from cachetools import LRUCache
 
 #: Credentials remembered at most; the least recently accepted go first.
 MAX_ACCEPTED: Final = 1024
@@ -29,7 +30,7 @@ class AcceptedCredentials:
 
     def __init__(self, limit: int = MAX_ACCEPTED) -> None:
         self.limit = limit
-        self._digests: OrderedDict[str, None] = OrderedDict()
+        self._digests: LRUCache[str, None] = LRUCache(maxsize=limit)
 
     def __repr__(self) -> str:
         return f"AcceptedCredentials({len(self._digests)} of {self.limit})"
@@ -48,7 +49,4 @@ class AcceptedCredentials:
         if status in (401, 403):
             self._digests.pop(key, None)
         elif status < 400:
-            self._digests[key] = None
-            self._digests.move_to_end(key)
-            while len(self._digests) > self.limit:
-                self._digests.popitem(last=False)
+            self._digests[key] = None  # the most recently accepted, the last to go

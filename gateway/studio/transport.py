@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import orjson
 
 from gateway.studio.accepted import AcceptedCredentials
@@ -49,7 +48,6 @@ from gateway.studio.scope import CallScope, current_scope
 from gateway.studio.wire import (
     AiohttpWire,
     Answer,
-    HttpxWire,
     TooLarge,
     Wire,
     WireConfig,
@@ -96,21 +94,13 @@ class Transport:
         self,
         config: ClientConfig | None = None,
         *,
-        http: httpx.AsyncClient | None = None,
+        wire: Wire | None = None,
         observers: Sequence[Observer] = (),
     ) -> None:
+        """`wire` carries the requests: by default aiohttp's pool on real sockets
+        (`AiohttpWire`); a test hands in another (`HttpxWire` over ASGI)."""
         self.config = config or ClientConfig()
-        timeouts = self.config.timeouts
-        wire = WireConfig(
-            base_url=self.config.base_url,
-            user_agent=self.config.user_agent,
-            connect=timeouts.connect,
-            read=timeouts.read,
-            max_connections=self.config.max_in_flight,
-            keepalive=self.config.keepalive_seconds,
-            max_body=self.config.max_response_bytes,
-        )
-        self._wire: Wire = HttpxWire(http, wire) if http is not None else AiohttpWire(wire)
+        self._wire: Wire = wire if wire is not None else AiohttpWire(WireConfig.of(self.config))
         self._slots = asyncio.Semaphore(self.config.max_in_flight)
         self.observers: list[Observer] = list(observers)
         #: Attempts on the wire right now (a gauge for metrics).
@@ -126,7 +116,7 @@ class Transport:
         self.create_limiter: RateLimiter | None = None
         if rate:
             # A place outlives any attempt that holds it: attempts end by the deadline.
-            lease = timeouts.deadline + 1.0
+            lease = self.config.timeouts.deadline + 1.0
             self.create_limiter = SlidingWindow(Window.per_second(rate), lease=lease)
         cap = self.config.account_max_in_flight
         self.account_slots: Semaphore | None = LocalSemaphore(cap) if cap else None

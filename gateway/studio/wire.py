@@ -34,6 +34,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from gateway.studio.config import ClientConfig
+
 #: Request bodies above this go to aiohttp as a stream (its own threshold for a warning).
 _LARGE_BODY: Final = 2**20
 _FORM: Final = "application/x-www-form-urlencoded"
@@ -75,6 +77,20 @@ class WireConfig:
     max_connections: int
     keepalive: float  # seconds an idle connection is kept
     max_body: int  # bytes of an answer's body, at most
+
+    @classmethod
+    def of(cls, config: ClientConfig) -> WireConfig:
+        """What the client's configuration asks of the wire."""
+        timeouts = config.timeouts
+        return cls(
+            base_url=config.base_url,
+            user_agent=config.user_agent,
+            connect=timeouts.connect,
+            read=timeouts.read,
+            max_connections=config.max_in_flight,
+            keepalive=config.keepalive_seconds,
+            max_body=config.max_response_bytes,
+        )
 
 
 class Wire(Protocol):

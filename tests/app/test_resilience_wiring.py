@@ -14,6 +14,7 @@ from gateway.emulator import create_app as emulator_app
 from gateway.observability import Metrics
 from gateway.settings import Settings
 from gateway.studio import Transport
+from gateway.studio.wire import HttpxWire, WireConfig
 from tests.support import asgi_client, ends_at, gateway_settings, until
 
 
@@ -23,9 +24,9 @@ async def served(emulator: Emulator, **settings: Any) -> AsyncIterator[httpx.Asy
     upstream = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=emulator_app(emulator)), base_url="http://emulator.test"
     )
-    app = create_app(
-        chosen, transport=Transport(chosen.client_config(), http=upstream), metrics=Metrics()
-    )
+    config = chosen.client_config()
+    wire = HttpxWire(upstream, WireConfig.of(config))
+    app = create_app(chosen, transport=Transport(config, wire=wire), metrics=Metrics())
     async with asgi_client(app) as http:
         yield http
 

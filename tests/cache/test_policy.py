@@ -23,6 +23,7 @@ from gateway.studio import (
     StudioClient,
     Transport,
 )
+from gateway.studio.wire import HttpxWire, WireConfig
 from tests.support import FAST_RETRY, Gateway, open_gateway
 
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
@@ -132,7 +133,13 @@ async def test_a_step_context_read_before_its_execution_ended_is_never_kept(
     slow = SlowStepContexts(emulator)
     config = ClientConfig(base_url="http://emulator.test", retry=FAST_RETRY)
     client = StudioClient(
-        Transport(config, http=httpx.AsyncClient(transport=slow, base_url=config.base_url)),
+        Transport(
+            config,
+            wire=HttpxWire(
+                httpx.AsyncClient(transport=slow, base_url=config.base_url),
+                WireConfig.of(config),
+            ),
+        ),
         credentials,
     )
     cache = LayeredCache(MemoryCache(), ttl=60)

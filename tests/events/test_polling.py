@@ -11,7 +11,7 @@ from gateway.events import EXECUTION_ENDED, EXECUTION_STARTED, StudioEvent
 from gateway.events.broker import LocalBroker
 from gateway.events.poller import Poller, PollPolicy
 from gateway.events.watch import Live, LiveConfig, Subscriber
-from gateway.graphql.subscription import Refused
+from gateway.feeds import Refused
 from gateway.shared import SharedRedis
 from gateway.studio import Credentials, StudioClient
 from tests.support import REDIS_URL, basic, free_port, paused, until

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.events.watch import LiveConfig
 from gateway.settings import SettingsError, load_settings
 
 ACCOUNT = "AC" + "a" * 32
@@ -111,5 +112,5 @@ def test_only_webhook_events_wait_in_the_reorder_window() -> None:
         twilio_account_sid=ACCOUNT,
         twilio_auth_token="t",
     )
-    assert webhook.live_config().reorder == webhook.events_reorder_window > 0
-    assert polled.live_config().reorder == 0
+    assert LiveConfig.configured(webhook).reorder == webhook.events_reorder_window > 0
+    assert LiveConfig.configured(polled).reorder == 0

@@ -27,6 +27,7 @@ from gateway.emulator.progress import end_execution, take_step
 from gateway.emulator.records import ExecutionRecord
 from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.studio import ClientConfig, Transport
+from gateway.studio.wire import HttpxWire, WireConfig
 from tests.support import asgi_client, ended_ago, gateway_settings, paused, until
 
 EXECUTION = "GET /v2/Flows/{FlowSid}/Executions/{Sid}"
@@ -96,9 +97,10 @@ async def recording(
     emulator.latency = 0.02
     recorder = Recorder(httpx.ASGITransport(app=emulator_app(emulator)))
     config = ClientConfig(base_url="http://emulator.test")
-    upstream = Transport(
-        config, http=httpx.AsyncClient(transport=recorder, base_url=config.base_url)
+    wire = HttpxWire(
+        httpx.AsyncClient(transport=recorder, base_url=config.base_url), WireConfig.of(config)
     )
+    upstream = Transport(config, wire=wire)
     app = create_app(gateway_settings(**settings), transport=upstream)
     async with asgi_client(app, base_url="http://gateway.test") as http:
         await post(http, "{ flows(first: 1) { nodes { sid } } }", {})

@@ -7,7 +7,7 @@ from pathlib import Path
 from graphql import GraphQLObjectType
 
 from gateway.graphql import export_sdl, ids
-from gateway.graphql.access import TYPE_SCOPES
+from gateway.graphql.access import ScopeTable
 from gateway.graphql.schema import build_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,4 +29,4 @@ def test_every_node_type_has_an_id_path_and_a_read_scope() -> None:
         for name, kind in schema.type_map.items()
         if isinstance(kind, GraphQLObjectType) and any(i.name == "Node" for i in kind.interfaces)
     }
-    assert nodes == set(ids.PATHS) == set(TYPE_SCOPES)
+    assert nodes == set(ids.PATHS) == set(ScopeTable.of(schema).types)

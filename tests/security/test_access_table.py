@@ -12,22 +12,28 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, parse
+from graphql.utilities import get_operation_ast
 
 from gateway.graphql import build_schema
 from gateway.graphql.access import (
-    FIELD_SCOPES,
-    IDENTITY,
-    TYPE_SCOPES,
-    AccessCache,
     CheckScopes,
+    DocumentAccess,
+    ScopeTable,
+    access_of,
     analyse,
     checked_at_execution,
-    needs,
 )
+from gateway.graphql.documents import DocumentCache
 from gateway.graphql.types import Execution
 from gateway.security.principal import EXECUTIONS_READ, FLOWS_READ, PII_READ, Principal
 
 SCHEMA = build_schema()._schema
+TABLE = ScopeTable.of(SCHEMA)
+FIELD_SCOPES = TABLE.fields
+TYPE_SCOPES = TABLE.types
+needs = TABLE.needs
+#: An object's identity: free to read once the object is reached.
+IDENTITY = frozenset({"__typename", "id", "sid", "flowSid", "executionSid"})
 
 
 def object_fields() -> list[tuple[str, str, Any]]:
@@ -37,6 +43,15 @@ def object_fields() -> list[tuple[str, str, Any]]:
         if isinstance(type_, GraphQLObjectType) and not name.startswith("__")
         for field_name, field in type_.fields.items()
     ]
+
+
+def test_the_table_has_each_family_of_objects_and_its_scope() -> None:
+    assert TYPE_SCOPES == {
+        "Flow": FLOWS_READ,
+        "FlowRevision": FLOWS_READ,
+        "Execution": EXECUTIONS_READ,
+        "ExecutionStep": EXECUTIONS_READ,
+    }
 
 
 def test_the_table_names_only_types_and_fields_the_schema_has() -> None:
@@ -67,7 +82,9 @@ def test_what_a_field_needs_beyond_the_way_to_it_is_checked_at_execution() -> No
 
 def test_identity_is_free_and_data_is_not() -> None:
     for type_name, scope in TYPE_SCOPES.items():
-        for field_name in IDENTITY - {"__typename"}:
+        type_ = SCHEMA.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        for field_name in IDENTITY & set(type_.fields):
             assert needs(type_name, field_name) == frozenset()
         assert needs(type_name, "dateCreated") == {scope}
     assert needs("Flow", "testUsers") == {FLOWS_READ, PII_READ}
@@ -151,10 +168,20 @@ def test_a_fragment_bomb_is_walked_once_per_fragment() -> None:
 
 
 def test_a_document_is_analysed_once_and_the_cache_stays_bounded() -> None:
-    cache = AccessCache(size=2)
+    cache = DocumentCache(size=2)
+
+    def access(text: str) -> DocumentAccess | None:
+        entry = cache.entry(text, {})
+        assert entry is not None
+        operation = get_operation_ast(entry.document)
+        assert operation is not None
+        view = cache.view(SCHEMA, entry.document, operation)
+        assert view is not None
+        return access_of(SCHEMA, entry.document, view)
+
     text = "{ flows { nodes { sid } } }"
-    first = cache.get(SCHEMA, parse(text), text, None)
-    assert cache.get(SCHEMA, parse(text), text, None) is first
+    first = access(text)
+    assert access(text) is first
     for other in ("{ flow(sid: 1) { sid } }", "{ flow(sid: 2) { sid } }"):
-        cache.get(SCHEMA, parse(other), other, None)
-    assert cache.get(SCHEMA, parse(text), text, None) is not first
+        access(other)
+    assert access(text) is not first

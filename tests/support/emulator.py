@@ -13,6 +13,7 @@ import httpx
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.studio import ClientConfig, RetryPolicy, Transport
+from gateway.studio.wire import HttpxWire, WireConfig
 
 #: Small, fast retries for tests: same policy, shorter waits.
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff=0.01, max_backoff=0.05)
@@ -28,7 +29,7 @@ def asgi_transport(emulator: Emulator, config: ClientConfig | None = None) -> Tr
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(emulator)), base_url=config.base_url
     )
-    return Transport(config, http=http)
+    return Transport(config, wire=HttpxWire(http, WireConfig.of(config)))
 
 
 def seeded_pii() -> set[str]:

@@ -19,7 +19,7 @@ OLDEST := .venv-oldest
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest
+.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest release image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,19 @@ test-oldest: $(DEV) $(NODE_STAMP)
 	# Old releases may warn about their own newer dependencies: not ours to fail on.
 	$(OLDEST)/bin/python -m pytest -W ignore::DeprecationWarning
 
+# The sdist and the wheel in dist/, checked as PyPI reads them (metadata, README).
+# The version is gateway/__init__.py's __version__; CHANGELOG.md says what it holds.
+release: $(DEV)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The production image, labelled with the version and the commit (OCI labels).
+VERSION = $(shell $(BIN)/python -c 'import gateway; print(gateway.__version__)')
+image: $(DEV)
+	docker build -f docker/Dockerfile --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$(shell git rev-parse HEAD) -t studio-gateway:$(VERSION) .
+
 bench: $(DEV)
 	$(BIN)/python -m bench.queries
 
@@ -88,4 +101,4 @@ graphiql-assets:
 	node assets/graphiql/vendor.mjs
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .pytest_cache build *.egg-info $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist *.egg-info $(CLIENTS)/node_modules

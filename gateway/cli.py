@@ -27,7 +27,10 @@ EXAMPLE_SUBSCRIPTION = """subscription {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gateway import __version__
+
     parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the gateway against the configured upstream")

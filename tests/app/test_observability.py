@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import gateway
 from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
 from gateway.observability import Metrics, configure_logging
@@ -149,6 +150,7 @@ async def test_probes_never_call_upstream_and_readiness_reports_the_upstream(
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
+    assert body["version"] == gateway.__version__
     assert body["upstream"]["credentials"] == "accepted"
     assert body["upstream"]["last_status"] == 200
     assert emulator.total_requests == 0

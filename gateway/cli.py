@@ -1,14 +1,19 @@
-"""`studio-gateway`: serve, demo, emulator, export-schema, check."""
+"""`studio-gateway`: the command line (`build_parser`) and what each command runs."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.settings.explain import Setting
 
 EXAMPLE_QUERY = """{
   flows(first: 3) {
@@ -26,67 +31,172 @@ EXAMPLE_SUBSCRIPTION = """subscription {
 }"""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+#: Where settings come from, said once under every command's help.
+SETTINGS_EPILOG = (
+    "Settings come from the environment (STUDIO_GATEWAY_*, and Twilio's own TWILIO_*) and "
+    "an optional .env file in the working directory; `studio-gateway settings` shows each "
+    "value and where it came from."
+)
+
+
+def build_parser(width: int | None = None) -> argparse.ArgumentParser:
+    """The `studio-gateway` command line; `width` fixes the help's width (the docs use it)."""
     from gateway import __version__
+    from gateway.emulator import emulator as seeded
 
-    parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
+    formatter = functools.partial(argparse.HelpFormatter, width=width) if width else None
+    style: dict[str, Any] = {"formatter_class": formatter} if formatter else {}
+    parser = argparse.ArgumentParser(
+        prog="studio-gateway",
+        description="A GraphQL gateway in front of Twilio Studio's v2 REST API.",
+        epilog=SETTINGS_EPILOG,
+        **style,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the gateway against the configured upstream")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+    def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+        description = f"{summary[0].upper()}{summary[1:]}." + (f" {details}" if details else "")
+        return commands.add_parser(
+            name, help=summary, description=description, epilog=SETTINGS_EPILOG, **style
+        )
 
-    demo = commands.add_parser("demo", help="the gateway in front of a seeded emulator")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--emulator-port", type=int, default=8900)
+    serve = command(
+        "serve",
+        "serve the gateway against the configured upstream",
+        "Reads every setting; these options override three of them.",
+    )
+    for flag, field, kind in (
+        ("--host", "host", str),
+        ("--port", "port", int),
+        ("--workers", "workers", int),
+    ):
+        serve.add_argument(flag, type=kind, help=setting(field).help())
+
+    demo = command(
+        "demo",
+        "the gateway in front of a seeded emulator",
+        "Development mode on a loopback address: GraphiQL, introspection, no client "
+        "authentication; reads no setting. `make demo` runs it with --live 10.",
+    )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--port", type=int, default=8000, help="the gateway's port (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--emulator-port",
+        type=int,
+        default=8900,
+        help="the emulator's port, on 127.0.0.1 (default: %(default)s)",
+    )
     demo.add_argument(
         "--live",
         type=float,
         metavar="SECONDS",
         help="start an execution every SECONDS; its steps, a second apart, reach the gateway "
-        "as signed Event Streams webhooks",
+        "as signed Event Streams webhooks (default: off)",
     )
 
-    emulator = commands.add_parser("emulator", help="serve the Studio v2 emulator alone")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8900)
-    emulator.add_argument("--seed", type=int, default=7)
-    emulator.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    emulator.add_argument("--flows", type=int, help="seeded flows")
-    emulator.add_argument("--executions", type=int, help="seeded executions per flow")
-    emulator.add_argument("--steps", type=int, help="most steps per seeded execution")
+    emulator = command(
+        "emulator",
+        "serve the Studio v2 emulator alone",
+        "Its account is a seeded demo account, or the one TWILIO_ACCOUNT_SID and "
+        "TWILIO_AUTH_TOKEN name when both are set.",
+    )
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--port", type=int, default=8900, help="port to listen on (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--seed", type=int, default=7, help="seed of the generated data (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds added to every answer (default: %(default)s)",
+    )
+    emulator.add_argument(
+        "--flows", type=int, help=f"seeded flows (default: {seeded.DEFAULT_FLOWS})"
+    )
+    emulator.add_argument(
+        "--executions",
+        type=int,
+        help=f"seeded executions per flow (default: {seeded.DEFAULT_EXECUTIONS_PER_FLOW})",
+    )
+    emulator.add_argument(
+        "--steps",
+        type=int,
+        help=f"most steps per seeded execution (default: {seeded.DEFAULT_STEPS_PER_EXECUTION})",
+    )
     emulator.add_argument(
         "--create-limit",
         type=int,
-        help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+        metavar="N",
+        help="answer 429 (code 20429) to creates of executions beyond N a second per account "
+        "(default: no limit)",
     )
     emulator.add_argument(
-        "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
+        "--admin",
+        action="store_true",
+        help="serve /_emulator/requests (request counters) too (default: off)",
     )
 
-    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    commands.add_parser(
-        "cache-key", help="print a new key for STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS"
+    command("export-schema", "print the GraphQL schema (SDL)", "It equals schema.graphql.")
+    command(
+        "cache-key",
+        f"print a new key for {setting('cache_encryption_keys').env}",
+        "32 random bytes, base64: put it first in the list to seal with it.",
     )
-    hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
+    hash_key = command(
+        "hash-key",
+        "make a client API key and its config entry",
+        f"Prints the key (give it to the client) and the JSON entry for "
+        f"{setting('api_keys').env}, which holds only its SHA-256.",
+    )
     hash_key.add_argument("name", help="who the key is for, e.g. ios-app")
     hash_key.add_argument(
         "--scopes",
         default="flows:read,executions:read",
         help="comma-separated, from: flows:read flows:write executions:read "
-        "executions:write pii:read",
+        "executions:write pii:read (default: %(default)s)",
     )
-    commands.add_parser("check", help="check the configuration and the upstream credentials")
+    command(
+        "check",
+        "check the configuration and the upstream credentials",
+        "Loads the settings, then asks Twilio (or the upstream URL) for one flow.",
+    )
+    shown = command(
+        "settings",
+        "print the effective settings and where each came from",
+        "Each setting's variable, its value (secrets masked) and its source: the "
+        "environment, .env, or the default.",
+    )
+    shown.add_argument(
+        "--json", action="store_true", help="one JSON object per setting (default: a table)"
+    )
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(_COMMANDS[args.command](args) or 0)
     except _Fatal as error:
         print(f"studio-gateway: {error}", file=sys.stderr)
         return 2
+
+
+def setting(field: str) -> Setting:
+    """The setting a help text names."""
+    from gateway.settings.explain import setting as described
+
+    return described(field)
 
 
 class _Fatal(Exception):
@@ -329,6 +439,30 @@ def _check(args: argparse.Namespace) -> int:
     return asyncio.run(probe())
 
 
+def _show_settings(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.settings import Settings
+    from gateway.settings.explain import effective
+
+    settings = _settings()
+    assert isinstance(settings, Settings)
+    rows = list(effective(settings))
+    if args.json:
+        for described, value, source in rows:
+            print(json.dumps({"name": described.env, "value": value, "source": source}))
+        return 0
+    names = max(len(described.env) for described, _, _ in rows)
+    values = min(40, max(len(value) for _, value, _ in rows))
+    group = None
+    for described, value, source in rows:
+        if described.group != group:
+            print(f"{'' if group is None else chr(10)}# {described.group}")
+            group = described.group
+        print(f"{described.env:<{names}}  {value or '(empty)':<{values}}  {source}")
+    return 0
+
+
 _COMMANDS = {
     "serve": _serve,
     "demo": _demo,
@@ -337,4 +471,5 @@ _COMMANDS = {
     "export-schema": _export_schema,
     "hash-key": _hash_key,
     "check": _check,
+    "settings": _show_settings,
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -28,7 +29,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "GraphiQL", "GraphiQLPage"]
+__all__ = ["CONTENT_SECURITY_POLICY", "GraphiQL", "GraphiQLOff", "GraphiQLPage"]
 
 STATIC: Final = Path(__file__).parent / "static" / "graphiql"
 #: Where the assets are, relative to the page (and to the app's root).
@@ -138,6 +139,51 @@ class GraphiQLPage:
             await self.graphiql.page_response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class GraphiQLOff:
+    """ASGI middleware where GraphiQL is off: a browser's GET of the GraphQL path gets a
+    short page saying so and how to turn it on, not a bare JSON 404."""
+
+    def __init__(self, app: ASGIApp, *, how: str, path: str = "/graphql") -> None:
+        self.app, self.path = app, path
+        self.page = _OFF_PAGE.replace("{how}", html.escape(how)).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and _route_path(scope) == self.path
+            and _wants_page(scope)
+        ):
+            response = Response(
+                self.page,
+                status_code=404,
+                media_type="text/html; charset=utf-8",
+                headers=_OFF_HEADERS,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_OFF_PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>GraphiQL is off</title></head>
+<body>
+<h1>GraphiQL is off</h1>
+<p>This is Studio Gateway's GraphQL endpoint. GraphiQL, the in-browser IDE, is a
+development-mode page: it is off because the gateway runs in production mode.</p>
+<p>To turn it on, {how}, and restart the gateway.</p>
+<p>Clients send their operations here with POST (or GET with a <code>query</code>
+parameter).</p>
+</body></html>
+"""
+_OFF_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Vary": "Accept",
+}
 
 
 def _wants_page(scope: Scope) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
@@ -25,6 +25,8 @@ _LIMITS = Limits()
 
 class SecuritySettings(BaseSettings):
     """The environment, authentication, CORS, limits and persisted-query settings."""
+
+    group_title: ClassVar[str] = "Security and limits"
 
     environment: Literal["development", "production"] = Field(
         "production",

@@ -47,8 +47,15 @@ class TextFormatter(logging.Formatter):
         pairs = ([("request_id", info.request_id)] if info is not None else []) + [
             (k, v) for k, v in fields.items() if v not in (None, [], "")
         ]
-        tail = " ".join(f"{k}={v}" for k, v in pairs)
+        tail = " ".join(f"{k}={_text(v)}" for k, v in pairs)
         return f"{record.levelname} {record.name} {record.getMessage()} {tail}".rstrip()
+
+
+def _text(value: Any) -> str:
+    """A field's value on a text line: a mapping as `key:value,…` (error codes' counts)."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    return str(value)
 
 
 def configure_logging(

@@ -180,6 +180,33 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     shown.add_argument(
         "--json", action="store_true", help="one JSON object per setting (default: a table)"
     )
+    safelist = command(
+        "safelist",
+        "make the safelist STUDIO_GATEWAY_SAFELIST_FILE loads",
+        "See `studio-gateway safelist build --help`.",
+    )
+    safelist_commands = safelist.add_subparsers(dest="safelist_command", required=True)
+    build = safelist_commands.add_parser(
+        "build",
+        help="validate and price operations and write them as a safelist",
+        description=(
+            "Read operations from .graphql files or a client's persisted-query manifest "
+            "(Apollo's persisted-query-manifest.json, Relay's persisted_queries.json), "
+            "validate each against the schema, print each one's upstream cost, and write "
+            f"the safelist {setting('safelist_file').env} names. Exits 1, naming the file "
+            "and the operation, when one is invalid."
+        ),
+        **style,
+    )
+    build.add_argument(
+        "sources", nargs="+", metavar="SRC", help="a .graphql file or a manifest (.json)"
+    )
+    build.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the safelist (default: standard output)",
+    )
     return parser
 
 
@@ -463,6 +490,43 @@ def _show_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _safelist(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from gateway.graphql import build_schema
+    from gateway.graphql.limits import Limits
+    from gateway.safelist import SafelistError, build, read_sources
+
+    try:
+        safelist, operations = build(
+            build_schema()._schema, read_sources(Path(s) for s in args.sources)
+        )
+    except SafelistError as error:
+        print(f"studio-gateway safelist: {error}", file=sys.stderr)
+        return 1
+    text = json.dumps(safelist, indent=2, ensure_ascii=False) + "\n"
+    # The report goes where the safelist does not.
+    report = sys.stderr if args.output is None else sys.stdout
+    budget = Limits().max_cost
+    for operation in operations:
+        note = f"  (over the default {setting('max_cost').env}, {budget})" * (
+            operation.cost > budget
+        )
+        print(
+            f"{operation.cost:>6} upstream calls at most  {operation.kind} {operation.name}  "
+            f"{operation.digest[:12]}…  {operation.where}{note}",
+            file=report,
+        )
+    print(f"{len(safelist)} documents, {len(operations)} operations", file=report)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: set {setting('safelist_file').env} to it", file=report)
+    return 0
+
+
 _COMMANDS = {
     "serve": _serve,
     "demo": _demo,
@@ -472,4 +536,5 @@ _COMMANDS = {
     "hash-key": _hash_key,
     "check": _check,
     "settings": _show_settings,
+    "safelist": _safelist,
 }

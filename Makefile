@@ -19,7 +19,7 @@ OLDEST := .venv-oldest
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
 
-.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest release image
+.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest release image docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ test-oldest: $(DEV) $(NODE_STAMP)
 	# Old releases may warn about their own newer dependencies: not ours to fail on.
 	$(OLDEST)/bin/python -m pytest -W ignore::DeprecationWarning
 
+# The documentation site (mkdocs.yml): the reference pages generated from the code,
+# then the site in site/, offline, failing on any warning or broken link.
+docs: $(DEV)
+	$(BIN)/python -m gateway.docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 # The sdist and the wheel in dist/, checked as PyPI reads them (metadata, README).
 # The version is gateway/__init__.py's __version__; CHANGELOG.md says what it holds.
 release: $(DEV)
@@ -101,4 +107,4 @@ graphiql-assets:
 	node assets/graphiql/vendor.mjs
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist *.egg-info $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist site *.egg-info $(CLIENTS)/node_modules

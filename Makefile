@@ -18,6 +18,9 @@ OLDEST := .venv-oldest
 # The Node clients the tests drive (tests/clients), pinned by their lockfile.
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
+# The runnable examples (examples/), each pinned by its own lockfile and tested too.
+EXAMPLES := examples/react-apollo examples/node-bff-urql
+EXAMPLE_STAMPS := $(EXAMPLES:%=%/node_modules/.installed)
 
 .PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest release image docs
 
@@ -38,12 +41,16 @@ $(NODE_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
 	npm ci --prefix $(CLIENTS) --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+%/node_modules/.installed: %/package.json %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund
+	touch $@
+
 install: $(DEV)
 
 demo: $(RUNTIME)
 	$(BIN)/studio-gateway demo --live 10
 
-test: $(DEV) $(NODE_STAMP)
+test: $(DEV) $(NODE_STAMP) $(EXAMPLE_STAMPS)
 	$(BIN)/python -m pytest
 
 lint: $(DEV)
@@ -107,4 +114,5 @@ graphiql-assets:
 	node assets/graphiql/vendor.mjs
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist site *.egg-info $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist site *.egg-info $(CLIENTS)/node_modules \
+		$(EXAMPLES:%=%/node_modules) $(EXAMPLES:%=%/dist)

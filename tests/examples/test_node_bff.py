@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,14 @@ from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.security.auth import new_key
 from gateway.studio import ClientConfig, Transport
-from tests.support import FAST_RETRY, ensure_packages, free_port, gateway_settings, serve
+from tests.support import (
+    FAST_RETRY,
+    ensure_packages,
+    free_port,
+    gateway_settings,
+    serve,
+    until_blocking,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node-bff-urql"
 KEY, DIGEST = new_key()
@@ -112,11 +118,12 @@ def bff(gateway: tuple[str, list[dict[str, Any]]], tmp_path: Path) -> Iterator[s
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while "BFF on" not in log.read_text():
+
+        def started() -> bool:
             assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the BFF did not start:\n{log.read_text()}"
-            time.sleep(0.1)
+            return "BFF on" in log.read_text()
+
+        until_blocking(started, 30)
         yield url
     finally:
         process.terminate()

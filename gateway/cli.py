@@ -39,18 +39,41 @@ SETTINGS_EPILOG = (
 )
 
 
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Help that names every option's default: an option whose text does not say it gets
+    `(default: …)`, so one added anywhere in the parser documents it too."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if action.default is None:
+            shown = "unset"
+        elif isinstance(action.default, bool):
+            shown = "on" if action.default else "off"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})".lstrip()
+
+
 def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     """The `studio-gateway` command line; `width` fixes the help's width (the docs use it)."""
     from gateway import __version__
     from gateway.emulator import emulator as seeded
 
-    formatter = functools.partial(argparse.HelpFormatter, width=width) if width else None
-    style: dict[str, Any] = {"formatter_class": formatter} if formatter else {}
-    parser = argparse.ArgumentParser(
+    formatter = functools.partial(HelpWithDefaults, width=width) if width else HelpWithDefaults
+
+    class Parser(argparse.ArgumentParser):
+        # Every parser, subcommands' included (argparse makes them of this class), has
+        # the same help formatter.
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("formatter_class", formatter)
+            super().__init__(*args, **kwargs)
+
+    parser = Parser(
         prog="studio-gateway",
         description="A GraphQL gateway in front of Twilio Studio's v2 REST API.",
         epilog=SETTINGS_EPILOG,
-        **style,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -58,7 +81,7 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
         description = f"{summary[0].upper()}{summary[1:]}." + (f" {details}" if details else "")
         return commands.add_parser(
-            name, help=summary, description=description, epilog=SETTINGS_EPILOG, **style
+            name, help=summary, description=description, epilog=SETTINGS_EPILOG
         )
 
     serve = command(
@@ -79,17 +102,13 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         "Development mode on a loopback address: GraphiQL, introspection, no client "
         "authentication; reads no setting. `make demo` runs it with --live 10.",
     )
-    demo.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"
-    )
-    demo.add_argument(
-        "--port", type=int, default=8000, help="the gateway's port (default: %(default)s)"
-    )
+    demo.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    demo.add_argument("--port", type=int, default=8000, help="the gateway's port")
     demo.add_argument(
         "--emulator-port",
         type=int,
         default=8900,
-        help="the emulator's port, on 127.0.0.1 (default: %(default)s)",
+        help="the emulator's port, on 127.0.0.1",
     )
     demo.add_argument(
         "--live",
@@ -105,21 +124,15 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         "Its account is a seeded demo account, or the one TWILIO_ACCOUNT_SID and "
         "TWILIO_AUTH_TOKEN name when both are set.",
     )
-    emulator.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
-    )
-    emulator.add_argument(
-        "--port", type=int, default=8900, help="port to listen on (default: %(default)s)"
-    )
-    emulator.add_argument(
-        "--seed", type=int, default=7, help="seed of the generated data (default: %(default)s)"
-    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument("--port", type=int, default=8900, help="port to listen on")
+    emulator.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     emulator.add_argument(
         "--latency",
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="seconds added to every answer (default: %(default)s)",
+        help="seconds added to every answer",
     )
     emulator.add_argument(
         "--flows", type=int, help=f"seeded flows (default: {seeded.DEFAULT_FLOWS})"
@@ -164,7 +177,7 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         "--scopes",
         default="flows:read,executions:read",
         help="comma-separated, from: flows:read flows:write executions:read "
-        "executions:write pii:read (default: %(default)s)",
+        "executions:write pii:read",
     )
     command(
         "check",
@@ -196,7 +209,6 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
             f"the safelist {setting('safelist_file').env} names. Exits 1, naming the file "
             "and the operation, when one is invalid."
         ),
-        **style,
     )
     build.add_argument(
         "sources", nargs="+", metavar="SRC", help="a .graphql file or a manifest (.json)"

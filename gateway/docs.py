@@ -106,7 +106,7 @@ def cli_page() -> str:
         lines += [command.format_usage().strip(), "```\n"]
         options = [a for a in command._actions if not isinstance(a, argparse._SubParsersAction)]
         rows = [
-            f"| `{_flags(action)}` | {_cell(_help(action))} |"
+            f"| `{_flags(action)}` | {_cell(command._get_formatter()._expand_help(action))} |"
             for action in options
             if not isinstance(action, argparse._HelpAction)
         ]
@@ -130,11 +130,6 @@ def _flags(action: argparse.Action) -> str:
         return str(action.metavar or action.dest)
     metavar = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
     return ", ".join(action.option_strings) + metavar
-
-
-def _help(action: argparse.Action) -> str:
-    text = action.help or ""
-    return text.replace("%(default)s", str(action.default)).replace("%%", "%")
 
 
 # -- error codes --------------------------------------------------------------------

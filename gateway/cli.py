@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.settings import Settings
     from gateway.settings.explain import Setting
+    from gateway.studio import Credentials
 
 EXAMPLE_QUERY = """{
   flows(first: 3) {
@@ -198,7 +200,9 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         "make the safelist STUDIO_GATEWAY_SAFELIST_FILE loads",
         "See `studio-gateway safelist build --help`.",
     )
-    safelist_commands = safelist.add_subparsers(dest="safelist_command", required=True)
+    safelist_commands = safelist.add_subparsers(
+        dest="safelist_command", required=True, metavar="ACTION"
+    )
     build = safelist_commands.add_parser(
         "build",
         help="validate and price operations and write them as a safelist",
@@ -261,7 +265,7 @@ def _serve(args: argparse.Namespace) -> int:
     assert isinstance(settings, Settings)
     try:
         if settings.upstream_credentials == "server":
-            settings.credentials()
+            _credentials(settings)
         settings.base_url()
     except SettingsError as error:
         raise _Fatal(str(error)) from None
@@ -295,6 +299,22 @@ def _serve(args: argparse.Namespace) -> int:
         **server.options(settings),
     )
     return 0
+
+
+def _credentials(settings: Settings) -> Credentials:
+    """The gateway's own Twilio credentials; missing ones say what to set, or what to run
+    instead to try the gateway without Twilio."""
+    from gateway.settings import SettingsError
+
+    try:
+        return settings.credentials()
+    except SettingsError as error:
+        raise SettingsError(
+            f"{error}. Set TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and "
+            "TWILIO_API_SECRET) to reach Twilio; to try it without Twilio, run "
+            "`studio-gateway demo`, or serve `studio-gateway emulator`, set "
+            f"{setting('upstream_url').env} to it and use the demo account it prints"
+        ) from None
 
 
 def _loopback(host: str) -> bool:
@@ -451,7 +471,7 @@ def _check(args: argparse.Namespace) -> int:
     settings = _settings()
     assert isinstance(settings, Settings)
     try:
-        credentials = settings.credentials()
+        credentials = _credentials(settings)
         config = settings.client_config()
     except SettingsError as error:
         raise _Fatal(str(error)) from None

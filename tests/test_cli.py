@@ -147,3 +147,15 @@ def test_a_wrong_setting_is_named_without_a_traceback(tmp_path: Path, command: s
     assert done.returncode == 2
     assert done.stderr.startswith("studio-gateway: STUDIO_GATEWAY_PORT: ")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_without_twilio_credentials_the_command_says_what_to_set_or_run(
+    tmp_path: Path, command: str
+) -> None:
+    done = run(command, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("studio-gateway: TWILIO_ACCOUNT_SID is not set.")
+    assert "TWILIO_AUTH_TOKEN" in done.stderr and "`studio-gateway demo`" in done.stderr
+    assert "STUDIO_GATEWAY_UPSTREAM_URL" in done.stderr
+    assert "Traceback" not in done.stderr

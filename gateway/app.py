@@ -1,6 +1,8 @@
 """The Starlette application: `/graphql` (with GraphiQL), `/healthz`, `/readyz`, `/metrics`.
 
 GraphiQL, when on, is the gateway's own page and assets (`gateway.graphiql`).
+The probes and the metrics are `gateway.admin`'s; with an admin port, the
+lifespan serves them there too, and `/metrics` only there.
 
 The lifespan builds what the process shares (`gateway.runtime.Gateway`: the
 upstream transport with one connection pool and one in-flight bound, the
@@ -13,15 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.admin import AdminServer, probe_routes
 from gateway.cache import Cache, RedisCache
 from gateway.endpoint import GatewayGraphQL
 from gateway.events.intake import events_route
@@ -32,6 +34,7 @@ from gateway.http.compression import Compression
 from gateway.lifecycle import drain_on_sigterm, sample_in_flight, tune_gc
 from gateway.observability import Metrics
 from gateway.observability.access import AccessLog
+from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
 from gateway.runtime import (
     Gateway,
@@ -90,10 +93,22 @@ def create_app(
             await gateway.cache.start()
         restore = drain_on_sigterm(gateway, settings.drain_seconds, before_stop=sockets.go_away)
         sampler = asyncio.create_task(sample_in_flight(gateway, lambda: sockets.open))
+        admin = None
         try:
+            if settings.admin_port is not None:
+                admin = await AdminServer.start(settings, gateway)
+            elif not settings.development:
+                # Readable by whoever reaches the port: operations, error rates, load.
+                log(
+                    logging.WARNING,
+                    "/metrics is served on the public port: set STUDIO_GATEWAY_ADMIN_PORT "
+                    "to serve it apart",
+                )
             # Each request finds it in `request.state.gateway`.
             yield {"gateway": gateway}
         finally:
+            if admin is not None:
+                await admin.stop()
             sampler.cancel()
             restore()
             if gateway.cache is not None:
@@ -103,23 +118,6 @@ def create_app(
                 await store.aclose()  # ours; a cache handed in belongs to the caller
             if owned_documents and documents is not None:
                 await documents.aclose()
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        gateway = _gateway(request)
-        if gateway is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        ready, body = await gateway.readiness()
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    async def metrics_endpoint(request: Request) -> Response:
-        gateway = _gateway(request)
-        if gateway is None:
-            return Response(status_code=503)
-        exported = gateway.metrics
-        return Response(exported.render(), media_type=exported.content_type)
 
     graphql = GatewayGraphQL(
         settings,
@@ -146,9 +144,8 @@ def create_app(
     routes = [
         Route("/graphql", gated, methods=["GET", "POST"]),
         sockets.route(),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
+        # With an admin port, /metrics is served there alone.
+        *probe_routes(metrics=settings.admin_port is None),
     ]
     if settings.events:
         routes.append(events_route(settings))
@@ -167,7 +164,11 @@ def create_app(
             "which also turns on introspection and suggestions)"
         )
         app.add_middleware(GraphiQLPage, page=graphiql_off(how))
-    app.add_middleware(Compression, min_bytes=settings.compress_min_bytes)
+    app.add_middleware(
+        Compression,
+        min_bytes=settings.compress_min_bytes,
+        thread_bytes=settings.compress_thread_bytes,
+    )
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(
@@ -185,12 +186,6 @@ def create_app(
     # Outermost: every response has an id and an access line, preflights and 405s too.
     app.add_middleware(AccessLog)
     return app
-
-
-def _gateway(request: Request) -> Gateway | None:
-    """The gateway in the lifespan state; None when no lifespan ran (a server with it off)."""
-    gateway: Gateway | None = getattr(request.state, "gateway", None)
-    return gateway
 
 
 def app_from_env() -> Starlette:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ EXAMPLE_SUBSCRIPTION = """subscription {
   flowExecutions(flowSid: "%s") { sid status dateCreated }
 }"""
 
+
+#: The emulator's seeded sizes, for its help (gateway.emulator.emulator's DEFAULT_*, which
+#: a test holds these to): importing the emulator would cost every command half a second.
+SEEDED_FLOWS = 6
+SEEDED_EXECUTIONS_PER_FLOW = 12
+SEEDED_STEPS_PER_EXECUTION = 6
 
 #: Where settings come from, said once under every command's help.
 SETTINGS_EPILOG = (
@@ -61,7 +68,6 @@ class HelpWithDefaults(argparse.HelpFormatter):
 def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     """The `studio-gateway` command line; `width` fixes the help's width (the docs use it)."""
     from gateway import __version__
-    from gateway.emulator import emulator as seeded
 
     formatter = functools.partial(HelpWithDefaults, width=width) if width else HelpWithDefaults
 
@@ -136,18 +142,16 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds added to every answer",
     )
-    emulator.add_argument(
-        "--flows", type=int, help=f"seeded flows (default: {seeded.DEFAULT_FLOWS})"
-    )
+    emulator.add_argument("--flows", type=int, help=f"seeded flows (default: {SEEDED_FLOWS})")
     emulator.add_argument(
         "--executions",
         type=int,
-        help=f"seeded executions per flow (default: {seeded.DEFAULT_EXECUTIONS_PER_FLOW})",
+        help=f"seeded executions per flow (default: {SEEDED_EXECUTIONS_PER_FLOW})",
     )
     emulator.add_argument(
         "--steps",
         type=int,
-        help=f"most steps per seeded execution (default: {seeded.DEFAULT_STEPS_PER_EXECUTION})",
+        help=f"most steps per seeded execution (default: {SEEDED_STEPS_PER_EXECUTION})",
     )
     emulator.add_argument(
         "--create-limit",
@@ -155,6 +159,12 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         metavar="N",
         help="answer 429 (code 20429) to creates of executions beyond N a second per account "
         "(default: no limit)",
+    )
+    emulator.add_argument(
+        "--create-limiter",
+        default="token-bucket",
+        help="how --create-limit counts: token-bucket (the default), fixed-window or "
+        "sliding-window (Twilio does not say which it uses)",
     )
     emulator.add_argument(
         "--admin",
@@ -350,7 +360,12 @@ def _emulator(args: argparse.Namespace) -> int:
         if value is not None
     }
     emulator, message = Emulator.from_env(os.environ, seed=args.seed, **sizes)
+    from gateway.emulator.limits import CREATE_LIMITERS
+
+    if args.create_limiter not in CREATE_LIMITERS:
+        raise _Fatal(f"--create-limiter must be one of {', '.join(CREATE_LIMITERS)}")
     emulator.latency = args.latency
+    emulator.create_limiter = args.create_limiter
     emulator.create_limit = args.create_limit
     print(f"Studio emulator on http://{args.host}:{args.port}/v2 — {message}", flush=True)
     uvicorn.run(
@@ -388,8 +403,16 @@ def _demo(args: argparse.Namespace) -> int:
     if not _loopback(args.host):
         raise _Fatal("the demo has no client authentication: serve it on a loopback address")
     configure_logging("info", "text")
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The demo answers Ctrl+C itself, once for both servers and the live mode:
+            # two servers each installing its handler over the other's lose it.
+            yield
+
     servers = [
-        uvicorn.Server(
+        Server(
             uvicorn.Config(
                 emulator_app(emulator),
                 host="127.0.0.1",
@@ -398,7 +421,7 @@ def _demo(args: argparse.Namespace) -> int:
                 access_log=False,
             )
         ),
-        uvicorn.Server(
+        Server(
             uvicorn.Config(
                 gateway_app(settings),
                 host=args.host,
@@ -424,7 +447,19 @@ def _demo(args: argparse.Namespace) -> int:
         )
 
     async def run() -> None:
-        work = [server.serve() for server in servers]
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def interrupted() -> None:
+            if stop.is_set():  # a second Ctrl+C: without waiting for open connections
+                for served in servers:
+                    served.force_exit = True
+            stop.set()
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, interrupted)
+        serving = [asyncio.create_task(served.serve()) for served in servers]
+        live = starting = None
         if args.live is not None:
             from gateway.emulator.live import LiveMode, LiveOptions
 
@@ -433,10 +468,21 @@ def _demo(args: argparse.Namespace) -> int:
             live = LiveMode(emulator, LiveOptions(url=hook, step_interval=1.0))
             live.adopt_active()
             survey = emulator.seeded_handles.survey_flow_sid
-            work.append(live.keep_starting(every=args.live, flow_sid=survey))
-        await asyncio.gather(*work)
+            starting = asyncio.create_task(live.keep_starting(every=args.live, flow_sid=survey))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([*serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+        # The live mode first: nothing may post to the gateway once it goes.
+        if live is not None and starting is not None:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await live.stop()
+        for served in servers:
+            served.should_exit = True
+        stopped.cancel()
+        await asyncio.gather(*serving)
 
     asyncio.run(run())
+    print("Demo stopped.", flush=True)
     return 0
 
 

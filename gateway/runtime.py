@@ -21,6 +21,7 @@ from gateway.events.redis import RedisBroker
 from gateway.events.watch import Live
 from gateway.graphql import Context
 from gateway.graphql.limits import Limits
+from gateway.graphql.update_reads import CallBudget, UpdateReads
 from gateway.loaders import Loaders
 from gateway.observability import Metrics, current_request
 from gateway.observability.logs import log
@@ -29,9 +30,9 @@ from gateway.security.configured import server_credentials
 from gateway.security.documents import DocumentStore, RedisDocuments
 from gateway.security.principal import NOBODY
 from gateway.settings import Settings
-from gateway.shared import RedisSemaphore, RedisTokenBucket, SharedRedis
+from gateway.shared import RedisSemaphore, RedisSlidingWindow, SharedRedis
 from gateway.studio import Attempt, Credentials, StudioClient, Transport
-from gateway.studio.limits import create_burst
+from gateway.studio.limits import SlidingWindow
 
 
 @dataclass
@@ -82,6 +83,9 @@ class Gateway:
     broker: Broker = field(default_factory=LocalBroker)
     #: The watches subscriptions read (over `broker`; see gateway.events.watch).
     live: Live | None = None
+    #: What subscription updates read, shared among their subscribers and paid from
+    #: each principal's budget (gateway.graphql.update_reads).
+    updates: UpdateReads = field(default_factory=lambda: UpdateReads(CallBudget(0)))
     draining: bool = False
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders:
@@ -149,7 +153,7 @@ class Gateway:
             redis = {
                 "state": "up" if up else "down",
                 # Without Redis each replica serves from its own process: its cache,
-                # its create bucket, its bound on calls in flight.
+                # its create window, its bound on calls in flight.
                 "serving": "shared" if up else "process alone",
                 "failures": shared.failures,
                 "recoveries": shared.recoveries,
@@ -187,16 +191,14 @@ def build_gateway(
     shared: SharedRedis | None = None,
 ) -> Gateway:
     """The gateway over `transport` (Twilio's, from the settings, by default); with
-    `shared`, the create bucket and the account's call slots span the replicas."""
+    `shared`, the create window and the account's call slots span the replicas."""
     transport = transport or Transport(settings.client_config())
     client = StudioClient(transport, credentials or server_credentials(settings))
-    if shared is not None and transport.create_limiter is not None and settings.create_rate:
-        # One bucket per account for every replica; the process's own while Redis is away.
-        transport.create_limiter = RedisTokenBucket(
-            shared,
-            settings.create_rate,
-            create_burst(settings.create_rate),
-            fallback=transport.create_limiter,
+    own_window = transport.create_limiter
+    if shared is not None and isinstance(own_window, SlidingWindow) and settings.create_rate:
+        # One window per account for every replica; the process's own while Redis is away.
+        transport.create_limiter = RedisSlidingWindow(
+            shared, own_window.window, fallback=own_window
         )
     if (
         shared is not None
@@ -218,6 +220,7 @@ def build_gateway(
         tracing=tracing,
         shared=shared,
         broker=RedisBroker(shared, cipher=settings.cache_cipher()) if shared else LocalBroker(),
+        updates=UpdateReads(CallBudget(settings.subscription_calls_per_minute)),
     )
     if cache is not None:
         cache.observer = gateway.metrics

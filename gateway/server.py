@@ -17,10 +17,17 @@ at a time. The protocols here are uvicorn's, with two timers per connection:
   application has not taken what came). A body that falls behind is cut off: the
   connection is closed.
 
-Between requests uvicorn's keep-alive timeout applies, as before. `options()`
-hands uvicorn these protocols and the connection bound (uvicorn's
-`limit_concurrency`: past it a request is answered 503 and its connection
-closed).
+Between requests uvicorn's keep-alive timeout applies, as before.
+
+- **HTTP slots.** uvicorn's own bound (`limit_concurrency`) counts every
+  connection and task, WebSockets included: a thousand sockets held open by one
+  client made every request, `/healthz` too, a 503. Here `HttpSlots` counts HTTP
+  connections and the requests in progress alone (WebSockets have their own
+  bounds, in `gateway.websocket`); past `max_connections` a request is answered
+  503 and its connection closed, as uvicorn would, except a probe (`/healthz`,
+  `/readyz`, `/metrics`): client load never makes a probe fail.
+
+`options()` hands uvicorn these protocols and their slots.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -39,12 +47,14 @@ from uvicorn.server import ServerState
 from gateway.observability.logs import log
 from gateway.settings import Settings
 
-__all__ = ["GuardedHttpToolsProtocol", "SlowClientLimits", "http_protocol", "options"]
+__all__ = ["GuardedHttpToolsProtocol", "HttpSlots", "SlowClientLimits", "http_protocol", "options"]
 
 #: How often a body's rate is checked once its grace is over.
 BODY_CHECK_SECONDS = 1.0
 #: Seconds a kept-alive connection may idle between requests (uvicorn's default).
 KEEP_ALIVE_TIMEOUT = 5
+#: What an orchestrator or a scraper asks: answered whatever the load.
+PROBES: Final = frozenset({b"/healthz", b"/readyz", b"/metrics"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,44 @@ class SlowClientLimits:
         )
 
 
+class HttpSlots:
+    """One process's HTTP connections and requests in progress, bounded apart from
+    WebSockets; a probe is never refused."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.connections = 0
+        self.requests = 0
+        self._apps: dict[int, ASGIApp] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpSlots(connections={self.connections}, requests={self.requests}, "
+            f"limit={self.limit})"
+        )
+
+    def refuses(self, target: bytes) -> bool:
+        """Whether a request for `target` (the request line's, query included) is
+        over the bound."""
+        if self.limit is None or target.split(b"?", 1)[0] in PROBES:
+            return False
+        return self.connections >= self.limit or self.requests >= self.limit
+
+    def counting(self, app: ASGIApp) -> ASGIApp:
+        """`app`, counting the requests in progress (one wrapper per app)."""
+        counted = self._apps.get(id(app))
+        if counted is None:
+            counted = self._apps[id(app)] = functools.partial(self._count, app)
+        return counted
+
+    async def _count(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        self.requests += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.requests -= 1
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (its default) with the header and body timers.
 
@@ -84,9 +132,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
         limits: SlowClientLimits,
+        slots: HttpSlots | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
+        # Ours instead of uvicorn's bound, which WebSockets would take.
+        self.slots = slots if slots is not None else HttpSlots()
+        self.limit_concurrency = None
+        self.app = self.slots.counting(self.app)
+        self._counted = False
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         #: Part of a request has come since the header timer was armed.
@@ -100,10 +154,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # uvicorn's own override narrows the transport so: it runs over TCP streams.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.slots.connections += 1
+        self._counted = True
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timers()
+        self._uncount()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -117,6 +174,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
+        # uvicorn answers 503 while its bound is not None and reached: 0 is reached.
+        self.limit_concurrency = 0 if self.slots.refuses(self.url) else None
         super().on_headers_complete()
         self._cancel_header_timer()
         self._partial = False
@@ -128,8 +187,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_body_clock()
 
     def handle_websocket_upgrade(self) -> None:
-        self._stop_timers()  # the WebSocket protocol takes the connection over
+        # The WebSocket protocol takes the connection over, and the WebSocket's bounds.
+        self._stop_timers()
+        self._uncount()
         super().handle_websocket_upgrade()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.slots.connections -= 1
 
     # -- the timers -------------------------------------------------------------
 
@@ -201,20 +267,26 @@ def _request_timeout(message: str) -> bytes:
     )
 
 
-def http_protocol(limits: SlowClientLimits) -> Callable[..., asyncio.Protocol]:
-    """The protocol factory for uvicorn's `http=`: uvicorn calls it once per connection.
+def http_protocol(
+    limits: SlowClientLimits, slots: HttpSlots | None = None
+) -> Callable[..., asyncio.Protocol]:
+    """The protocol factory for uvicorn's `http=`: uvicorn calls it once per connection,
+    and every connection counts in the same `slots`.
 
     A partial of a module-level class, so it pickles into `--workers` processes.
     """
-    return functools.partial(GuardedHttpToolsProtocol, limits=limits)
+    return functools.partial(
+        GuardedHttpToolsProtocol, limits=limits, slots=slots if slots is not None else HttpSlots()
+    )
 
 
 def options(settings: Settings) -> dict[str, Any]:
     """What `serve` and `demo` hand uvicorn besides the app, host and port."""
     return {
-        "http": http_protocol(SlowClientLimits.from_settings(settings)),
-        # Past this many connections or requests in progress, 503 and close.
-        "limit_concurrency": settings.max_connections,
+        # Past this many HTTP connections or requests in progress, 503 and close.
+        "http": http_protocol(
+            SlowClientLimits.from_settings(settings), HttpSlots(settings.max_connections)
+        ),
         "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
         # A WebSocket message is no larger than a request body (gateway.websocket).
         "ws_max_size": settings.max_body_bytes,

@@ -159,3 +159,27 @@ def test_without_twilio_credentials_the_command_says_what_to_set_or_run(
     assert "TWILIO_AUTH_TOKEN" in done.stderr and "`studio-gateway demo`" in done.stderr
     assert "STUDIO_GATEWAY_UPSTREAM_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_emulators_help_names_its_seeded_sizes() -> None:
+    from gateway import cli
+    from gateway.emulator import emulator
+
+    assert cli.SEEDED_FLOWS == emulator.DEFAULT_FLOWS
+    assert cli.SEEDED_EXECUTIONS_PER_FLOW == emulator.DEFAULT_EXECUTIONS_PER_FLOW
+    assert cli.SEEDED_STEPS_PER_EXECUTION == emulator.DEFAULT_STEPS_PER_EXECUTION
+
+
+def test_building_the_command_line_does_not_import_the_emulator() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gateway.cli import build_parser; "
+            "build_parser(); print('gateway.emulator' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "False", done.stderr

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.cache import IMMUTABLE_TTL
 from gateway.graphql.limits import Limits
+from gateway.http.compression import THREAD_BYTES
 from gateway.keeping import READ_AHEAD_MARGIN
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.settings.core import MAX_CALL_DEADLINE
@@ -25,6 +26,7 @@ def test_default_settings_carry_the_default_limits_and_cache_ttl() -> None:
     names = [f.name for f in dataclasses.fields(Limits) if f.name != "introspection"]
     assert Limits(**{name: getattr(settings, name) for name in names}) == Limits()
     assert settings.cache_ttl == IMMUTABLE_TTL
+    assert settings.compress_thread_bytes == THREAD_BYTES
 
 
 def test_a_call_deadline_longer_than_the_cache_margin_allows_is_refused_by_name(

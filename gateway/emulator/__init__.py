@@ -33,15 +33,18 @@ from gateway.emulator.handles import (
     SeededHandles,
     StepHandle,
 )
+from gateway.emulator.limits import CREATE_LIMITERS, CreateLimiter
 from gateway.emulator.records import ExecutionRecord, FlowRecord, RevisionRecord, StepRecord
 from gateway.emulator.state import AccountState
 
 __all__ = [
+    "CREATE_LIMITERS",
     "DEMO_ACCOUNT_SID",
     "DEMO_AUTH_TOKEN",
     "FAULT_KINDS",
     "AccountState",
     "ActiveExecutionHandle",
+    "CreateLimiter",
     "DroppedConnection",
     "Emulator",
     "ExecutionHandle",

@@ -20,7 +20,7 @@ from gateway.emulator.auth import (
 from gateway.emulator.dates import utc_now
 from gateway.emulator.faults import Faults
 from gateway.emulator.handles import SeededHandles
-from gateway.emulator.limits import CreateLimit
+from gateway.emulator.limits import CreateLimit, CreateLimiter
 from gateway.emulator.seed import SeedSizes, seed_account
 from gateway.emulator.state import AccountState
 
@@ -42,6 +42,8 @@ class Emulator:
         clock: what "now" is for resources created over the API.
         create_limit: creates of executions allowed per second per account, as
             Twilio enforces them (None: unlimited); see `gateway.emulator.limits`.
+        create_limiter: how that limit counts: "token-bucket" (the default),
+            "fixed-window" or "sliding-window" (Twilio does not say which it uses).
     Counters for tests:
         requests: requests per "METHOD /v2/route/template", including those that
             failed authentication or got an injected fault.
@@ -59,6 +61,7 @@ class Emulator:
         self.requests: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self._create_limit: CreateLimit | None = None
+        self._create_limiter: CreateLimiter = "token-bucket"
         self.in_flight = 0
         self.max_in_flight = 0
         self._jitter_rng = random.Random(f"jitter:{seed}")
@@ -223,7 +226,20 @@ class Emulator:
 
     @create_limit.setter
     def create_limit(self, per_second: int | None) -> None:
-        self._create_limit = CreateLimit(per_second) if per_second is not None else None
+        self._create_limit = None
+        if per_second is not None:
+            self._create_limit = CreateLimit(per_second, limiter=self._create_limiter)
+
+    @property
+    def create_limiter(self) -> CreateLimiter:
+        return self._create_limiter
+
+    @create_limiter.setter
+    def create_limiter(self, limiter: CreateLimiter) -> None:
+        per_second = self.create_limit
+        self._create_limiter = limiter
+        if per_second is not None:
+            self._create_limit = CreateLimit(per_second, limiter=limiter)  # counting anew
 
     def admit_create(self, account_sid: str) -> bool:
         """Whether the account may create an execution now; a refusal is counted."""

@@ -15,6 +15,7 @@ from gateway.security.principal import NOBODY, Principal
 
 if TYPE_CHECKING:
     from gateway.graphql.subscription import LiveExecutions
+    from gateway.graphql.update_reads import UpdateReads
 
 
 @dataclass
@@ -44,6 +45,9 @@ class Context:
     #: Live updates for subscriptions (`gateway.events.watch.Live`); None where
     #: nothing serves them (plain HTTP).
     live: LiveExecutions | None = None
+    #: What subscription updates read, shared and paid for (`Gateway.updates`); None
+    #: where no subscription runs.
+    updates: UpdateReads | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

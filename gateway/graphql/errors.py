@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from graphql import GraphQLError, Node
 
 from gateway.security.codes import Code
-from gateway.studio import InvalidArgument, Reason, StudioError
+from gateway.studio import CreateOutcomeUnknown, InvalidArgument, NotCreated, Reason, StudioError
 
 __all__ = ["Code", "GatewayError", "bad_input", "from_studio", "load"]
 
@@ -57,6 +57,19 @@ def from_studio(error: StudioError, what: str) -> GatewayError:
     """The client-facing form of an upstream failure while reading `what`."""
     if isinstance(error, InvalidArgument):
         return bad_input(error.message)
+    if isinstance(error, CreateOutcomeUnknown):
+        # Never a plain timeout: that would invite the client to create it again.
+        return GatewayError(
+            error.message,
+            Code.CREATE_OUTCOME_UNKNOWN,
+            executionSid=error.execution_sid,
+            twilioStatus=error.status,
+        )
+    if isinstance(error, NotCreated):
+        failed = from_studio(error.cause, what)
+        extensions = {k: v for k, v in failed.extensions.items() if k != "code"}
+        message = f"{failed.message}; {error.message}"
+        return GatewayError(message, failed.code, **extensions, created=False)
     twilio = {"twilioCode": error.code, "twilioStatus": error.status}
     status = error.status
     if error.reason is Reason.RESPONSE and status is not None:

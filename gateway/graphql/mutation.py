@@ -25,7 +25,10 @@ class Mutation:
         description=(
             "Start an execution of a published flow for one contact. Fails with CONFLICT, "
             "naming the active execution in `conflictingExecutionSid`, when that contact "
-            "already has one."
+            "already has one. When Twilio gives no answer saying whether it started one, "
+            "the gateway looks: it answers with the execution started, fails with "
+            "`created: false` when none was, or fails with CREATE_OUTCOME_UNKNOWN naming "
+            "the execution to check in `executionSid`. It is never sent twice."
         ),
         permission_classes=[ExecutionsWrite],
     )

@@ -29,6 +29,7 @@ from gateway.graphql.mutation import Mutation
 from gateway.graphql.query import Query
 from gateway.graphql.subscription import RefuseSubscriptions, Subscription
 from gateway.graphql.types import NODE_TYPES
+from gateway.graphql.update_cost import PriceUpdates
 from gateway.observability.extension import Observe
 from gateway.observability.requests import current_request
 from gateway.studio import StudioError
@@ -166,6 +167,7 @@ def build_schema(
         FreshLoaders,
         Observe,
         EnforceLimits,
+        PriceUpdates,
         lambda: CheckScopes(access),
         RefuseSubscriptions,
         IncrementalDelivery,

@@ -4,11 +4,15 @@ The resolvers read the past through the operation's loaders (the REST Steps
 list) and the present from a feed (`LiveExecutions`, given by the events layer
 in the context), and resolve each update through the same types as queries: a
 field an update's record lacks (a step's `type` from an Event Streams event) is
-fetched through the loaders. Over a WebSocket one context serves many
-operations; `FreshLoaders` makes each operation its own loaders, and a
-subscription new ones for each update it resolves from a changed record (a
-flow's executions, an execution's end): memoized reads would be stale, and would
-pile up for as long as the subscription runs.
+fetched through the loaders. Over a WebSocket each operation has its own copy
+of the connection's context; `FreshLoaders` makes each operation its own
+loaders, and a subscription new ones for each update it resolves from the feed
+(a step, a flow's executions, an execution's end): memoized reads would be
+stale, and would pile up for as long as the subscription runs. Those are the
+update's own, shared by every subscriber of it (`update_reads`), and each
+update sent is paid from the principal's budget at the subscription's price
+per update (`update_cost`); past the budget the update still goes out, its
+nested reads answered `RATE_LIMITED`.
 
 A live subscription rides out faults instead of handing them to the client: a
 read that fails for a passing reason (5xx, a timeout, the circuit open, 429) is
@@ -41,6 +45,8 @@ from gateway.graphql.fields import subscription
 from gateway.graphql.scalars import ExecutionStatus
 from gateway.graphql.scopes import ExecutionsRead
 from gateway.graphql.types import Execution, ExecutionStep
+from gateway.graphql.update_cost import price_of
+from gateway.graphql.update_reads import reads_for, update_loaders
 from gateway.loaders import Loaders, PageKey
 from gateway.pages import next_paging
 
@@ -152,8 +158,10 @@ class Subscription:
             execution = await read(read_execution, what)
             if execution.status is not studio.ExecutionStatus.ENDED:
                 feed.verified()
+            price = price_of(info)
             seen: set[str] = set()
             for step in _new(await read(read_steps, "steps"), seen):
+                read.pay(price)
                 yield _step(step)
             if execution.status is not studio.ExecutionStatus.ENDED:
                 selections = info.selected_fields[0].selections
@@ -167,10 +175,12 @@ class Subscription:
                                 if update.sid in seen:
                                     continue
                                 seen.add(update.sid)
+                                read.share(update)
                                 complete = functools.partial(
                                     _complete, step=update, wants_type=wants_type
                                 )
                                 step = await read(complete, f"step {update.sid}")
+                                read.pay(price)
                                 _sent(info, "ExecutionStep")
                                 yield _step(step)
                                 continue
@@ -183,20 +193,23 @@ class Subscription:
                         read.fresh()
                         current = await read(read_execution, what)
                         for step in _new(await read(read_steps, "steps"), seen):
+                            read.pay(price)
                             _sent(info, "ExecutionStep")
                             yield _step(step)
                         if current.status is studio.ExecutionStatus.ENDED:
                             end = current
                 # The end: read afresh (the Steps list holds every step there is
                 # now; a `context` read with an earlier step is no longer current).
-                read.fresh()
+                read.share(end)
                 address = functools.partial(_with_address, execution=end, wants=wants_address)
                 execution = await read(address, what)
                 for step in _new(await read(read_steps, "steps"), seen):
+                    read.pay(price)
                     _sent(info, "ExecutionStep")
                     yield _step(step)
-                read.loaders.execution.clear((flow, sid)).prime((flow, sid), execution)
+                _prime(read.loaders, execution)
                 _sent(info, "Execution")
+            read.pay(price)
             yield Execution(flow_sid=flow, execution_sid=sid, record=execution)
         finally:
             feed.close()
@@ -217,6 +230,7 @@ class Subscription:
         try:
             await read(functools.partial(_flow, sid=flow), f"flow {flow}")  # one that exists
             feed.verified()
+            price = price_of(info)
             async for update in _lagging(feed, f"flow {flow}"):
                 if not isinstance(update, studio.Execution):
                     continue
@@ -224,12 +238,13 @@ class Subscription:
                     continue
                 # Each update afresh: what an earlier one read (its steps, its
                 # context) is stale now, and loaders kept for ever would grow for ever.
-                read.fresh()
+                read.share(update)
                 address = functools.partial(_with_address, execution=update, wants=wants_address)
-                update = await read(address, f"execution {update.sid}")
-                read.loaders.execution.prime((flow, update.sid), update)
+                execution = await read(address, f"execution {update.sid}")
+                _prime(read.loaders, execution)
+                read.pay(price)
                 _sent(info, "Execution")
-                yield Execution(flow_sid=flow, execution_sid=update.sid, record=update)
+                yield Execution(flow_sid=flow, execution_sid=update.sid, record=execution)
         finally:
             feed.close()
 
@@ -256,10 +271,22 @@ class _Reads:
         self.info = info
         self.loaders = info.context.loaders
 
-    def fresh(self) -> Loaders:
-        """New loaders for what the operation resolves next (see `FreshLoaders`)."""
-        self.loaders = _fresh(self.info)
-        return self.loaders
+    def fresh(self) -> None:
+        """New loaders of the subscription's own (a loader keeps its failures, and a
+        gap's reads must not be answered from before it)."""
+        self.loaders = self.info.context.new_loaders()
+        self.info.context.loaders = self.loaders
+
+    def share(self, update: Update) -> None:
+        """Read what comes next through `update`'s loaders, which every subscriber of
+        that update with the same credentials shares (`update_reads`)."""
+        self.loaders = update_loaders(self.info, update)
+
+    def pay(self, price: int) -> None:
+        """Pay for the update about to be sent; its selection reads through the current
+        loaders, or answers `RATE_LIMITED` past the principal's budget (the
+        subscription's own reads go on either way)."""
+        reads_for(self.info, self.loaders, price)
 
     async def __call__(self, read: Callable[[Loaders], Awaitable[V]], what: str) -> V:
         """`read(loaders)`; a failure that may pass is tried again with new loaders (a
@@ -377,12 +404,6 @@ def _new(steps: Iterable[studio.ExecutionStep], seen: set[str]) -> list[studio.E
     return fresh
 
 
-def _fresh(info: Info) -> Loaders:
-    """New loaders for what the operation resolves next (see `FreshLoaders`)."""
-    info.context.loaders = info.context.new_loaders()
-    return info.context.loaders
-
-
 async def _complete(
     loaders: Loaders, step: studio.ExecutionStep, wants_type: bool
 ) -> studio.ExecutionStep:
@@ -400,8 +421,18 @@ async def _with_address(
     if execution.contact_channel_address is not None or not wants:
         return execution
     key = (execution.flow_sid, execution.sid)
-    fetched = await loaders.execution.clear(key).load(key)
+    fetched = await loaders.execution.load(key)
     return dataclasses.replace(execution, contact_channel_address=fetched.contact_channel_address)
+
+
+def _prime(loaders: Loaders, execution: studio.Execution) -> None:
+    """Let the update's reads of its execution take this record, when it is whole.
+
+    One without its contact address (left on another replica) is not: a subscriber
+    that selects the address must fetch it, not be handed this one.
+    """
+    if execution.contact_channel_address is not None:
+        loaders.execution.prime((execution.flow_sid, execution.sid), execution)
 
 
 def _step(record: studio.ExecutionStep) -> ExecutionStep:

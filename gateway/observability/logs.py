@@ -44,6 +44,8 @@ FIELDS: dict[str, str] = {
     "will_retry": "Whether the transport will try the call again.",
     "drain_seconds": "How long the replica keeps serving, with /readyz at 503, after SIGTERM.",
     "timeout_s": "The header timeout that passed, in seconds.",
+    "host": "The address a listener of the process (the admin port) is bound to.",
+    "port": "The port that listener is bound to.",
     "min_body_rate": "The body rate, in bytes a second, the client fell below.",
 }
 

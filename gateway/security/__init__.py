@@ -13,7 +13,7 @@ from gateway.security.configured import SecuritySettings, authenticator, server_
 from gateway.security.documents import DocumentStore
 from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
-from gateway.security.principal import EVERYONE, NOBODY, SCOPES, Principal
+from gateway.security.principal import EVERYONE, NOBODY, SCOPES, Principal, quota_key
 
 __all__ = [
     "EVERYONE",
@@ -32,5 +32,6 @@ __all__ = [
     "Unauthenticated",
     "authenticator",
     "load_safelist",
+    "quota_key",
     "server_credentials",
 ]

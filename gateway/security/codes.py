@@ -68,6 +68,14 @@ class Code(StrEnum):
         "End the execution named by `extensions.conflictingExecutionSid`, or wait for it, "
         "then retry.",
     )
+    CREATE_OUTCOME_UNKNOWN = (
+        "CREATE_OUTCOME_UNKNOWN",
+        "A create got no answer saying whether it ran, and one look at the flow's executions "
+        "did not settle it; `extensions.executionSid` names the execution to check when "
+        "there is one.",
+        "Do not create again blindly: read the flow's executions (or the one named) to see "
+        "whether it started, then create only if it did not.",
+    )
     BAD_REQUEST = (
         "BAD_REQUEST",
         "The HTTP request itself is wrong: its method, media type, size, batch or JSON shape "

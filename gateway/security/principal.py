@@ -41,3 +41,14 @@ def principal_of(context: object) -> Principal:
     else in its place) holds no scope. Every scope check reads the caller through here."""
     found = getattr(context, "principal", NOBODY)
     return found if isinstance(found, Principal) else NOBODY
+
+
+def quota_key(principal: Principal, address: str | None) -> str:
+    """Whose share of a replica a caller spends (connections, subscriptions, calls).
+
+    A principal's own; without client authentication every caller is the same
+    principal, so each client address has a share of its own instead.
+    """
+    if principal is EVERYONE:
+        return f"address {address or 'unknown'}"
+    return f"principal {principal.name}"

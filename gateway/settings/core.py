@@ -166,19 +166,42 @@ class Settings(SecuritySettings, LiveSettings):
         20.0,
         ge=0,
         description=(
-            "Executions created per second per account, across every replica sharing "
-            "Redis (Twilio's limit is 20); 0 for no limit."
+            "Executions created in any one second per account, across every replica "
+            "sharing Redis (Twilio's limit is 20); 0 for no pacing."
         ),
     )
     create_wait: float = Field(
         2.0,
         ge=0,
-        description="Seconds a create over the rate waits for its turn before RATE_LIMITED.",
+        description=(
+            "Seconds a create may wait in all, for its turn and for Twilio's 429s, "
+            "before RATE_LIMITED."
+        ),
+    )
+    create_lookup_timeout: float = Field(
+        _CLIENT.create_lookup,
+        gt=0,
+        description=(
+            "Seconds for the one look at the flow's executions after a create got no "
+            "answer saying whether it ran."
+        ),
     )
 
     # -- server -----------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    admin_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description=(
+            "A second port for /healthz, /readyz and /metrics, apart from clients' "
+            "traffic; then /metrics is not served on `port`. Unset: all on `port`."
+        ),
+    )
+    admin_host: str | None = Field(
+        None, description="Address the admin port listens on; default: `host`."
+    )
     workers: int = Field(1, ge=1, description="Worker processes.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="`debug`, `info`, `warning` or `error`."
@@ -220,8 +243,9 @@ class Settings(SecuritySettings, LiveSettings):
         1000,
         ge=1,
         description=(
-            "Connections (or requests in progress) per process; past it a request is "
-            "answered 503 and its connection closed."
+            "HTTP connections (or requests in progress) per process; past it a request is "
+            "answered 503 and its connection closed. WebSockets have bounds of their own, "
+            "and /healthz, /readyz and /metrics are always answered."
         ),
     )
     compress_min_bytes: int = Field(
@@ -230,6 +254,15 @@ class Settings(SecuritySettings, LiveSettings):
         description=(
             "Compress answers of at least this many bytes (brotli, zstd or gzip, as the "
             "client accepts); 0 turns compression off."
+        ),
+    )
+    compress_thread_bytes: int = Field(
+        # gateway.http.compression.THREAD_BYTES (its layer is above this one)
+        64 * 1024,
+        ge=0,
+        description=(
+            "Compress answers of at least this many bytes in a worker thread, so a big "
+            "answer does not hold up the other requests; 0 compresses every one there."
         ),
     )
     http_cache_max_age: int = Field(
@@ -298,6 +331,8 @@ class Settings(SecuritySettings, LiveSettings):
             )
         if self.auth == "api_keys" and not (self.api_keys or self.api_keys_file):
             raise ValueError("api_keys: auth=api_keys needs api_keys or api_keys_file")
+        if self.admin_port and self.admin_port == self.port:
+            raise ValueError("admin_port: must differ from STUDIO_GATEWAY_PORT")
         if not self.events_path.startswith("/"):
             raise ValueError("events_path: must start with /")
         signers = self.events_signers()  # the list parses, or start-up stops naming the item
@@ -376,6 +411,7 @@ class Settings(SecuritySettings, LiveSettings):
             single_flight=self.single_flight,
             create_rate=self.create_rate or None,
             create_wait=self.create_wait,
+            create_lookup=self.create_lookup_timeout,
             account_max_in_flight=self.account_max_in_flight,
         )
 

@@ -99,12 +99,29 @@ class LiveSettings(BaseSettings):
         ge=1,
         description="Authenticated WebSocket connections a replica accepts at once.",
     )
+    websocket_max_connections_per_principal: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Authenticated WebSocket connections one principal (API key, JWT subject; "
+            "without client authentication, one client address) may hold at once on a "
+            "replica; one more is closed at its connection_init (1008)."
+        ),
+    )
     websocket_max_pending: int = Field(
         100,
         ge=1,
         description=(
             "WebSocket connections a replica holds at once before their connection_init "
             "authenticates them; past it, the oldest of them is closed (4408)."
+        ),
+    )
+    websocket_max_pending_per_address: int = Field(
+        10,
+        ge=1,
+        description=(
+            "WebSocket connections one client address may hold at once before their "
+            "connection_init; one more is closed at once (1008)."
         ),
     )
     websocket_init_timeout: float = Field(
@@ -114,6 +131,23 @@ class LiveSettings(BaseSettings):
     )
     websocket_max_subscriptions: int = Field(
         20, ge=1, description="Operations one WebSocket connection may run at once."
+    )
+    websocket_max_subscriptions_per_principal: int = Field(
+        200,
+        ge=1,
+        description=(
+            "Subscriptions one principal may run at once on a replica, over all its "
+            "connections; one more gets an `error` (RATE_LIMITED)."
+        ),
+    )
+    subscription_calls_per_minute: int = Field(
+        600,
+        ge=0,
+        description=(
+            "Upstream calls a minute one principal's subscription updates may be priced "
+            "at, on a replica; past it their nested fields answer RATE_LIMITED while the "
+            "updates go on. 0 for no bound."
+        ),
     )
     websocket_ping_interval: float = Field(
         15.0,

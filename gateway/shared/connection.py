@@ -94,11 +94,16 @@ class SharedRedis:
         return self.up or self._clock() >= self._down_until
 
     async def run(
-        self, command: Callable[[redis.Redis], Awaitable[T]], *, within: float | None = None
+        self,
+        command: Callable[[redis.Redis], Awaitable[T]],
+        *,
+        within: float | None = None,
+        even_if_down: bool = False,
     ) -> T:
         """`command(client)`'s result within `within` seconds (default: the timeout);
-        RedisUnavailable otherwise."""
-        if not self.usable:
+        RedisUnavailable otherwise. While Redis is marked down it is not asked,
+        unless `even_if_down` (a command whose fallback costs more than a try)."""
+        if not (self.usable or even_if_down):
             raise RedisUnavailable("Redis is marked down")
         task = asyncio.ensure_future(command(self.client))
         try:

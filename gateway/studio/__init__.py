@@ -11,7 +11,15 @@ from gateway.studio.config import (
     Timeouts,
 )
 from gateway.studio.credentials import Credentials, base_url_from_env, studio_base_url
-from gateway.studio.errors import InvalidArgument, InvalidSid, Malformed, Reason, StudioError
+from gateway.studio.errors import (
+    CreateOutcomeUnknown,
+    InvalidArgument,
+    InvalidSid,
+    Malformed,
+    NotCreated,
+    Reason,
+    StudioError,
+)
 from gateway.studio.flight import SingleFlight, SingleFlightStats
 from gateway.studio.params import (
     DEFAULT_PAGE_SIZE,
@@ -52,6 +60,7 @@ __all__ = [
     "CircuitState",
     "CircuitStats",
     "ClientConfig",
+    "CreateOutcomeUnknown",
     "Credentials",
     "Execution",
     "ExecutionContext",
@@ -64,6 +73,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidSid",
     "Malformed",
+    "NotCreated",
     "Page",
     "PageMeta",
     "PageRef",

@@ -8,11 +8,12 @@ following the upstream's own `next_page_url`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from gateway.studio.credentials import Credentials
-from gateway.studio.errors import InvalidArgument
+from gateway.studio.errors import InvalidArgument, StudioError
+from gateway.studio.outcome import LOOKUP_PAGE_SIZE, find_created
 from gateway.studio.params import (
     PageRef,
     enum_value,
@@ -234,7 +235,11 @@ class StudioClient:
         from_: str,
         parameters: Mapping[str, Any] | None = None,
     ) -> Execution:
-        """Start an execution. Never retried once sent: it must not run twice."""
+        """Start an execution. Never sent twice unless Twilio said it did not carry it
+        out (429): it must not run twice. When it fails without an answer saying
+        whether it ran, the flow's executions say (`gateway.studio.outcome`): the
+        execution it started is returned, or `NotCreated` / `CreateOutcomeUnknown`
+        raised."""
         flow_sid = validate("FW", flow_sid)
         for name, value in (("to", to), ("from", from_)):
             if not isinstance(value, str) or not value.strip():
@@ -244,9 +249,26 @@ class StudioClient:
             if not isinstance(parameters, Mapping):
                 raise InvalidArgument("parameters must be a JSON object")
             form.append(("Parameters", json_field(parameters, "parameters")))
-        data = await self._post(
-            "/v2/Flows/{FlowSid}/Executions", f"/v2/Flows/{flow_sid}/Executions", form, creates=True
-        )
+        sent_at = datetime.now(UTC)
+        try:
+            data = await self._post(
+                "/v2/Flows/{FlowSid}/Executions",
+                f"/v2/Flows/{flow_sid}/Executions",
+                form,
+                creates=True,
+            )
+        except StudioError as error:
+            if not error.outcome_unknown:
+                raise
+            return await find_created(
+                lambda since: self.list_executions(
+                    flow_sid, date_created_from=since, page_size=LOOKUP_PAGE_SIZE
+                ),
+                to,
+                sent_at,
+                error,
+                within=self.transport.config.create_lookup,
+            )
         return Execution.from_json(data)
 
     async def fetch_execution(self, flow_sid: str, sid: str) -> Execution:

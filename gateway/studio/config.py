@@ -21,7 +21,8 @@ class RetryPolicy:
 
     GET and DELETE are retried on 429, 502, 503, 504 and broken connections.
     A POST is retried only when Twilio says it processed nothing (429) or the
-    connection failed before the request went out.
+    connection failed before the request went out. A create answered 429 is
+    retried within `ClientConfig.create_wait` instead of `max_attempts`.
     """
 
     max_attempts: int = 3
@@ -82,10 +83,15 @@ class ClientConfig:
     #: Upstream calls in flight at once, across everything sharing the client.
     max_in_flight: int = 50
     #: Executions created per second per account (Twilio's documented REST limit
-    #: is 20); a create over it waits up to `create_wait` seconds for its turn,
-    #: then fails as rate limited without reaching Twilio. None: no limit.
+    #: is 20), in any one-second window; a create over it waits for its turn,
+    #: and a create Twilio answers 429 waits as Twilio asks and goes again, for
+    #: up to `create_wait` seconds in all, then fails as rate limited. None: no
+    #: pacing (a 429 is still waited out within `create_wait`).
     create_rate: float | None = 20.0
     create_wait: float = 2.0
+    #: Seconds for the one look at the flow's executions after a create that got
+    #: no answer saying whether it ran (`gateway.studio.outcome`).
+    create_lookup: float = 5.0
     #: Upstream calls in flight at once per account, across every process that
     #: shares the transport's `account_slots`. None: no account-wide bound.
     account_max_in_flight: int | None = None

@@ -1,9 +1,13 @@
 """The one exception tree of the Studio client.
 
-    StudioError            any failure of a Studio call
-     ├── Malformed         an answer that does not fit its record (reason MALFORMED)
-     └── InvalidArgument   an argument the client refuses; no request was sent
-          └── InvalidSid   a malformed SID
+    StudioError                any failure of a Studio call
+     ├── Malformed             an answer that does not fit its record (reason MALFORMED)
+     ├── InvalidArgument       an argument the client refuses; no request was sent
+     │    └── InvalidSid       a malformed SID
+     ├── CreateOutcomeUnknown  a create that may have run: Twilio did not say, and
+     │                         looking did not settle it (names the execution to check)
+     └── NotCreated            a create that failed without an answer, and that
+                               looking showed was not carried out
 
 An upstream failure is a plain `StudioError`: it carries the HTTP status and
 Twilio's `code`, `message`, `more_info` and `details` when the upstream sent
@@ -61,6 +65,10 @@ class StudioError(Exception):
         self.retry_after = retry_after
         #: "METHOD /v2/route/{Template}": which operation, never the raw URL.
         self.operation = operation
+        #: A request that changes something may have been carried out, and no
+        #: answer said whether it was (no answer in time, a connection broken
+        #: after sending, a 5xx): sending it again might do it twice.
+        self.outcome_unknown = False
 
     @property
     def not_found(self) -> bool:
@@ -102,3 +110,33 @@ class Malformed(StudioError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, reason=Reason.MALFORMED)
+
+
+class CreateOutcomeUnknown(StudioError):
+    """A create of an execution that may have been carried out: no answer said, and
+    the executions list did not settle it. `execution_sid` is the execution that
+    may be it, when there is exactly one; `cause` the failure without an answer."""
+
+    def __init__(self, message: str, *, cause: StudioError, execution_sid: str | None) -> None:
+        super().__init__(
+            message, reason=cause.reason, status=cause.status, operation=cause.operation
+        )
+        self.cause = cause
+        self.execution_sid = execution_sid
+        self.outcome_unknown = True
+
+
+class NotCreated(StudioError):
+    """A create that failed without an answer (`cause`), and that the executions list
+    shows Twilio had not carried out when the client looked."""
+
+    def __init__(self, message: str, *, cause: StudioError) -> None:
+        super().__init__(
+            message,
+            reason=cause.reason,
+            status=cause.status,
+            code=cause.code,
+            retry_after=cause.retry_after,
+            operation=cause.operation,
+        )
+        self.cause = cause

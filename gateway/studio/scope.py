@@ -92,15 +92,18 @@ def current_scope() -> CallScope | None:
 
 
 @contextlib.contextmanager
-def call_scope(seconds: float | None = None) -> Iterator[CallScope]:
+def call_scope(seconds: float | None = None, *, detached: bool = False) -> Iterator[CallScope]:
     """Run the block's upstream calls in a new scope ending `seconds` from now.
 
-    Inside an existing scope the new one is its child. Leaving the block
-    restores the previous scope; it never cancels anything.
+    Inside an existing scope the new one is its child, unless `detached`: a
+    scope of its own, for a bounded call that must be made even though the
+    current scope's deadline has passed (finding out what became of a create
+    whose answer that deadline cut off). Leaving the block restores the
+    previous scope; it never cancels anything.
     """
     parent = _current.get()
     deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
-    scope = CallScope(deadline, parent)
+    scope = CallScope(deadline, None if detached else parent)
     _current.set(scope)
     try:
         yield scope

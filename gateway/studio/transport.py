@@ -10,9 +10,13 @@ A call goes through, in order: the circuit (open: fail at once), single
 flight (an identical GET already in flight: wait for its answer), then
 attempts, each bounded by the call's deadline and the caller's `call_scope`,
 with retries that the policy allows, the deadline leaves time for, and the
-retry budget can pay for. A create of an execution first takes a token from
-the account's `create_limiter`; every attempt holds one of the process's
-slots and, when set, one of the account's `account_slots`.
+retry budget can pay for. Each attempt to create an execution first takes a
+place in the account's `create_limiter` (a sliding window), and gives it back
+when Twilio answers; a create Twilio answered 429 (it carried nothing out)
+waits as Twilio asks and takes another place, for up to `create_wait` in all.
+Every attempt holds one of the process's slots and, when set, one of the
+account's `account_slots`. A POST that may have been carried out without an
+answer saying so fails with `outcome_unknown` set, for the caller to find out.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from gateway.studio.circuit import CircuitBreaker
 from gateway.studio.config import ClientConfig
 from gateway.studio.errors import Reason, StudioError
 from gateway.studio.flight import SingleFlight
-from gateway.studio.limits import LocalSemaphore, RateLimiter, Semaphore, TokenBucket, create_burst
+from gateway.studio.limits import LocalSemaphore, RateLimiter, Semaphore, SlidingWindow, Window
 from gateway.studio.scope import CallScope, current_scope
 from gateway.studio.wire import (
     AiohttpWire,
@@ -119,9 +123,11 @@ class Transport:
         self.accepted = AcceptedCredentials()
         #: Account-wide limits; per process by default, shared when a store replaces them.
         rate = self.config.create_rate
-        self.create_limiter: RateLimiter | None = (
-            TokenBucket(rate, create_burst(rate)) if rate else None
-        )
+        self.create_limiter: RateLimiter | None = None
+        if rate:
+            # A place outlives any attempt that holds it: attempts end by the deadline.
+            lease = timeouts.deadline + 1.0
+            self.create_limiter = SlidingWindow(Window.per_second(rate), lease=lease)
         cap = self.config.account_max_in_flight
         self.account_slots: Semaphore | None = LocalSemaphore(cap) if cap else None
 
@@ -180,7 +186,8 @@ class Transport:
         method, operation, auth = call.method, call.operation, call.auth
         loop = asyncio.get_running_loop()
         scope = current_scope()
-        own_deadline = loop.time() + self.config.timeouts.deadline
+        began = loop.time()
+        own_deadline = began + self.config.timeouts.deadline
         authorization = _basic(auth)
         target = f"{call.path}?{urlencode(query)}" if query else call.path
         body = urlencode(form).encode() if form else None
@@ -192,19 +199,25 @@ class Transport:
             deadline = _earliest(own_deadline, scope)
             if deadline - loop.time() <= 0:
                 raise error or _timed_out(operation, own_deadline <= deadline)
+            ticket = None
             if call.creates and self.create_limiter is not None:
-                await self._take_create_token(call, scope, own_deadline, deadline - loop.time())
+                waited = loop.time() - began
+                max_wait = min(self.config.create_wait - waited, deadline - loop.time())
+                ticket = await self._take_create_turn(call, scope, own_deadline, max_wait)
             try:
                 trial = self.circuit.admit(operation)
             except StudioError as refusal:
+                await self._release_turn(call, ticket)  # nothing was sent
                 raise error or refusal from None  # opened while this call was retrying
             attempt += 1
             started = time.perf_counter()
             status: int | None = None
-            not_sent = broken = False
+            not_sent = broken = on_wire = False
             try:
                 async with _bounded(scope, own_deadline):
-                    answer = await self._send(call, authorization, target, body)
+                    async with self._slots, self._account_slot(call.account):
+                        on_wire = True
+                        answer = await self._send(call, authorization, target, body)
                 status = answer.status
                 result = _decode(answer, operation)
             except StudioError as exc:
@@ -215,6 +228,7 @@ class Transport:
                 # a request's deadline or cancellation may fall at any moment.
                 own = own_deadline <= _earliest(own_deadline, scope)
                 error = _timed_out(operation, own)
+                error.outcome_unknown = on_wire and method not in _IDEMPOTENT
                 if not own:
                     self.circuit.abandon(trial=trial)
                     self._notify(operation, attempt, status, error.reason.value, started, False)
@@ -223,6 +237,7 @@ class Transport:
                 error = _network_error(exc, operation)
                 not_sent, broken = not exc.sent, exc.sent
             except TooLarge as exc:
+                status = exc.status
                 error = _too_large(exc.status, operation)
             except BaseException:
                 self.circuit.abandon(trial=trial)
@@ -232,15 +247,30 @@ class Transport:
                 self.accepted.answered(auth, status)
                 self._notify(operation, attempt, status, "ok", started, False)
                 return result
+            finally:
+                if status is not None or not on_wire or not_sent:
+                    # Answered (Twilio counted it), or never sent. Without an
+                    # answer the place is kept for its lease: Twilio may count it late.
+                    await self._release_turn(call, ticket)
             self.circuit.record(_upstream_failed(error), trial=trial)
             self.accepted.answered(auth, error.status)
+            if method not in _IDEMPOTENT and _may_be_carried_out(error, broken):
+                error.outcome_unknown = True
 
             if method == "DELETE" and error.status == 404 and broke_before:
                 # An earlier attempt deleted it; only its answer was lost.
                 self._notify(operation, attempt, status, "ok", started, False)
                 return None
             delay = None
-            if _retryable(method, error, not_sent, broken, self.config.retry.retry_statuses):
+            if call.creates and error.status == 429:
+                # Twilio carried nothing out (20429): wait as it asks, then take
+                # another place in the window. Paced by the window, such retries
+                # cannot multiply the load, so they are not the budget's to refuse.
+                waited = loop.time() - began
+                delay = self._backoff(error, attempt, deadline - loop.time(), capped=False)
+                if delay is not None and waited + delay > self.config.create_wait:
+                    delay = None
+            elif _retryable(method, error, not_sent, broken, self.config.retry.retry_statuses):
                 delay = self._backoff(error, attempt, deadline - loop.time())
                 if delay is not None and not self.retry_budget.spend():
                     delay = None  # retries are already adding all the load they may
@@ -254,13 +284,16 @@ class Transport:
             except TimeoutError:
                 raise error from None
 
-    async def _take_create_token(
-        self, call: _Call, scope: CallScope | None, own_deadline: float, remaining: float
-    ) -> None:
-        """Wait for the account's next create token, or fail rate limited without sending."""
+    async def _take_create_turn(
+        self, call: _Call, scope: CallScope | None, own_deadline: float, max_wait: float
+    ) -> str:
+        """Wait for a place in the account's create window, or fail rate limited unsent."""
         assert self.create_limiter is not None
-        max_wait = min(self.config.create_wait, remaining)
-        admission = await self.create_limiter.reserve(call.account, max_wait)
+        try:
+            async with _bounded(scope, own_deadline):
+                admission = await self.create_limiter.acquire(call.account, max(0.0, max_wait))
+        except TimeoutError:
+            raise _scope_ended(call.operation) from None
         if not admission.granted:
             raise StudioError(
                 "too many executions are being created for this account; "
@@ -269,32 +302,33 @@ class Transport:
                 retry_after=round(admission.wait, 3),
                 operation=call.operation,
             )
-        if admission.wait > 0:
-            try:
-                async with _bounded(scope, own_deadline):
-                    await asyncio.sleep(admission.wait)
-            except TimeoutError:
-                raise _scope_ended(call.operation) from None
+        return admission.ticket
+
+    async def _release_turn(self, call: _Call, ticket: str | None) -> None:
+        if ticket is not None and self.create_limiter is not None:
+            await self.create_limiter.release(call.account, ticket)
 
     async def _send(
         self, call: _Call, authorization: str, target: str, body: bytes | None
     ) -> Answer:
-        async with self._slots, self._account_slot(call.account):
-            self.in_flight += 1
-            try:
-                return await self._wire.send(call.method, target, authorization, body)
-            finally:
-                self.in_flight -= 1
+        self.in_flight += 1
+        try:
+            return await self._wire.send(call.method, target, authorization, body)
+        finally:
+            self.in_flight -= 1
 
     def _account_slot(self, account: str) -> AbstractAsyncContextManager[None]:
         if self.account_slots is None:
             return contextlib.nullcontext()
         return self.account_slots.hold(account)
 
-    def _backoff(self, error: StudioError, attempt: int, remaining: float) -> float | None:
-        """Seconds to wait before the next attempt, or None when the call must fail now."""
+    def _backoff(
+        self, error: StudioError, attempt: int, remaining: float, *, capped: bool = True
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when the call must fail now
+        (`capped`: after the policy's last attempt)."""
         retry = self.config.retry
-        if attempt >= retry.max_attempts:
+        if capped and attempt >= retry.max_attempts:
             return None
         if error.retry_after is not None:
             delay = error.retry_after
@@ -351,6 +385,14 @@ def _upstream_failed(error: StudioError) -> bool:
     if error.reason is Reason.RESPONSE:
         return error.status is None or error.status >= 500
     return error.reason in (Reason.TIMEOUT, Reason.NETWORK, Reason.MALFORMED)
+
+
+def _may_be_carried_out(error: StudioError, broken: bool) -> bool:
+    """Whether a failed request that changes something may have been carried out
+    with no answer saying so: a connection broken after it was sent, a 5xx, a
+    2xx too garbled to read. (A timeout is judged where it happens.)"""
+    status = error.status
+    return broken or (status is not None and (status >= 500 or 200 <= status < 300))
 
 
 def _retryable(

@@ -13,7 +13,7 @@ from gateway.graphql import Context
 from gateway.security.auth import Authenticator
 from gateway.security.persisted import PersistedQueries
 from gateway.settings import Settings
-from gateway.websocket.connections import GraphQLWebSocket
+from gateway.websocket.connections import GraphQLWebSocket, WebSocketLimits
 from gateway.websocket.protocol import handler, reader
 
 __all__ = ["websocket_endpoint"]
@@ -40,6 +40,11 @@ def websocket_endpoint(
     )
     return GraphQLWebSocket(
         view,
-        max_connections=settings.websocket_max_connections,
-        max_pending=settings.websocket_max_pending,
+        WebSocketLimits(
+            connections=settings.websocket_max_connections,
+            pending=settings.websocket_max_pending,
+            connections_per_principal=settings.websocket_max_connections_per_principal,
+            pending_per_address=settings.websocket_max_pending_per_address,
+            subscriptions_per_principal=settings.websocket_max_subscriptions_per_principal,
+        ),
     )

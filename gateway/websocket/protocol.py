@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import orjson
@@ -20,6 +22,7 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -31,22 +34,38 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from gateway.events.watch import Live
 from gateway.graphql import Context
+from gateway.graphql.update_reads import UpdateReads
 from gateway.loaders import Loaders
 from gateway.security import client_json
 from gateway.security.auth import Authenticator, Unauthenticated
 from gateway.security.codes import Code
 from gateway.security.gate import MAX_GET_TOKENS, chosen_operation
 from gateway.security.persisted import PersistedError, PersistedQueries
+from gateway.security.principal import Principal, quota_key
 from gateway.studio import Credentials, InvalidArgument
-from gateway.websocket.connections import ADMIT, BAD_MESSAGE, EXPIRED, FORBIDDEN, TOO_BIG
+from gateway.websocket.connections import (
+    BAD_MESSAGE,
+    EXPIRED,
+    FORBIDDEN,
+    SEAT,
+    TOO_BIG,
+    Refusal,
+    Seat,
+)
 
 __all__ = ["handler", "reader"]
+
+#: The context of the operation whose task this is (see `Handler.context`).
+_OPERATION_CONTEXT: ContextVar[Context | None] = ContextVar(
+    "gateway_websocket_operation", default=None
+)
 
 
 class LiveGateway(Protocol):
     """What a connection needs of the gateway (`gateway.app.Gateway`)."""
 
     live: Live | None
+    updates: UpdateReads
 
     def loaders(self, credentials: Credentials | None = None) -> Loaders: ...
 
@@ -65,12 +84,29 @@ def handler(
         pinger: asyncio.Task[None] | None = None
         expiry: asyncio.Task[None] | None = None
 
+        # The connection's context, and in an operation's task that operation's own
+        # copy: the loaders a subscription sets for each update it resolves
+        # (`gateway.graphql.update_reads`) are its own, never another operation's
+        # of the same connection, running at the same time.
+        @property
+        def context(self) -> Context:
+            own = _OPERATION_CONTEXT.get()
+            return own if own is not None else self._connection_context
+
+        @context.setter
+        def context(self, value: Context) -> None:
+            self._connection_context = value
+
+        async def run_operation(self, operation: Operation[Context, None]) -> None:
+            # The operation's task (strawberry starts one each): a copy for it alone.
+            _OPERATION_CONTEXT.set(dataclasses.replace(self._connection_context))
+            await super().run_operation(operation)
+
         async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
             payload = message.get("payload") or {}
             if isinstance(payload, dict) and not self.connection_init_received:
                 try:
-                    await self._admit(payload)
-                    refusal = self._take_room()
+                    refusal = self._take_room(await self._admit(payload))
                 except Unauthenticated as refused:
                     refusal = FORBIDDEN, _reason(str(refused))
                 if refusal is not None:
@@ -82,13 +118,18 @@ def handler(
             if self.connection_acknowledged and ping_interval > 0:
                 self.pinger = asyncio.get_running_loop().create_task(self._ping())
 
-        def _take_room(self) -> tuple[int, str] | None:
-            admit: Callable[[], tuple[int, str] | None] | None = self.context.request.scope.get(
-                ADMIT
-            )
-            return admit() if admit is not None else None
+        def _seat(self) -> Seat | None:
+            seat: Seat | None = self.context.request.scope.get(SEAT)
+            return seat
 
-        async def _admit(self, payload: dict[str, Any]) -> None:
+        def _take_room(self, principal: Principal) -> Refusal | None:
+            seat = self._seat()
+            if seat is None:
+                return None
+            client = self.context.request.client
+            return seat.admit(quota_key(principal, client.host if client else None))
+
+        async def _admit(self, payload: dict[str, Any]) -> Principal:
             headers = _headers(self.context.request, payload)
             principal = await authenticator.authenticate(headers)
             credentials = _credentials(headers) if passthrough else None
@@ -104,6 +145,8 @@ def handler(
             self.context.new_loaders = lambda: owner.loaders(credentials)
             self.context.loaders = self.context.new_loaders()
             self.context.live = owner.live
+            self.context.updates = owner.updates
+            return principal
 
         async def handle_subscribe(self, message: SubscribeMessage) -> None:
             if not self.connection_acknowledged:
@@ -122,6 +165,40 @@ def handler(
                     limit=max_operations,
                 )
                 return
+            if message["id"] in self.operations:
+                await super().handle_subscribe(message)  # closes: 4409
+                return
+            give_back = self._take_subscription()
+            if give_back is None:
+                most = self._most_subscriptions()
+                await self._refuse(
+                    message["id"],
+                    f"these credentials already run {most} subscriptions on this replica, "
+                    "their most (STUDIO_GATEWAY_WEBSOCKET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL): "
+                    "complete one first",
+                    Code.RATE_LIMITED,
+                    limit=most,
+                )
+                return
+            try:
+                await self._subscribe(message)
+            finally:
+                # Given back when the operation ends, however it ends; at once if none ran.
+                operation = self.operations.get(message["id"])
+                if operation is not None and operation.task is not None:
+                    operation.task.add_done_callback(lambda _: give_back())
+                else:
+                    give_back()
+
+        def _take_subscription(self) -> Callable[[], None] | None:
+            seat = self._seat()
+            return seat.subscription() if seat is not None else (lambda: None)
+
+        def _most_subscriptions(self) -> int:
+            seat = self._seat()
+            return seat.limits.subscriptions_per_principal if seat is not None else 0
+
+        async def _subscribe(self, message: SubscribeMessage) -> None:
             payload: Any = message["payload"]
             if not isinstance(payload, dict):
                 await self.handle_invalid_message("a subscribe message's payload is an object")

@@ -16,19 +16,30 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.support import SLACK, free_port
+from tests.support import SLACK, free_port, until_blocking
 from tests.support.graphql_ws import PROTOCOL
 
 
+@dataclass
+class Demo:
+    url: str
+    output: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
+
+
 @pytest.fixture
-def demo() -> Iterator[tuple[str, Path]]:
-    """The demo on free ports, starting an execution every half second; its URL and output."""
+def demo() -> Iterator[Demo]:
+    """The demo on free ports, starting an execution every half second."""
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "STUDIO_"))}
     with tempfile.TemporaryDirectory(prefix="studio-gateway-demo-") as folder:
@@ -63,7 +74,7 @@ def demo() -> Iterator[tuple[str, Path]]:
                     pass
                 assert time.monotonic() < deadline, output.read_text()
                 time.sleep(0.1)
-            yield url, output
+            yield Demo(url, output, process)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -73,11 +84,9 @@ def demo() -> Iterator[tuple[str, Path]]:
                 process.wait()
 
 
-def test_the_demos_suggested_subscription_sees_live_executions(
-    demo: tuple[str, Path],
-) -> None:
-    url, output = demo
-    banner = output.read_text()
+def test_the_demos_suggested_subscription_sees_live_executions(demo: Demo) -> None:
+    url = demo.url
+    banner = demo.log()
     assert f"{url}/graphql" in banner
     suggested = re.search(r"subscription \{.*?\n\}", banner, re.S)
     assert suggested is not None, banner
@@ -102,3 +111,20 @@ def test_the_demos_suggested_subscription_sees_live_executions(
     updates = asyncio.run(watch())
     assert {u["status"] for u in updates} >= {"ACTIVE", "ENDED"}
     assert all(str(u["sid"]).startswith("FN") for u in updates)
+
+
+def test_ctrl_c_ends_the_live_demo_at_once_and_it_posts_nothing_more(demo: Demo) -> None:
+    webhook = "path=/webhooks/twilio/events"
+    until_blocking(lambda: webhook in demo.log(), SLACK * 2)  # the live mode is posting
+
+    demo.process.send_signal(signal.SIGINT)
+
+    # At once: the live mode and both servers stop (the rest is the interpreter's exit).
+    assert demo.process.wait(SLACK * 3) == 0, demo.log()
+    log = demo.log()
+    assert "Traceback" not in log and "Error" not in log, log
+    assert log.rstrip().endswith("Demo stopped."), log
+    # The live mode stopped before either server began to: no delivery met a closed port.
+    assert webhook not in log.split("Shutting down", 1)[1], log
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{demo.url}/healthz", timeout=1)

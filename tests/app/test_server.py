@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -24,7 +25,14 @@ from gateway import server
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.emulator import create_app as emulator_app
-from tests.support import Served, asgi_transport, gateway_process, gateway_settings, serve
+from tests.support import (
+    Served,
+    asgi_transport,
+    gateway_process,
+    gateway_settings,
+    serve,
+    until_blocking,
+)
 
 HEADER_TIMEOUT = 1.0
 BODY_GRACE = 1.0
@@ -130,7 +138,10 @@ def test_a_kept_alive_connection_serves_again_after_idling_past_the_header_timeo
     with closing(connect(gateway.url)) as sock:
         sock.sendall(request)
         first = read_response(sock)
-        time.sleep(HEADER_TIMEOUT * 1.5)
+        # Idle until a connection opened after this one's answer, sending nothing, has
+        # been closed by its header timeout: this one has idled past it too.
+        with closing(connect(gateway.url)) as silent:
+            assert read_until_closed(silent) == b""
         sock.sendall(request)
         second = read_response(sock)
     assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 200 ")
@@ -184,19 +195,23 @@ def test_a_body_sent_in_pieces_above_the_minimum_rate_is_served(gateway: Served)
     assert json.loads(response.partition(b"\r\n\r\n")[2])["data"]["flows"]["nodes"]
 
 
-def test_past_the_connection_bound_a_request_is_503(emulator: Emulator) -> None:
-    settings = gateway_settings(environment="production", max_connections=3)
+def test_past_the_connection_bound_a_request_is_503_but_never_a_probe(
+    emulator: Emulator,
+) -> None:
+    settings = gateway_settings(environment="production", max_connections=3, header_timeout=60)
     app = create_app(settings, transport=asgi_transport(emulator))
+    request = f"/graphql?query={quote('{ __typename }')}"
     with serve(app, **server.options(settings)) as url:
         with ExitStack() as stack:
             for _ in range(3):
                 stack.enter_context(closing(connect(url)))
-            time.sleep(0.2)  # let the server accept them
-            refused = httpx.get(f"{url}/healthz")
-        time.sleep(0.2)  # and see them go
-        served = httpx.get(f"{url}/healthz")
-    assert refused.status_code == 503
-    assert served.status_code == 200
+            # Once the server has taken the silent connections in, a request is refused...
+            until_blocking(lambda: httpx.get(url + request).status_code == 503)
+            # ...but an orchestrator's probes, or a scrape, never are.
+            probes = [httpx.get(url + path) for path in ("/healthz", "/readyz", "/metrics")]
+        # And once they are gone, requests are served again.
+        until_blocking(lambda: httpx.get(url + request).status_code == 200)
+    assert [p.status_code for p in probes] == [200, 200, 200]
 
 
 def test_a_websocket_message_over_the_body_limit_is_refused_before_the_app_reads_it(

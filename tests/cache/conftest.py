@@ -1,4 +1,5 @@
-"""A RedisCache on the suite's Redis (127.0.0.1:6379) under a prefix of its own."""
+"""The caches a test runs against: memory, or a RedisCache on the suite's Redis
+(127.0.0.1:6379) under a prefix of its own."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.cache import RedisCache
+from gateway.cache import Cache, MemoryCache, RedisCache
 from tests.support import REDIS_URL, drop_keys
 
 
@@ -19,3 +20,12 @@ async def remote() -> AsyncIterator[RedisCache]:
     yield backend
     await drop_keys(REDIS_URL, backend.prefix)
     await backend.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Cache:
+    """Each test that takes it runs once in memory and once in Redis."""
+    if request.param == "memory":
+        return MemoryCache()
+    remote: RedisCache = request.getfixturevalue("remote")
+    return remote

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -26,7 +25,12 @@ async def pair(remote: RedisCache) -> AsyncIterator[tuple[LayeredCache, LayeredC
     second = LayeredCache(MemoryCache(), other, cipher=CIPHER, ttl=60)
     await first.start()
     await second.start()
-    await asyncio.sleep(0.2)  # both subscribed
+
+    async def both_listening() -> bool:
+        ((_, listeners),) = await remote.shared.client.pubsub_numsub(remote.channel)
+        return bool(listeners == 2)
+
+    await until(both_listening)
     yield first, second
     await first.stop()
     await second.stop()
@@ -84,8 +88,11 @@ async def test_an_invalidation_made_while_redis_was_away_is_sent_when_it_is_back
     # As if Redis had only been out of reach and kept its data:
     redis_server.client().set(remote.prefix + REVISION.key, b"{}")
     redis_server.client().sadd(remote.prefix + "tag:AC1:FW1", remote.prefix + REVISION.key)
-    await asyncio.sleep(0.1)
-    await cache.get(OTHER)  # Redis answers again: the held invalidation goes now
-    await until(lambda: redis_server.client().get(remote.prefix + REVISION.key) is None, 5)
+
+    async def sent() -> bool:
+        await cache.get(OTHER)  # once Redis answers again, the held invalidation goes
+        return redis_server.client().get(remote.prefix + REVISION.key) is None
+
+    await until(sent)
     assert redis_server.client().exists(remote.prefix + "gone:AC1:FW1")
     await remote.aclose()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
+from gateway.cache import Cache, LayeredCache, MemoryCache
 from gateway.emulator import Emulator
 from gateway.emulator import create_app as create_emulator_app
 from gateway.keeping import READ_AHEAD_MARGIN, settled
@@ -28,14 +28,6 @@ from tests.support import FAST_RETRY, Gateway, open_gateway
 DETAIL = """query($f: ID!, $e: ID!) { execution(flowSid: $f, sid: $e) {
   status context flowRevision { revision definition }
   steps { nodes { sid name context toWidget { name } } } } }"""
-
-
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Cache:
-    if request.param == "memory":
-        return MemoryCache()
-    remote: RedisCache = request.getfixturevalue("remote")
-    return remote
 
 
 async def gateway_with(emulator: Emulator, cache: Cache) -> AsyncIterator[Gateway]:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from starlette.routing import Route
 
+from gateway.admin import probe_routes
 from gateway.app import create_app
 from gateway.settings import Settings
 
@@ -76,22 +77,44 @@ def test_kustomization_lists_every_manifest() -> None:
     assert set(kustomization["resources"]) == files
 
 
-def test_probes_hit_the_routes_the_app_serves() -> None:
-    app = create_app(Settings(twilio_account_sid="AC" + "0" * 32, twilio_auth_token="x"))
-    paths = {route.path for route in app.routes if isinstance(route, Route)}
+def test_probes_hit_the_admin_port_and_the_routes_it_serves() -> None:
+    paths = {route.path for route in probe_routes()}
     container = gateway_container()
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["path"] in paths
-        assert container[probe]["httpGet"]["port"] == "http"
+        # Out of clients' load: a flood on the public port never fails a probe.
+        assert container[probe]["httpGet"]["port"] == "admin"
 
 
-def test_the_port_is_the_one_the_gateway_listens_on() -> None:
+def test_the_ports_are_the_ones_the_gateway_listens_on() -> None:
     ports = {p["name"]: p["containerPort"] for p in gateway_container()["ports"]}
     assert ports["http"] == int(config()["STUDIO_GATEWAY_PORT"])
+    assert ports["admin"] == int(config()["STUDIO_GATEWAY_ADMIN_PORT"])
+    # Clients reach the public port alone: /metrics is not served there.
     service = one("Service", "studio-gateway")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    app = create_app(
+        Settings(
+            twilio_account_sid="AC" + "0" * 32,
+            twilio_auth_token="x",
+            admin_port=int(config()["STUDIO_GATEWAY_ADMIN_PORT"]),
+        )
+    )
+    public = {route.path for route in app.routes if isinstance(route, Route)}
+    assert "/metrics" not in public and "/healthz" in public
+    annotations = one("Deployment", "studio-gateway")["spec"]["template"]["metadata"]
+    assert annotations["annotations"]["prometheus.io/port"] == str(ports["admin"])
+
+
+def test_the_network_policy_opens_the_admin_port_to_monitoring_alone() -> None:
+    ingress = one("NetworkPolicy", "studio-gateway")["spec"]["ingress"]
+    public = [rule for rule in ingress if {p["port"] for p in rule["ports"]} == {"http"}]
+    admin = [rule for rule in ingress if {p["port"] for p in rule["ports"]} == {"admin"}]
+    assert len(public) == 1 and "from" not in public[0]
+    # The kubelet's probes come from the pod's node, which a policy always lets in.
+    assert len(admin) == 1 and admin[0]["from"]
 
 
 def test_every_setting_named_is_one_the_gateway_reads() -> None:

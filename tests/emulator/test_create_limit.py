@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import httpx
+import pytest
 
 from gateway.emulator import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, Emulator, create_app
 from gateway.emulator.limits import CreateLimit
-from tests.support import free_port
+from tests.support import SLACK, free_port, until_blocking
 
 AUTH = (DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN)
 
@@ -92,6 +92,43 @@ def test_the_bucket_refills_at_the_limit_each_second() -> None:
     assert [limit.admit("AC1") for _ in range(5)] == [True, True, True, True, False]
 
 
+def test_a_fixed_window_counts_each_second_of_the_clock_afresh() -> None:
+    now = [100.5]
+    limit = CreateLimit(4, limiter="fixed-window", clock=lambda: now[0])
+    assert [limit.admit("AC1") for _ in range(5)] == [True, True, True, True, False]
+    now[0] = 100.99
+    assert not limit.admit("AC1")
+    now[0] = 101.0  # a new second: four more, eight within half a second
+    assert [limit.admit("AC1") for _ in range(5)] == [True, True, True, True, False]
+    assert limit.admit("AC2")
+
+
+def test_a_sliding_window_counts_any_one_second() -> None:
+    now = [100.5]
+    limit = CreateLimit(4, limiter="sliding-window", clock=lambda: now[0])
+    assert [limit.admit("AC1") for _ in range(2)] == [True, True]
+    now[0] = 101.0
+    assert [limit.admit("AC1") for _ in range(3)] == [True, True, False]
+    now[0] = 101.49  # the first two still count
+    assert not limit.admit("AC1")
+    now[0] = 101.5
+    assert [limit.admit("AC1") for _ in range(3)] == [True, True, False]
+
+
+def test_an_unknown_limiter_is_refused() -> None:
+    with pytest.raises(ValueError, match="token-bucket, fixed-window, sliding-window"):
+        CreateLimit(4, limiter="leaky")  # type: ignore[arg-type]
+
+
+async def test_the_limiter_can_be_chosen_and_counts_anew() -> None:
+    emulator = Emulator.seeded(seed=7)
+    emulator.create_limit = 3
+    emulator.create_limiter = "sliding-window"
+    assert emulator.create_limit == 3
+    responses = await create_many(emulator, 4)
+    assert sorted(r.status_code for r in responses) == [201, 201, 201, 429]
+
+
 def test_the_cli_flag_sets_the_limit() -> None:
     port = free_port()
     process = subprocess.Popen(
@@ -104,6 +141,8 @@ def test_the_cli_flag_sets_the_limit() -> None:
             str(port),
             "--create-limit",
             "1",
+            "--create-limiter",
+            "fixed-window",
             "--admin",
         ],
         stdout=subprocess.DEVNULL,
@@ -111,12 +150,15 @@ def test_the_cli_flag_sets_the_limit() -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+
+        def serving() -> bool:
             try:
                 httpx.get(f"{url}/_emulator/requests", timeout=0.5)
-                break
             except httpx.HTTPError:
-                time.sleep(0.05)
+                return False
+            return True
+
+        until_blocking(serving, SLACK * 2)
         flows = httpx.get(f"{url}/v2/Flows", auth=AUTH).json()["flows"]
         published = next(f["sid"] for f in flows if f["status"] == "published")
         statuses = [
@@ -125,7 +167,7 @@ def test_the_cli_flag_sets_the_limit() -> None:
                 data={"To": f"+1415555{n:04d}", "From": "+14155550100"},
                 auth=AUTH,
             ).status_code
-            for n in range(3)
+            for n in range(5)
         ]
         assert 429 in statuses
         assert httpx.get(f"{url}/_emulator/requests").json()["throttled"] == statuses.count(429)

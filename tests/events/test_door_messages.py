@@ -56,7 +56,10 @@ async def test_a_message_that_is_not_json_closes_4400_with_the_reason(
 async def test_a_message_over_the_body_limit_closes_1009_unread(emulator: Emulator) -> None:
     limit = 4096
     padded = {"type": "connection_init", "payload": {"pad": "x" * limit}}
-    async with served(emulator, max_body_bytes=limit) as gateway:
+    # uvicorn's own bound (`ws_max_size`, tests/app/test_server.py) out of the way:
+    # this is the app's, for a server run without it.
+    big = {"ws_max_size": 16 * limit}
+    async with served(emulator, max_body_bytes=limit, uvicorn_options=big) as gateway:
         async with connect(gateway.url, subprotocols=[PROTOCOL]) as socket:
             await socket.send(json.dumps(padded))
             with pytest.raises(ConnectionClosed) as closed:

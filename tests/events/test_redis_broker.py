@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import signal
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from gateway.cache import CacheCipher, new_key
 from gateway.events import StudioEvent
 from gateway.events.redis import RedisBroker
 from gateway.shared import SharedRedis
-from tests.support import RedisServer, until
+from tests.support import SLACK, RedisServer, until
 from tests.support.events import ACCOUNT, CONTACT, REDIS_URL, ended_event, step_event
 
 
@@ -52,8 +51,12 @@ async def test_an_event_published_on_one_replica_is_heard_once_on_each(
     assert heard_b[1].execution.contact_channel_address == CONTACT
     await b.publish(step_event(2))
     await until(lambda: len(heard_a) == 3)
-    await asyncio.sleep(0.05)  # a second copy would have come by now
-    assert [e.id for e in heard_b] == ["EZ1", "EZend", "EZ2"]
+    # Redis delivers in the order it was sent: once a later event from the other
+    # replica has come, a second copy of EZ2 (b's own) would have come before it.
+    await a.publish(step_event(3))
+    await until(lambda: heard_b[-1].id == "EZ3")
+    assert [e.id for e in heard_b] == ["EZ1", "EZend", "EZ2", "EZ3"]
+    assert [e.id for e in heard_a] == ["EZ1", "EZend", "EZ2", "EZ3"]
     assert other == []
 
 
@@ -139,11 +142,16 @@ async def test_with_redis_gone_the_process_still_hears_and_others_hear_again_whe
         redis_server.start()
 
         async def b_hears_again() -> bool:
-            await a.publish(step_event(len(heard_a) + 1))
-            await asyncio.sleep(0.02)
-            return bool(heard_b)
+            # Until b has subscribed again, what a sends is lost to it: send again.
+            event = step_event(len(heard_a) + 1)
+            await a.publish(event)
+            try:
+                await until(lambda: event.id in {e.id for e in heard_b}, 0.5)
+            except AssertionError:
+                return False
+            return True
 
-        await until(b_hears_again)
+        await until(b_hears_again, SLACK * 2)
         assert heard_b[-1].id == heard_a[-1].id
     finally:
         for broker, redis in zip((a, b), shared, strict=True):

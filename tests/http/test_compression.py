@@ -3,8 +3,10 @@ never for streams, never twice."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,13 +16,13 @@ import pytest
 import zstandard
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.http.compression import Compression
-from tests.support import asgi_transport, gateway_settings, serve
+from tests.support import SLACK, asgi_transport, gateway_settings, serve, until
 
 BIG = "{ flows(first: 50) { nodes { sid friendlyName definition } } }"
 SMALL = "{ __typename }"
@@ -175,3 +177,67 @@ async def test_an_answer_already_encoded_is_not_compressed_again(streams_url: st
         response = await http.get("/encoded", headers={"Accept-Encoding": "br, gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert response.json()["data"] == PART.decode()  # httpx undid exactly one gzip
+
+
+# -- big answers are compressed off the event loop -------------------------------------
+
+BIG_BODY = b'{"data": "' + b"studio " * 40_000 + b'"}'
+
+
+class HeldGzip:
+    """gzip that notes the thread it runs on, and (when told to) holds until released."""
+
+    def __init__(self, *, hold: bool) -> None:
+        self.threads: list[int] = []
+        self.started = threading.Event()
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+
+    def __call__(self, body: bytes) -> bytes:
+        self.threads.append(threading.get_ident())
+        self.started.set()
+        assert self.released.wait(SLACK * 4), "never released"
+        return gzip.compress(body, mtime=0)
+
+
+async def big_answer(request: Request) -> Response:
+    return Response(BIG_BODY, media_type="application/json")
+
+
+async def loop_thread(request: Request) -> Response:
+    return JSONResponse({"thread": threading.get_ident()})
+
+
+def compressing(coder: HeldGzip, thread_bytes: int) -> Compression:
+    app = Starlette(routes=[Route("/big", big_answer), Route("/thread", loop_thread)])
+    return Compression(app, min_bytes=1024, thread_bytes=thread_bytes, coders={"gzip": coder})
+
+
+async def test_while_a_big_answer_is_compressed_a_small_request_is_answered() -> None:
+    coder = HeldGzip(hold=True)
+    with serve(compressing(coder, thread_bytes=64 * 1024)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=SLACK * 4) as http:
+            try:
+                big = asyncio.ensure_future(http.get("/big", headers={"Accept-Encoding": "gzip"}))
+                await until(coder.started.is_set)  # its compression runs, and is held
+                # Were it compressing on the event loop, nothing else would be answered.
+                async with asyncio.timeout(SLACK):
+                    small = await http.get("/thread", headers={"Accept-Encoding": "identity"})
+                assert not big.done()
+            finally:
+                coder.released.set()
+            answer = await big
+    assert answer.headers["content-encoding"] == "gzip"
+    assert answer.content == BIG_BODY  # httpx undid the gzip
+    assert coder.threads != [small.json()["thread"]]  # not the event loop's thread
+
+
+async def test_a_body_under_the_thread_size_is_compressed_in_place() -> None:
+    coder = HeldGzip(hold=False)
+    with serve(compressing(coder, thread_bytes=len(BIG_BODY) + 1)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            answer = await http.get("/big", headers={"Accept-Encoding": "gzip"})
+            loop = (await http.get("/thread")).json()["thread"]
+    assert answer.headers["content-encoding"] == "gzip" and answer.content == BIG_BODY
+    assert coder.threads == [loop]

@@ -262,24 +262,6 @@ async def executions_of(emulator: Emulator, flow_sid: str) -> int:
     return len(emulator.account(emulator.account_sid).flows[flow_sid].executions)
 
 
-@pytest.mark.parametrize("fault", ["500", "drop"])
-async def test_a_create_that_may_have_been_processed_is_sent_once(
-    rig: Rig, emulator: Emulator, fault: str
-) -> None:
-    flow_sid = emulator.seeded_handles.survey_flow_sid
-    before = await executions_of(emulator, flow_sid)
-    emulator.faults.enqueue(
-        fault, method="POST", route="/v2/Flows/{FlowSid}/Executions", processed=True
-    )
-
-    result = await rig.query(CREATE, {"f": flow_sid, "to": "+15005550901"})
-
-    assert result["data"]["createExecution"] is None
-    assert codes(result) == ["UPSTREAM_UNAVAILABLE"]
-    assert emulator.requests[CREATE_EXECUTION] == 1
-    assert await executions_of(emulator, flow_sid) == before + 1
-
-
 async def test_a_create_rate_limited_is_retried_and_created_once(
     rig: Rig, emulator: Emulator
 ) -> None:

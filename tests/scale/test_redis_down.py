@@ -104,7 +104,7 @@ def test_a_redis_that_stops_answering_delays_a_request_by_no_more_than_its_timeo
             for round_ in (1, 2):
                 started = time.monotonic()
                 everything_answers(group, emulator, round_)
-                # 8 operations; a create may wait its CREATE_WAIT (2 s) for Redis's bucket.
+                # 8 operations; a create may wait its CREATE_WAIT (2 s) for Redis's window.
                 assert time.monotonic() - started < 15
             assert readiness(group, 0)["checks"]["redis"] == "unreachable"
         finally:

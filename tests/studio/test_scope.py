@@ -28,9 +28,13 @@ LIST_FLOWS = "GET /v2/Flows"
 
 @pytest.fixture
 async def studio(emulator_url: str, credentials: Credentials) -> AsyncIterator[StudioClient]:
-    """Over a real socket, so a hung upstream really hangs; a long call deadline of its own."""
+    """Over a real socket, so a hung upstream really hangs; a long call deadline of its
+    own, and as long for a create to wait out Twilio's 429s."""
     config = ClientConfig(
-        base_url=emulator_url, retry=FAST_RETRY, timeouts=Timeouts(read=30, deadline=30)
+        base_url=emulator_url,
+        retry=FAST_RETRY,
+        timeouts=Timeouts(read=30, deadline=30),
+        create_wait=30,
     )
     client = StudioClient(Transport(config), credentials)
     yield client

@@ -117,34 +117,44 @@ async def test_a_post_that_may_have_been_processed_is_never_sent_twice(
     studio: StudioClient, emulator: Emulator, fault: str
 ) -> None:
     flow_sid = await a_flow(emulator, studio)
+    emulator.faults.enqueue(fault, route="/v2/Flows/{Sid}", method="POST", processed=True)
+
+    with pytest.raises(StudioError) as caught:
+        await studio.update_flow(flow_sid, "published", commit_message="once")
+
+    assert caught.value.status == int(fault)
+    assert caught.value.outcome_unknown
+    assert emulator.requests["POST /v2/Flows/{Sid}"] == 1
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "504"])
+async def test_a_create_that_may_have_been_processed_is_sent_once_and_found(
+    studio: StudioClient, emulator: Emulator, fault: str
+) -> None:
+    flow_sid = await a_flow(emulator, studio)
     before = executions_of(emulator, studio, flow_sid)
     emulator.faults.enqueue(
         fault, route="/v2/Flows/{FlowSid}/Executions", method="POST", processed=True
     )
 
-    with pytest.raises(StudioError) as caught:
-        await studio.create_execution(flow_sid, "+15005550124", "+15005550001")
+    execution = await studio.create_execution(flow_sid, "+15005550124", "+15005550001")
 
-    assert caught.value.status == int(fault)
     assert emulator.requests[CREATE_EXECUTION] == 1
     assert executions_of(emulator, studio, flow_sid) == before + 1
+    assert execution.sid in emulator.account(studio.account_sid).flows[flow_sid].executions
 
 
 async def test_a_post_whose_connection_broke_is_not_retried(
     studio_socket: StudioClient, emulator: Emulator
 ) -> None:
     flow_sid = await a_flow(emulator, studio_socket)
-    before = executions_of(emulator, studio_socket, flow_sid)
-    emulator.faults.enqueue(
-        "drop", route="/v2/Flows/{FlowSid}/Executions", method="POST", processed=True
-    )
+    emulator.faults.enqueue("drop", route="/v2/Flows/{Sid}", method="POST", processed=True)
 
     with pytest.raises(StudioError) as caught:
-        await studio_socket.create_execution(flow_sid, "+15005550125", "+15005550001")
+        await studio_socket.update_flow(flow_sid, "published", commit_message="once")
 
-    assert caught.value.reason is Reason.NETWORK
-    assert emulator.requests[CREATE_EXECUTION] == 1
-    assert executions_of(emulator, studio_socket, flow_sid) == before + 1
+    assert caught.value.reason is Reason.NETWORK and caught.value.outcome_unknown
+    assert emulator.requests["POST /v2/Flows/{Sid}"] == 1
 
 
 async def test_a_get_whose_connection_broke_is_retried(

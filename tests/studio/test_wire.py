@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.studio import ClientConfig, Reason, StudioError, Transport
-from tests.support import FAST_RETRY, free_port, serve
+from tests.support import FAST_RETRY, SLACK, free_port, serve
 
 AUTH = ("AC" + "1" * 32, "token")
 
@@ -66,6 +66,19 @@ def server() -> Iterator[str]:
     # The server closes a connection idle for a second, as a proxy would.
     with serve(APP, timeout_keep_alive=1) as url:
         yield url
+
+
+async def idled_out(url: str) -> None:
+    """Until the server has closed a connection that went idle after now: every
+    connection idle since before has been closed by its keep-alive timeout too."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"GET /v2/Echo HTTP/1.1\r\nHost: echo\r\n\r\n")
+        async with asyncio.timeout(SLACK):
+            await reader.read()  # the answer, then the end when the server closes
+    finally:
+        writer.close()
 
 
 def transport_for(url: str) -> Transport:
@@ -142,7 +155,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used(
     transport = transport_for(server)
     try:
         first = await transport.request(method, "/v2/Echo", "/v2/Echo", auth=AUTH)
-        await asyncio.sleep(1.5)  # past the server's keep-alive
+        await idled_out(server)
         second = await transport.request(method, "/v2/Echo", "/v2/Echo", auth=AUTH)
     finally:
         await transport.aclose()

@@ -27,6 +27,7 @@ from gateway.events import STEP_ENDED, StudioEvent
 from gateway.events.watch import Live
 from gateway.runtime import Gateway
 from gateway.security.documents import DocumentStore
+from gateway.server import options
 from gateway.studio import ClientConfig
 from tests.support.emulator import FAST_RETRY, asgi_transport
 from tests.support.gateway import gateway_settings
@@ -92,24 +93,32 @@ async def served(
     cache: Cache | None = None,
     documents: DocumentStore | None = None,
     shared_reads: bool = True,
+    uvicorn_options: dict[str, Any] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Served]:
     """The gateway on a real socket; its `/graphql` WebSocket URL.
 
     `shared_reads=False` turns single flight off, so each read the gateway makes
     is one the emulator counts (identical reads at once otherwise share a call).
+    uvicorn runs as `studio-gateway serve` runs it, but for `uvicorn_options`.
     """
     config = ClientConfig(
         base_url="http://emulator.test", retry=FAST_RETRY, single_flight=shared_reads
     )
+    chosen = gateway_settings(**{**FAST_POLLING, **settings})
     app = create_app(
-        gateway_settings(**{**FAST_POLLING, **settings}),
-        transport=asgi_transport(emulator, config),
-        cache=cache,
-        documents=documents,
+        chosen, transport=asgi_transport(emulator, config), cache=cache, documents=documents
     )
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # uvicorn as `studio-gateway serve` runs it: its protocols, slots and bounds.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        **{**options(chosen), **(uvicorn_options or {})},
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await until(lambda: server.started)

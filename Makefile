@@ -18,8 +18,11 @@ OLDEST := .venv-oldest
 # The Node clients the tests drive (tests/clients), pinned by their lockfile.
 CLIENTS := tests/clients
 NODE_STAMP := $(CLIENTS)/node_modules/.installed
+# The runnable examples (examples/), each pinned by its own lockfile and tested too.
+EXAMPLES := examples/react-apollo examples/node-bff-urql
+EXAMPLE_STAMPS := $(EXAMPLES:%=%/node_modules/.installed)
 
-.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest
+.PHONY: demo test check lint bench install clean graphiql-assets lock upgrade test-oldest release image docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +41,16 @@ $(NODE_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
 	npm ci --prefix $(CLIENTS) --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+%/node_modules/.installed: %/package.json %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund
+	touch $@
+
 install: $(DEV)
 
 demo: $(RUNTIME)
 	$(BIN)/studio-gateway demo --live 10
 
-test: $(DEV) $(NODE_STAMP)
+test: $(DEV) $(NODE_STAMP) $(EXAMPLE_STAMPS)
 	$(BIN)/python -m pytest
 
 lint: $(DEV)
@@ -77,6 +84,25 @@ test-oldest: $(DEV) $(NODE_STAMP)
 	# Old releases may warn about their own newer dependencies: not ours to fail on.
 	$(OLDEST)/bin/python -m pytest -W ignore::DeprecationWarning
 
+# The documentation site (mkdocs.yml): the reference pages generated from the code,
+# then the site in site/, offline, failing on any warning or broken link.
+docs: $(DEV)
+	$(BIN)/python -m gateway.docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The sdist and the wheel in dist/, checked as PyPI reads them (metadata, README).
+# The version is gateway/__init__.py's __version__; CHANGELOG.md says what it holds.
+release: $(DEV)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The production image, labelled with the version and the commit (OCI labels).
+VERSION = $(shell $(BIN)/python -c 'import gateway; print(gateway.__version__)')
+image: $(DEV)
+	docker build -f docker/Dockerfile --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$(shell git rev-parse HEAD) -t studio-gateway:$(VERSION) .
+
 bench: $(DEV)
 	$(BIN)/python -m bench.queries
 
@@ -88,4 +114,5 @@ graphiql-assets:
 	node assets/graphiql/vendor.mjs
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .pytest_cache build *.egg-info $(CLIENTS)/node_modules
+	rm -rf $(VENV) $(OLDEST) .pytest_cache build dist site *.egg-info $(CLIENTS)/node_modules \
+		$(EXAMPLES:%=%/node_modules) $(EXAMPLES:%=%/dist)

@@ -27,7 +27,7 @@ from gateway.admin import AdminServer, probe_routes
 from gateway.cache import Cache, RedisCache
 from gateway.endpoint import GatewayGraphQL
 from gateway.events.intake import events_route
-from gateway.graphiql import GraphiQL, GraphiQLPage
+from gateway.graphiql import GraphiQL, GraphiQLPage, graphiql_off
 from gateway.graphql.deadline import CancelOnDisconnect
 from gateway.http.caching import HttpCaching
 from gateway.http.compression import Compression
@@ -48,7 +48,7 @@ from gateway.security.configured import authenticator
 from gateway.security.documents import DocumentStore
 from gateway.security.gate import GraphQLGate
 from gateway.security.persisted import PersistedQueries, load_safelist
-from gateway.settings import Settings
+from gateway.settings import Settings, env_name
 from gateway.studio import Credentials, Transport
 from gateway.websocket import websocket_endpoint
 
@@ -156,7 +156,14 @@ def create_app(
     if graphiql is not None:
         # Outside the gate: the page holds no data, and a browser loading it sends
         # no credentials; GraphiQL's own requests then pass the gate like any client's.
-        app.add_middleware(GraphiQLPage, graphiql=graphiql)
+        app.add_middleware(GraphiQLPage, page=graphiql.page_response)
+    else:
+        # A person who opens /graphql in a browser learns why there is no IDE.
+        how = (
+            f"set {env_name('graphiql')}=true (or {env_name('environment')}=development, "
+            "which also turns on introspection and suggestions)"
+        )
+        app.add_middleware(GraphiQLPage, page=graphiql_off(how))
     app.add_middleware(
         Compression,
         min_bytes=settings.compress_min_bytes,

@@ -1,15 +1,22 @@
-"""`studio-gateway`: serve, demo, emulator, export-schema, check."""
+"""`studio-gateway`: the command line (`build_parser`) and what each command runs."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+    from gateway.settings.explain import Setting
+    from gateway.studio import Credentials
 
 EXAMPLE_QUERY = """{
   flows(first: 3) {
@@ -27,39 +34,131 @@ EXAMPLE_SUBSCRIPTION = """subscription {
 }"""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="studio-gateway", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+#: The emulator's seeded sizes, for its help (gateway.emulator.emulator's DEFAULT_*, which
+#: a test holds these to): importing the emulator would cost every command half a second.
+SEEDED_FLOWS = 6
+SEEDED_EXECUTIONS_PER_FLOW = 12
+SEEDED_STEPS_PER_EXECUTION = 6
 
-    serve = commands.add_parser("serve", help="serve the gateway against the configured upstream")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+#: Where settings come from, said once under every command's help.
+SETTINGS_EPILOG = (
+    "Settings come from the environment (STUDIO_GATEWAY_*, and Twilio's own TWILIO_*) and "
+    "an optional .env file in the working directory; `studio-gateway settings` shows each "
+    "value and where it came from."
+)
 
-    demo = commands.add_parser("demo", help="the gateway in front of a seeded emulator")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--emulator-port", type=int, default=8900)
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Help that names every option's default: an option whose text does not say it gets
+    `(default: …)`, so one added anywhere in the parser documents it too."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if action.default is None:
+            shown = "unset"
+        elif isinstance(action.default, bool):
+            shown = "on" if action.default else "off"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})".lstrip()
+
+
+def build_parser(width: int | None = None) -> argparse.ArgumentParser:
+    """The `studio-gateway` command line; `width` fixes the help's width (the docs use it)."""
+    from gateway import __version__
+
+    formatter = functools.partial(HelpWithDefaults, width=width) if width else HelpWithDefaults
+
+    class Parser(argparse.ArgumentParser):
+        # Every parser, subcommands' included (argparse makes them of this class), has
+        # the same help formatter.
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("formatter_class", formatter)
+            super().__init__(*args, **kwargs)
+
+    parser = Parser(
+        prog="studio-gateway",
+        description="A GraphQL gateway in front of Twilio Studio's v2 REST API.",
+        epilog=SETTINGS_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+        description = f"{summary[0].upper()}{summary[1:]}." + (f" {details}" if details else "")
+        return commands.add_parser(
+            name, help=summary, description=description, epilog=SETTINGS_EPILOG
+        )
+
+    serve = command(
+        "serve",
+        "serve the gateway against the configured upstream",
+        "Reads every setting; these options override three of them.",
+    )
+    for flag, field, kind in (
+        ("--host", "host", str),
+        ("--port", "port", int),
+        ("--workers", "workers", int),
+    ):
+        serve.add_argument(flag, type=kind, help=setting(field).help())
+
+    demo = command(
+        "demo",
+        "the gateway in front of a seeded emulator",
+        "Development mode on a loopback address: GraphiQL, introspection, no client "
+        "authentication; reads no setting. `make demo` runs it with --live 10.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    demo.add_argument("--port", type=int, default=8000, help="the gateway's port")
+    demo.add_argument(
+        "--emulator-port",
+        type=int,
+        default=8900,
+        help="the emulator's port, on 127.0.0.1",
+    )
     demo.add_argument(
         "--live",
         type=float,
         metavar="SECONDS",
         help="start an execution every SECONDS; its steps, a second apart, reach the gateway "
-        "as signed Event Streams webhooks",
+        "as signed Event Streams webhooks (default: off)",
     )
 
-    emulator = commands.add_parser("emulator", help="serve the Studio v2 emulator alone")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8900)
-    emulator.add_argument("--seed", type=int, default=7)
-    emulator.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    emulator.add_argument("--flows", type=int, help="seeded flows")
-    emulator.add_argument("--executions", type=int, help="seeded executions per flow")
-    emulator.add_argument("--steps", type=int, help="most steps per seeded execution")
+    emulator = command(
+        "emulator",
+        "serve the Studio v2 emulator alone",
+        "Its account is a seeded demo account, or the one TWILIO_ACCOUNT_SID and "
+        "TWILIO_AUTH_TOKEN name when both are set.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument("--port", type=int, default=8900, help="port to listen on")
+    emulator.add_argument("--seed", type=int, default=7, help="seed of the generated data")
+    emulator.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds added to every answer",
+    )
+    emulator.add_argument("--flows", type=int, help=f"seeded flows (default: {SEEDED_FLOWS})")
+    emulator.add_argument(
+        "--executions",
+        type=int,
+        help=f"seeded executions per flow (default: {SEEDED_EXECUTIONS_PER_FLOW})",
+    )
+    emulator.add_argument(
+        "--steps",
+        type=int,
+        help=f"most steps per seeded execution (default: {SEEDED_STEPS_PER_EXECUTION})",
+    )
     emulator.add_argument(
         "--create-limit",
         type=int,
-        help="answer 429 (code 20429) to creates of executions beyond N a second per account",
+        metavar="N",
+        help="answer 429 (code 20429) to creates of executions beyond N a second per account "
+        "(default: no limit)",
     )
     emulator.add_argument(
         "--create-limiter",
@@ -68,14 +167,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sliding-window (Twilio does not say which it uses)",
     )
     emulator.add_argument(
-        "--admin", action="store_true", help="serve /_emulator/requests (counters) too"
+        "--admin",
+        action="store_true",
+        help="serve /_emulator/requests (request counters) too (default: off)",
     )
 
-    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    commands.add_parser(
-        "cache-key", help="print a new key for STUDIO_GATEWAY_CACHE_ENCRYPTION_KEYS"
+    command("export-schema", "print the GraphQL schema (SDL)", "It equals schema.graphql.")
+    command(
+        "cache-key",
+        f"print a new key for {setting('cache_encryption_keys').env}",
+        "32 random bytes, base64: put it first in the list to seal with it.",
     )
-    hash_key = commands.add_parser("hash-key", help="make a client API key and its config entry")
+    hash_key = command(
+        "hash-key",
+        "make a client API key and its config entry",
+        f"Prints the key (give it to the client) and the JSON entry for "
+        f"{setting('api_keys').env}, which holds only its SHA-256.",
+    )
     hash_key.add_argument("name", help="who the key is for, e.g. ios-app")
     hash_key.add_argument(
         "--scopes",
@@ -83,14 +191,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated, from: flows:read flows:write executions:read "
         "executions:write pii:read",
     )
-    commands.add_parser("check", help="check the configuration and the upstream credentials")
+    command(
+        "check",
+        "check the configuration and the upstream credentials",
+        "Loads the settings, then asks Twilio (or the upstream URL) for one flow.",
+    )
+    shown = command(
+        "settings",
+        "print the effective settings and where each came from",
+        "Each setting's variable, its value (secrets masked) and its source: the "
+        "environment, .env, or the default.",
+    )
+    shown.add_argument(
+        "--json", action="store_true", help="one JSON object per setting (default: a table)"
+    )
+    safelist = command(
+        "safelist",
+        "make the safelist STUDIO_GATEWAY_SAFELIST_FILE loads",
+        "See `studio-gateway safelist build --help`.",
+    )
+    safelist_commands = safelist.add_subparsers(
+        dest="safelist_command", required=True, metavar="ACTION"
+    )
+    build = safelist_commands.add_parser(
+        "build",
+        help="validate and price operations and write them as a safelist",
+        description=(
+            "Read operations from .graphql files or a client's persisted-query manifest "
+            "(Apollo's persisted-query-manifest.json, Relay's persisted_queries.json), "
+            "validate each against the schema, print each one's upstream cost, and write "
+            f"the safelist {setting('safelist_file').env} names. Exits 1, naming the file "
+            "and the operation, when one is invalid."
+        ),
+    )
+    build.add_argument(
+        "sources", nargs="+", metavar="SRC", help="a .graphql file or a manifest (.json)"
+    )
+    build.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the safelist (default: standard output)",
+    )
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(_COMMANDS[args.command](args) or 0)
     except _Fatal as error:
         print(f"studio-gateway: {error}", file=sys.stderr)
         return 2
+
+
+def setting(field: str) -> Setting:
+    """The setting a help text names."""
+    from gateway.settings.explain import setting as described
+
+    return described(field)
 
 
 class _Fatal(Exception):
@@ -116,7 +275,7 @@ def _serve(args: argparse.Namespace) -> int:
     assert isinstance(settings, Settings)
     try:
         if settings.upstream_credentials == "server":
-            settings.credentials()
+            _credentials(settings)
         settings.base_url()
     except SettingsError as error:
         raise _Fatal(str(error)) from None
@@ -150,6 +309,22 @@ def _serve(args: argparse.Namespace) -> int:
         **server.options(settings),
     )
     return 0
+
+
+def _credentials(settings: Settings) -> Credentials:
+    """The gateway's own Twilio credentials; missing ones say what to set, or what to run
+    instead to try the gateway without Twilio."""
+    from gateway.settings import SettingsError
+
+    try:
+        return settings.credentials()
+    except SettingsError as error:
+        raise SettingsError(
+            f"{error}. Set TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and "
+            "TWILIO_API_SECRET) to reach Twilio; to try it without Twilio, run "
+            "`studio-gateway demo`, or serve `studio-gateway emulator`, set "
+            f"{setting('upstream_url').env} to it and use the demo account it prints"
+        ) from None
 
 
 def _loopback(host: str) -> bool:
@@ -342,7 +517,7 @@ def _check(args: argparse.Namespace) -> int:
     settings = _settings()
     assert isinstance(settings, Settings)
     try:
-        credentials = settings.credentials()
+        credentials = _credentials(settings)
         config = settings.client_config()
     except SettingsError as error:
         raise _Fatal(str(error)) from None
@@ -369,6 +544,67 @@ def _check(args: argparse.Namespace) -> int:
     return asyncio.run(probe())
 
 
+def _show_settings(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.settings import Settings
+    from gateway.settings.explain import effective
+
+    settings = _settings()
+    assert isinstance(settings, Settings)
+    rows = list(effective(settings))
+    if args.json:
+        for described, value, source in rows:
+            print(json.dumps({"name": described.env, "value": value, "source": source}))
+        return 0
+    names = max(len(described.env) for described, _, _ in rows)
+    values = min(40, max(len(value) for _, value, _ in rows))
+    group = None
+    for described, value, source in rows:
+        if described.group != group:
+            print(f"{'' if group is None else chr(10)}# {described.group}")
+            group = described.group
+        print(f"{described.env:<{names}}  {value or '(empty)':<{values}}  {source}")
+    return 0
+
+
+def _safelist(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from gateway.graphql import build_schema
+    from gateway.graphql.limits import Limits
+    from gateway.safelist import SafelistError, build, read_sources
+
+    try:
+        safelist, operations = build(
+            build_schema()._schema, read_sources(Path(s) for s in args.sources)
+        )
+    except SafelistError as error:
+        print(f"studio-gateway safelist: {error}", file=sys.stderr)
+        return 1
+    text = json.dumps(safelist, indent=2, ensure_ascii=False) + "\n"
+    # The report goes where the safelist does not.
+    report = sys.stderr if args.output is None else sys.stdout
+    budget = Limits().max_cost
+    for operation in operations:
+        note = f"  (over the default {setting('max_cost').env}, {budget})" * (
+            operation.cost > budget
+        )
+        print(
+            f"{operation.cost:>6} upstream calls at most  {operation.kind} {operation.name}  "
+            f"{operation.digest[:12]}…  {operation.where}{note}",
+            file=report,
+        )
+    print(f"{len(safelist)} documents, {len(operations)} operations", file=report)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: set {setting('safelist_file').env} to it", file=report)
+    return 0
+
+
 _COMMANDS = {
     "serve": _serve,
     "demo": _demo,
@@ -377,4 +613,6 @@ _COMMANDS = {
     "export-schema": _export_schema,
     "hash-key": _hash_key,
     "check": _check,
+    "settings": _show_settings,
+    "safelist": _safelist,
 }

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -28,7 +30,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "GraphiQL", "GraphiQLPage"]
+__all__ = ["CONTENT_SECURITY_POLICY", "GraphiQL", "GraphiQLPage", "graphiql_off"]
 
 STATIC: Final = Path(__file__).parent / "static" / "graphiql"
 #: Where the assets are, relative to the page (and to the app's root).
@@ -123,10 +125,13 @@ def _load(root: Path) -> GraphiQL:
 
 
 class GraphiQLPage:
-    """ASGI middleware: a browser's GET of the GraphQL path gets the GraphiQL page."""
+    """ASGI middleware: a browser's GET of the GraphQL path gets `page()`: GraphiQL's
+    page, or where GraphiQL is off, one saying how to turn it on (`graphiql_off`)."""
 
-    def __init__(self, app: ASGIApp, *, graphiql: GraphiQL, path: str = "/graphql") -> None:
-        self.app, self.graphiql, self.path = app, graphiql, path
+    def __init__(
+        self, app: ASGIApp, *, page: Callable[[], Response], path: str = "/graphql"
+    ) -> None:
+        self.app, self.page, self.path = app, page, path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -135,9 +140,41 @@ class GraphiQLPage:
             and _route_path(scope) == self.path
             and _wants_page(scope)
         ):
-            await self.graphiql.page_response()(scope, receive, send)
+            await self.page()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def graphiql_off(how: str) -> Callable[[], Response]:
+    """The page a browser gets where GraphiQL is off: a 404 saying so and `how` to turn
+    it on, instead of a bare JSON 404."""
+    page = _OFF_PAGE.replace("{how}", html.escape(how)).encode()
+
+    def response() -> Response:
+        return Response(
+            page, status_code=404, media_type="text/html; charset=utf-8", headers=_OFF_HEADERS
+        )
+
+    return response
+
+
+_OFF_PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>GraphiQL is off</title></head>
+<body>
+<h1>GraphiQL is off</h1>
+<p>This is Studio Gateway's GraphQL endpoint. GraphiQL, the in-browser IDE, is a
+development-mode page: it is off because the gateway runs in production mode.</p>
+<p>To turn it on, {how}, and restart the gateway.</p>
+<p>Clients send their operations here with POST (or GET with a <code>query</code>
+parameter).</p>
+</body></html>
+"""
+_OFF_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Vary": "Accept",
+}
 
 
 def _wants_page(scope: Scope) -> bool:

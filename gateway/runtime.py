@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import __version__
 from gateway.cache import Cache, LayeredCache, MemoryCache, RedisCache
 from gateway.events import Broker, LocalBroker
 from gateway.events.redis import RedisBroker
@@ -153,6 +154,7 @@ class Gateway:
         # empty the load balancer's pool.
         body = {
             "status": "ready" if ready else "not ready",
+            "version": __version__,
             "checks": checks,
             "upstream": {
                 **self.upstream.as_json(),

@@ -23,7 +23,8 @@ class Observe(SchemaExtension):
     An operation answered in parts (`@defer`, `@stream`) is one operation: it
     is measured to its last part, counts the upstream calls of every part, and
     reports the error codes of every part; it is reported even when the client
-    goes away before the last part.
+    goes away before the last part. The log line names each error code once, with
+    how many errors carried it (`{"FORBIDDEN": 3}`), in the order they came.
     """
 
     def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
@@ -88,7 +89,7 @@ class Observe(SchemaExtension):
     def _result(self) -> Any:
         return getattr(self.execution_context, "result", None)
 
-    def _error_codes(self) -> list[str]:
+    def _error_codes(self) -> dict[str, int]:
         errors = list(getattr(self.execution_context, "pre_execution_errors", None) or [])
         result = self._result()
         if result is not None and getattr(result, "errors", None):
@@ -96,10 +97,12 @@ class Observe(SchemaExtension):
         for later in self._later_parts:
             for part in (*(later.incremental or ()), *(later.completed or ())):
                 errors.extend(part.errors or ())
-        codes = []
-        for error in errors:
+        codes: dict[str, int] = {}
+        # Strawberry may hand the same error object in both places: count each once.
+        for error in {id(error): error for error in errors}.values():
             extensions = getattr(error, "extensions", None) or {}
-            codes.append(str(extensions.get("code", "GRAPHQL_VALIDATION_FAILED")))
+            code = str(extensions.get("code", "GRAPHQL_VALIDATION_FAILED"))
+            codes[code] = codes.get(code, 0) + 1
         return codes
 
     def _has_data(self) -> bool:

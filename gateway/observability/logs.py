@@ -16,6 +16,39 @@ from gateway.observability.requests import current_request
 
 LOGGER = "gateway"
 
+#: What each field of a log line means: those every JSON line has, then those the
+#: structured lines (`log(...)`) add. The docs' log reference is generated from this,
+#: and a test fails when a line writes a field not described here.
+FIELDS: dict[str, str] = {
+    "ts": "When, in UTC, to the millisecond (ISO 8601).",
+    "level": "`debug`, `info`, `warning` or `error`.",
+    "logger": "Which part of the gateway wrote it (`gateway.requests`, `gateway.events`, …).",
+    "msg": "What happened.",
+    "request_id": "The request's id: the client's `X-Request-ID`, or a new one (echoed back).",
+    "exception": "The exception's class, on a line about a failure.",
+    "traceback": "The frames of that exception (never its message, which may hold data).",
+    "method": "The HTTP method.",
+    "path": "The path, without the query string (which may hold variables), at most 200 "
+    "characters.",
+    "status": "The HTTP status answered (`request`), or Twilio's (`upstream call failed`); "
+    "null when the client left first.",
+    "duration_ms": "How long it took, in milliseconds.",
+    "operation": "The GraphQL operation's name when it is a plain name (`request`, "
+    "`graphql operation`), or the upstream call's route template (`upstream call failed`).",
+    "type": "`query`, `mutation` or `subscription`.",
+    "outcome": "`ok`, `partial` (data and errors) or `error`; for an upstream call, why it failed.",
+    "upstream_calls": "Calls made to Twilio for this request.",
+    "error_codes": "Each error code the operation answered, once, with how many errors "
+    'carried it: `{"FORBIDDEN": 2}`.',
+    "attempt": "Which attempt of the upstream call this was (1 is the first).",
+    "will_retry": "Whether the transport will try the call again.",
+    "drain_seconds": "How long the replica keeps serving, with /readyz at 503, after SIGTERM.",
+    "timeout_s": "The header timeout that passed, in seconds.",
+    "host": "The address a listener of the process (the admin port) is bound to.",
+    "port": "The port that listener is bound to.",
+    "min_body_rate": "The body rate, in bytes a second, the client fell below.",
+}
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -47,8 +80,15 @@ class TextFormatter(logging.Formatter):
         pairs = ([("request_id", info.request_id)] if info is not None else []) + [
             (k, v) for k, v in fields.items() if v not in (None, [], "")
         ]
-        tail = " ".join(f"{k}={v}" for k, v in pairs)
+        tail = " ".join(f"{k}={_text(v)}" for k, v in pairs)
         return f"{record.levelname} {record.name} {record.getMessage()} {tail}".rstrip()
+
+
+def _text(value: Any) -> str:
+    """A field's value on a text line: a mapping as `key:value,…` (error codes' counts)."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    return str(value)
 
 
 def configure_logging(

@@ -7,7 +7,7 @@ settings are `STUDIO_GATEWAY_*`. Secrets are `SecretStr`: never printed.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import (
     AliasChoices,
@@ -55,6 +55,9 @@ class Settings(SecuritySettings, LiveSettings):
     """Every setting: the upstream, the server and the cache here; security and live
     executions in their own modules."""
 
+    #: The heading of this class's own settings in `studio-gateway settings` and the docs.
+    group_title: ClassVar[str] = "Upstream, server and cache"
+
     model_config = SettingsConfigDict(
         env_prefix="STUDIO_GATEWAY_",
         env_file=".env",
@@ -63,12 +66,34 @@ class Settings(SecuritySettings, LiveSettings):
     )
 
     # -- upstream ---------------------------------------------------------------
-    twilio_account_sid: str | None = Field(None, validation_alias=_twilio("TWILIO_ACCOUNT_SID"))
-    twilio_auth_token: SecretStr | None = Field(None, validation_alias=_twilio("TWILIO_AUTH_TOKEN"))
-    twilio_api_key: str | None = Field(None, validation_alias=_twilio("TWILIO_API_KEY"))
-    twilio_api_secret: SecretStr | None = Field(None, validation_alias=_twilio("TWILIO_API_SECRET"))
-    twilio_region: str | None = Field(None, validation_alias=_twilio("TWILIO_REGION"))
-    twilio_edge: str | None = Field(None, validation_alias=_twilio("TWILIO_EDGE"))
+    twilio_account_sid: str | None = Field(
+        None,
+        validation_alias=_twilio("TWILIO_ACCOUNT_SID"),
+        description="The Twilio account (AC…) whose Studio the gateway reads.",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None,
+        validation_alias=_twilio("TWILIO_AUTH_TOKEN"),
+        description="The account's Auth Token; or use an API key and secret.",
+    )
+    twilio_api_key: str | None = Field(
+        None,
+        validation_alias=_twilio("TWILIO_API_KEY"),
+        description="An API key SID (SK…), used with TWILIO_API_SECRET instead of the Auth Token.",
+    )
+    twilio_api_secret: SecretStr | None = Field(
+        None, validation_alias=_twilio("TWILIO_API_SECRET"), description="The API key's secret."
+    )
+    twilio_region: str | None = Field(
+        None,
+        validation_alias=_twilio("TWILIO_REGION"),
+        description="Twilio's region outside US1 (e.g. `ie1`), with TWILIO_EDGE.",
+    )
+    twilio_edge: str | None = Field(
+        None,
+        validation_alias=_twilio("TWILIO_EDGE"),
+        description="Twilio's edge location for the region (e.g. `dublin`).",
+    )
     upstream_url: str | None = Field(
         None, description="Base URL of Studio (the emulator, a proxy); overrides region and edge."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
@@ -13,6 +13,8 @@ from gateway.studio import is_sid
 
 class LiveSettings(BaseSettings):
     """The `events_*`, `subscription_*` and `websocket_*` settings (`Settings` has them)."""
+
+    group_title: ClassVar[str] = "Live executions"
 
     events: bool = Field(
         False, description="Receive Twilio Event Streams webhooks at `events_path`."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
@@ -21,6 +21,8 @@ CORS_ALLOW_HEADERS = (
 
 class SecuritySettings(BaseSettings):
     """The environment, authentication, CORS, limits and persisted-query settings."""
+
+    group_title: ClassVar[str] = "Security and limits"
 
     environment: Literal["development", "production"] = Field(
         "production",

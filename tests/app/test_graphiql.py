@@ -21,7 +21,7 @@ from gateway.app import create_app
 from gateway.emulator import Emulator
 from gateway.graphiql import STATIC
 from gateway.security.auth import hash_key
-from tests.support import asgi_client, asgi_transport, gateway_settings
+from tests.support import asgi_client, asgi_transport, gateway_process, gateway_settings
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 FLOWS = "{ flows(first: 1) { nodes { sid } } }"
@@ -148,12 +148,35 @@ async def test_behind_a_root_path_the_page_and_its_assets_follow_it(emulator: Em
     assert answer.json()["data"]["flows"]["nodes"]
 
 
-async def test_with_graphiql_off_there_is_no_page_and_no_assets(emulator: Emulator) -> None:
+async def test_with_graphiql_off_a_browser_is_told_how_to_turn_it_on_and_no_asset_is_served(
+    emulator: Emulator,
+) -> None:
     async with gateway(emulator, environment="production") as http:
         page = await http.get("/graphql", headers=HTML)
+        client = await http.get("/graphql")
         asset = await http.get("/graphiql/start.js")
-    assert "content-security-policy" not in page.headers
-    assert "graphiql" not in page.text.lower()
+    assert page.status_code == 404
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "GraphiQL is off" in page.text
+    assert "STUDIO_GATEWAY_GRAPHIQL=true" in page.text
+    assert "STUDIO_GATEWAY_ENVIRONMENT=development" in page.text
+    # A hint, not the IDE: it loads nothing and may run nothing.
+    assert assets_of(page.text) == [] and "<script" not in page.text
+    assert directives(page.headers["content-security-policy"])["default-src"] == ["'none'"]
+    # A client that does not ask for HTML gets GraphQL's own answer, as before.
+    assert client.status_code != 200 and "GraphiQL" not in client.text
+    assert client.headers["content-type"].startswith("application/")
     assert asset.status_code == 404
     async with gateway(emulator, environment="production", graphiql=True) as http:
         assert (await http.get("/graphiql/start.js")).status_code == 200
+
+
+def test_a_production_gateway_process_tells_a_browser_that_graphiql_is_off(
+    upstream: str,
+) -> None:
+    with gateway_process(upstream) as served:
+        page = httpx.get(f"{served.url}/graphql", headers=HTML, timeout=10)
+        answer = httpx.post(f"{served.url}/graphql", json={"query": FLOWS}, timeout=10)
+    assert page.status_code == 404
+    assert "GraphiQL is off" in page.text and "STUDIO_GATEWAY_GRAPHIQL=true" in page.text
+    assert answer.json()["data"]["flows"]["nodes"]

@@ -14,10 +14,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import gateway
 from gateway.app import create_app
 from gateway.emulator import DEMO_AUTH_TOKEN, Emulator
 from gateway.observability import Metrics, configure_logging
+from gateway.observability.logs import log
 from gateway.observability.tracing import Tracing
+from gateway.security.auth import new_key
 from tests.support import (
     MULTIPART_ACCEPT,
     asgi_client,
@@ -131,7 +134,7 @@ async def test_logs_are_json_lines_per_operation_without_pii_or_secrets(
     failure = next(line for line in lines if line["msg"] == "upstream call failed")
     assert failure["request_id"] == "req-42" and failure["status"] == 500
     assert failure["operation"] == "GET /v2/Flows/{FlowSid}/Executions/{ExecutionSid}/Steps"
-    assert operation["error_codes"] == ["UPSTREAM_UNAVAILABLE"] * len(operation["error_codes"])
+    assert operation["error_codes"] == {"UPSTREAM_UNAVAILABLE": len(response.json()["errors"])}
     assert operation["outcome"] == "partial"
     pii = seeded_pii(emulator, served.json())
     assert pii
@@ -149,6 +152,7 @@ async def test_probes_never_call_upstream_and_readiness_reports_the_upstream(
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
+    assert body["version"] == gateway.__version__
     assert body["upstream"]["credentials"] == "accepted"
     assert body["upstream"]["last_status"] == 200
     assert emulator.total_requests == 0
@@ -267,6 +271,49 @@ def test_serve_writes_its_own_access_line_and_never_the_query_string(
     assert "query=" not in text and "variables" not in text
 
 
+async def test_the_operation_log_names_each_error_code_once_with_its_count(
+    emulator: Emulator, captured_logs: io.StringIO
+) -> None:
+    key, digest = new_key()
+    keys = json.dumps(
+        [{"name": "reader", "sha256": digest, "scopes": ["flows:read", "executions:read"]}]
+    )
+    app = create_app(
+        gateway_settings(auth="api_keys", api_keys=keys), transport=asgi_transport(emulator)
+    )
+    flow_sid = emulator.seeded_handles.survey_flow_sid
+    async with asgi_client(app) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": PII_QUERY, "variables": {"f": flow_sid}},
+            headers={"X-API-Key": key, "X-Request-ID": "req-codes"},
+        )
+    errors = response.json()["errors"]
+    # Without pii:read every context and contact address is FORBIDDEN: many errors, one code.
+    assert len(errors) > 2 and {e["extensions"]["code"] for e in errors} == {"FORBIDDEN"}
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    (operation,) = [
+        line
+        for line in lines
+        if line["msg"] == "graphql operation" and line.get("request_id") == "req-codes"
+    ]
+    assert operation["error_codes"] == {"FORBIDDEN": len(errors)}
+    assert operation["outcome"] == "partial"
+
+
+def test_a_text_log_line_names_each_error_code_once_with_its_count() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "text", stream=stream)
+    try:
+        log(logging.INFO, "graphql operation", error_codes={"FORBIDDEN": 3, "NOT_FOUND": 1})
+    finally:
+        logger = logging.getLogger("gateway")
+        logger.handlers[:] = [
+            h for h in logger.handlers if not getattr(h, "_studio_gateway", False)
+        ]
+    assert stream.getvalue().strip().endswith("error_codes=FORBIDDEN:3,NOT_FOUND:1")
+
+
 async def test_a_deferred_operation_is_one_operation_measured_to_its_last_part(
     http: httpx.AsyncClient, emulator: Emulator, captured_logs: io.StringIO
 ) -> None:
@@ -296,7 +343,7 @@ async def test_a_deferred_operation_is_one_operation_measured_to_its_last_part(
     assert operation["operation"] == "Deferred"
     # The execution, then the steps list the deferred part asked for.
     assert operation["upstream_calls"] == emulator.total_requests >= 2
-    assert operation["error_codes"] == ["UPSTREAM_UNAVAILABLE"], "the deferred part's error"
+    assert operation["error_codes"] == {"UPSTREAM_UNAVAILABLE": 1}, "the deferred part's error"
     assert operation["outcome"] == "partial"
     metrics = (await http.get("/metrics")).text
     assert 'operation="Deferred",outcome="partial"' in metrics

@@ -11,6 +11,7 @@ import tomllib
 
 import pytest
 
+import gateway
 from tests.docker.files import (
     DOCKERIGNORE,
     ROOT,
@@ -101,6 +102,20 @@ def test_healthcheck_asks_healthz_with_python_alone(final: Stage) -> None:
     assert argv[:2] == ["python", "-c"]
     assert "http://127.0.0.1:8000/healthz" in argv[2]
     assert set(healthcheck.flags()) >= {"interval", "timeout", "start-period", "retries"}
+
+
+def test_final_stage_is_labelled_with_the_release(final: Stage) -> None:
+    args = dict(a.args.partition("=")[::2] for a in final.all("ARG"))
+    # A plain `docker build` labels the image with the package's own version.
+    assert args["VERSION"] == gateway.__version__, "docker/Dockerfile's ARG VERSION drifted"
+    labels = dict(
+        item.partition("=")[::2] for label in final.all("LABEL") for item in shlex.split(label.args)
+    )
+    assert labels["org.opencontainers.image.version"] == "${VERSION}"
+    assert labels["org.opencontainers.image.revision"] == "${REVISION}"
+    assert labels["org.opencontainers.image.licenses"] == "MIT"
+    assert labels["org.opencontainers.image.title"] == "Studio Gateway"
+    assert labels["org.opencontainers.image.description"]
 
 
 @pytest.mark.parametrize(

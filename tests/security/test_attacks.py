@@ -118,7 +118,9 @@ async def test_introspection_and_suggestions_are_off_in_production(emulator: Emu
     assert "Did you mean" not in json.dumps(body)
     async with secured(emulator) as http:
         page = await http.get("/graphql", headers={"Accept": "text/html"})
-    assert "graphiql" not in page.text.lower()
+    # No IDE: only a page that runs nothing and says GraphiQL is off.
+    assert page.status_code == 404 and "<script" not in page.text
+    assert "GraphiQL is off" in page.text
 
 
 async def test_development_mode_keeps_introspection_and_suggestions(emulator: Emulator) -> None:

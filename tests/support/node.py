@@ -1,4 +1,5 @@
-"""Run the Node client scripts of tests/clients, with the packages its lockfile pins.
+"""Run the Node client scripts of tests/clients (and the examples/), with the packages
+each folder's lockfile pins.
 
 `make test` installs them first (`npm ci`); a test run on its own installs them
 when `node_modules` is missing or older than the lockfile, and fails with a
@@ -16,30 +17,30 @@ from typing import Any
 import pytest
 
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
-#: Written after `npm ci` succeeds, here and by the Makefile.
-STAMP = CLIENTS / "node_modules" / ".installed"
+#: Written in node_modules after `npm ci` succeeds, here and by the Makefile.
+STAMP = ".installed"
 
 
-def _installed() -> bool:
-    if not STAMP.exists():
+def _installed(folder: Path) -> bool:
+    stamp = folder / "node_modules" / STAMP
+    if not stamp.exists():
         return False
-    stamped = STAMP.stat().st_mtime
+    stamped = stamp.stat().st_mtime
     return all(
-        stamped >= (CLIENTS / name).stat().st_mtime
-        for name in ("package.json", "package-lock.json")
+        stamped >= (folder / name).stat().st_mtime for name in ("package.json", "package-lock.json")
     )
 
 
-def ensure_packages() -> None:
-    """`npm ci` in tests/clients unless the locked packages are already installed."""
-    if _installed():
+def ensure_packages(folder: Path = CLIENTS) -> None:
+    """`npm ci` in `folder` unless its locked packages are already installed."""
+    if _installed(folder):
         return
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("the client tests need Node 20 and npm on PATH (apt-get install nodejs npm)")
     result = subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=CLIENTS,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=600,
@@ -47,21 +48,21 @@ def ensure_packages() -> None:
     )
     if result.returncode != 0:
         pytest.fail(
-            "`npm ci` in tests/clients failed; run it by hand to see why (is the npm registry "
+            f"`npm ci` in {folder} failed; run it by hand to see why (is the npm registry "
             f"reachable?):\n{result.stderr[-2000:]}"
         )
-    STAMP.touch()
+    (folder / "node_modules" / STAMP).touch()
 
 
-def run_node(script: str, *args: str, timeout: float = 120) -> Any:
-    """Run `node <script> <args>` from tests/clients; its stdout, parsed as JSON."""
-    ensure_packages()
+def run_node(script: str, *args: str, timeout: float = 120, folder: Path = CLIENTS) -> Any:
+    """Run `node <script> <args>` in `folder` (tests/clients); its stdout, parsed as JSON."""
+    ensure_packages(folder)
     node = shutil.which("node")
     if node is None:
         pytest.fail("the client tests need Node 20 on PATH")
     result = subprocess.run(
         [node, script, *args],
-        cwd=CLIENTS,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -89,16 +89,16 @@ async def test_a_subscriber_on_the_replica_without_webhooks_hears_every_step_whi
             assert b.live.running == 1
             for _ in range(3):
                 await live.advance()  # to A, which cannot tell B
-            await until(lambda: steps_in(operations, 5), seconds=10)
+            await until(lambda: steps_in(operations, 5), seconds=30)
             assert redis_server.process is not None and redis_server.process.poll() is not None
 
             redis_server.start()
             await live.advance()  # on its way while B subscribes again
-            await until(lambda: hearing(b), seconds=10)
-            await until(lambda: b.live.running == 0, seconds=10)  # the fallback finished
+            await until(lambda: hearing(b), seconds=30)
+            await until(lambda: b.live.running == 0, seconds=30)  # the fallback finished
             while live.live:
                 await live.advance()  # through Redis again
-            await until(lambda: all(op.done.is_set() for op in operations), seconds=10)
+            await until(lambda: all(op.done.is_set() for op in operations), seconds=30)
         await live.stop()
         assert recoveries(b, "fallback") >= 1 and recoveries(b, "repair") >= 1
 
@@ -124,14 +124,14 @@ async def test_flow_executions_on_the_replica_without_webhooks_go_on_while_redis
             during = live.start_execution(flow)
             while live.live:
                 await live.advance()  # to A, which cannot tell B
-            await until(lambda: len(executions.results) == 2, seconds=10)
+            await until(lambda: len(executions.results) == 2, seconds=30)
 
             redis_server.start()
-            await until(lambda: hearing(b) and b.live.running == 0, seconds=10)
+            await until(lambda: hearing(b) and b.live.running == 0, seconds=30)
             after = live.start_execution(flow)
             while live.live:
                 await live.advance()  # through Redis again
-            await until(lambda: len(executions.results) == 4, seconds=10)
+            await until(lambda: len(executions.results) == 4, seconds=30)
         await live.stop()
 
     assert executions.data == [
@@ -160,15 +160,15 @@ async def test_polling_replicas_carry_their_subscribers_through_a_redis_restart(
         await until(lambda: not hearing(a) and not hearing(b))
         take_step(emulator, flow, execution)
         # Each polls alone: no lease to hold, no pub/sub to hear the other's.
-        await until(lambda: steps_in(operations, past + 2), seconds=10)
+        await until(lambda: steps_in(operations, past + 2), seconds=30)
 
         redis_server.start()
         take_step(emulator, flow, execution)
-        await until(lambda: hearing(a) and hearing(b), seconds=10)
+        await until(lambda: hearing(a) and hearing(b), seconds=30)
         take_step(emulator, flow, execution)
-        await until(lambda: steps_in(operations, past + 4), seconds=10)
+        await until(lambda: steps_in(operations, past + 4), seconds=30)
         end_execution(emulator, flow, execution)
-        await until(lambda: all(op.done.is_set() for op in operations), seconds=10)
+        await until(lambda: all(op.done.is_set() for op in operations), seconds=30)
 
     expected = await rest_steps(studio, flow, execution)
     for operation in operations:
@@ -213,7 +213,7 @@ async def test_evictions_queued_while_redis_was_down_reach_every_replica_once_in
                 ((_, listeners),) = await observer.pubsub_numsub(channel)
                 return int(listeners) == 2  # B and the test
 
-            await until(b_listens, seconds=10)
+            await until(b_listens, seconds=30)
             before = cache_b.heard
             await let_a_in()
 
@@ -223,9 +223,9 @@ async def test_evictions_queued_while_redis_was_down_reach_every_replica_once_in
                     heard.append(json.loads(message["data"])["tags"])
                 return bool(heard) and heard[-1] == ["sentinel"]
 
-            await until(lambda: cache_a.pending == 0, seconds=10)
+            await until(lambda: cache_a.pending == 0, seconds=30)
             await cache_a.invalidate(["sentinel"])
-            await until(hear, seconds=10)
+            await until(hear, seconds=30)
             await until(lambda: cache_b.heard == before + 6)
         finally:
             await listener.aclose()  # type: ignore[no-untyped-call]

@@ -89,11 +89,12 @@ async def test_latency_with_jitter_changes_nothing_but_time(rig: Rig, emulator: 
 async def test_a_hung_upstream_times_out_and_the_other_fields_still_answer(
     emulator: Emulator, emulator_url: str
 ) -> None:
-    timeouts = Timeouts(connect=1.0, read=0.3, deadline=0.5)
+    # The list must answer within the deadline, even on a loaded machine.
+    timeouts = Timeouts(connect=1.0, read=1.5, deadline=2.0)
     async with open_rig(emulator, emulator_url, timeouts=timeouts) as rig:
         emulator.faults.enqueue("hang", count=5, route="/v2/Flows/{Sid}")
 
-        async with ends_at(0.5):  # the call's deadline, not the hour the upstream hangs
+        async with ends_at(2.0):  # the call's deadline, not the hour the upstream hangs
             result = await rig.query(FLOW_AND_LIST, survey(emulator))
 
         assert_flow_failed_list_answered(result, "UPSTREAM_TIMEOUT")
